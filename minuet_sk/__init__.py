@@ -1,0 +1,6 @@
+"""minuet_sk: diffusion-autoencoder latents and calibrated physical posteriors for galaxy
+images, the scikit-learn way."""
+
+__version__ = "0.1.0"
+
+__all__ = []

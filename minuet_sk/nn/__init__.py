@@ -1,0 +1,1 @@
+"""Pure PyTorch modules (no scikit-learn): encoders, denoisers, schedules, flows."""
