@@ -81,6 +81,9 @@ class Galaxy10Images:
     """
 
     def __init__(self, path, *, image_size=72, dataset="images", chunk_size=256):
+        for name, value in (("image_size", image_size), ("chunk_size", chunk_size)):
+            if not (isinstance(value, numbers.Integral) and value > 0):
+                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
         self.path = os.fspath(path)
         self.image_size = int(image_size)
         self.dataset = dataset

@@ -505,8 +505,9 @@ def read_sed_catalog(
     Returns
     -------
     pandas.DataFrame
-        With ``redshift``, ``redshift_is_spec``, ``log_mstar``, ``log_sfr`` (those found)
-        and ``ra``/``dec`` when present, then the file's other columns.
+        With ``redshift``, ``log_mstar``, ``log_sfr`` (those found), ``redshift_is_spec``
+        (when the redshift comes from spec-z/photo-z columns rather than a ``redshift``
+        mapping) and ``ra``/``dec`` when present, then the file's other columns.
 
     Examples
     --------
@@ -553,7 +554,6 @@ def read_sed_catalog(
     out = pd.DataFrame(index=df.index)
     if "redshift" in found:
         out["redshift"] = numeric("redshift")
-        out["redshift_is_spec"] = False
     elif "photo_z" in found or "spec_z" in found:
         spec = numeric("spec_z") if "spec_z" in found else pd.Series(np.nan, index=df.index)
         photo = numeric("photo_z") if "photo_z" in found else pd.Series(np.nan, index=df.index)

@@ -134,6 +134,12 @@ class TestIndexing:
         assert np.asarray(X, dtype=np.float64).dtype == np.float64
 
 
+    def test_dask_reads_it_in_chunks(self, X, truth):
+        da = pytest.importorskip("dask.array")
+        lazy = da.from_array(X, chunks=(4, 3, 16, 16))
+        np.testing.assert_allclose(lazy.mean(axis=(1, 2, 3)).compute(), truth.mean(axis=(1, 2, 3)))
+
+
 class TestErrors:
     def test_missing_file(self, tmp_path):
         with pytest.raises(FileNotFoundError, match="nope.h5"):
@@ -160,6 +166,8 @@ class TestErrors:
         with pytest.raises(ValueError, match=match):
             load_galaxy10_decals(path)
 
-    def test_bad_image_size(self, g10_file):
+    def test_bad_sizes(self, g10_file):
         with pytest.raises(ValueError, match="image_size"):
             load_galaxy10_decals(g10_file, image_size=0)
+        with pytest.raises(ValueError, match="chunk_size"):
+            Galaxy10Images(g10_file, chunk_size=0)

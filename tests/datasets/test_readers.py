@@ -471,7 +471,7 @@ class TestReadSedCatalog:
         df.to_csv(tmp_path / "own.csv", index=False)
         cat = read_sed_catalog(tmp_path / "own.csv", columns={
             "redshift": "zz", "log_mstar": "m", "log_sfr": "s", "ra": "alpha", "dec": "delta"})
-        assert cat["redshift"].tolist() == [0.1, 0.2]
+        assert cat["redshift"].tolist() == [0.1, 0.2] and "redshift_is_spec" not in cat
         assert np.isnan(cat["log_mstar"].iloc[1])  # -99 sentinel
         assert cat["dec"].tolist() == [3.0, 4.0]
 
