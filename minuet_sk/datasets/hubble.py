@@ -7,7 +7,8 @@ values are not proportional to flux (bright cores flatten near 255, faint outski
 lifted), the background carries JPEG block noise, and no zero point or pixel scale comes
 with it. Shapes, sizes, orientations, ellipticities and relative positions are real; the
 fluxes and colours reported here are display-unit sums, useful for ranking and not for
-photometry. Requires scikit-image (the ``hdf`` extra: ``pip install minuet_sk[hdf]``).
+photometry. Every detected source is returned: the few stars of the field (diffraction
+spikes) come along, and there is no star-galaxy separation. Requires scikit-image (the ``hdf`` extra: ``pip install minuet_sk[hdf]``).
 """
 
 from __future__ import annotations
