@@ -134,6 +134,15 @@ class TestIndexing:
         assert np.asarray(X, dtype=np.float64).dtype == np.float64
 
 
+    def test_an_encoder_takes_it_as_X(self, X, truth):
+        from minuet_sk import EigengalaxyPCA
+
+        lazy = EigengalaxyPCA(n_components=3, image_shape=(3, 16, 16), random_state=0).fit(X)
+        eager = EigengalaxyPCA(n_components=3, image_shape=(3, 16, 16), random_state=0)
+        eager.fit(truth)
+        np.testing.assert_allclose(lazy.transform(X[2:5]), eager.transform(truth[2:5]),
+                                   rtol=1e-4, atol=1e-3)
+
     def test_dask_reads_it_in_chunks(self, X, truth):
         da = pytest.importorskip("dask.array")
         lazy = da.from_array(X, chunks=(4, 3, 16, 16))
