@@ -1,5 +1,21 @@
 """Data: the GalSim simulator (the default data set) and readers for real survey files."""
 
+from minuet_sk.datasets.hdf import load_galaxy10_decals
+from minuet_sk.datasets.hubble import load_hubble_deep_field
+from minuet_sk.datasets.readers import (
+    crossmatch,
+    load_fits_cutouts,
+    read_gz_votes,
+    read_sed_catalog,
+)
 from minuet_sk.datasets.zoo import gz_binary_labels
 
-__all__ = ["gz_binary_labels"]
+__all__ = [
+    "crossmatch",
+    "gz_binary_labels",
+    "load_fits_cutouts",
+    "load_galaxy10_decals",
+    "load_hubble_deep_field",
+    "read_gz_votes",
+    "read_sed_catalog",
+]

@@ -1,0 +1,87 @@
+"""Real HST galaxies cut from the Hubble Deep Field image that scikit-image ships."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from minuet_sk.datasets import load_hubble_deep_field
+
+skimage_data = pytest.importorskip("skimage.data")
+
+SIZE = 48
+
+
+@pytest.fixture(scope="module")
+def hdf():
+    return load_hubble_deep_field(image_size=SIZE, min_area=60)
+
+
+@pytest.fixture(scope="module")
+def rgb():
+    return np.moveaxis(skimage_data.hubble_deep_field().astype(np.float32), -1, 0)
+
+
+class TestHubbleDeepField:
+    def test_bunch_shapes(self, hdf):
+        n = len(hdf.data)
+        assert n > 50
+        assert hdf.images.shape == (n, 3, SIZE, SIZE) and hdf.images.dtype == np.float32
+        assert hdf.segmentation.shape == (872, 1000)
+        assert set(np.unique(hdf.segmentation)) == {0, *hdf.data["label"]}
+        assert hdf.bands == ("R", "G", "B") and hdf.pixel_scale is None
+        assert {"x", "y", "area", "flux", "ellipticity", "orientation", "fwhm",
+                "touches_edge"} <= set(hdf.data.columns)
+
+    def test_source_properties(self, hdf):
+        data = hdf.data
+        assert (data["area"] >= 60).all()
+        assert (data["flux"] > 0).all()
+        assert data["ellipticity"].between(0, 1).all()
+        # real galaxies come in many shapes: not all round, not all thin
+        assert data["ellipticity"].std() > 0.05
+
+    def test_cutouts_are_centred_on_the_sources(self, hdf, rgb):
+        brightest = np.argsort(hdf.data["flux"].to_numpy())[::-1][:10]
+        xy = np.rint(hdf.data[["x", "y"]].to_numpy()[brightest]).astype(int)
+        centres = hdf.images[brightest][:, :, SIZE // 2, SIZE // 2]
+        sky = rgb[:, xy[:, 1], xy[:, 0]].T - centres  # the same sky level for every source
+        np.testing.assert_allclose(sky, np.broadcast_to(sky[0], sky.shape))
+        assert np.all(sky[0] > 0)
+        labels = hdf.segmentation[xy[:, 1], xy[:, 0]]
+        assert np.mean(labels == hdf.data["label"].to_numpy()[brightest]) >= 0.8
+
+    def test_edge_sources_are_nan_padded_and_interior_ones_complete(self, hdf):
+        x, y = np.rint(hdf.data[["x", "y"]].to_numpy()).T.astype(int)
+        half = SIZE // 2  # the cutout spans centre - half .. centre + half - 1
+        near_edge = (x < half) | (y < half) | (x + half > 1000) | (y + half > 872)
+        has_nan = np.isnan(hdf.images).any(axis=(1, 2, 3))
+        assert near_edge.any()
+        np.testing.assert_array_equal(has_nan, near_edge)
+
+    def test_background_subtraction(self, hdf):
+        raw = load_hubble_deep_field(image_size=16, min_area=400, subtract_background=False)
+        sub = load_hubble_deep_field(image_size=16, min_area=400)
+        diff = (raw.images - sub.images).reshape(len(raw.images), 3, -1)
+        levels = np.nanmedian(diff, axis=(0, 2))
+        assert np.all(levels > 0) and np.allclose(np.nanstd(diff, axis=(0, 2)), 0, atol=1e-4)
+
+    def test_deblending_splits_sources(self):
+        blended = load_hubble_deep_field(image_size=8, min_area=60, deblend=False)
+        deblended = load_hubble_deep_field(image_size=8, min_area=60)
+        assert len(deblended.data) > len(blended.data)
+
+    @pytest.mark.filterwarnings("ignore::photutils.utils.exceptions.NoDetectionsWarning")
+    def test_nothing_detected(self):
+        with pytest.raises(ValueError, match="No sources"):
+            load_hubble_deep_field(n_sigma=1e6)
+
+    def test_bad_image_size(self):
+        with pytest.raises(ValueError, match="image_size"):
+            load_hubble_deep_field(image_size=-3)
+
+
+def test_clear_import_error_without_scikit_image(monkeypatch):
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    with pytest.raises(ImportError, match=r"pip install 'minuet_sk\[hdf\]'"):
+        load_hubble_deep_field()
