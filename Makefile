@@ -24,9 +24,13 @@ $(VENV)/.installed-test: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/minuet demo --out report
 
-test: $(VENV)/.installed-test
-	$(BIN)/ruff check minuet_sk tests benchmarks
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff reads pyproject.toml; codespell reads setup.cfg
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check minuet_sk tests benchmarks
+	$(BIN)/codespell minuet_sk tests benchmarks docs README.md
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py --quick
