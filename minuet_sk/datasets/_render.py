@@ -246,7 +246,7 @@ def render_galaxy(row, bands, image_size, pixel_scale, neighbors, seed, field_co
     image_size : int
     pixel_scale : float
     neighbors : bool
-    seed : int
+    seed : int or numpy.random.SeedSequence
         Seeds every random choice of this galaxy (geometry, neighbours, noise).
     field_colours : list of list of dict
         Per template (E first), colours ``m_band - m_r`` of field galaxies at a few
@@ -307,8 +307,26 @@ def render_galaxy(row, bands, image_size, pixel_scale, neighbors, seed, field_co
 
 
 def render_chunk(rows, seeds, bands, image_size, pixel_scale, neighbors, field_colours):
-    """Render a list of galaxies (one joblib task): stacked images, masks, infos."""
-    out = [render_galaxy(r, bands, image_size, pixel_scale, neighbors, s, field_colours)
-           for r, s in zip(rows, seeds)]
-    return (np.stack([o[0] for o in out]), np.stack([o[1] for o in out]),
-            [o[2] for o in out])
+    """Observe and render a list of galaxies (one joblib task).
+
+    Each galaxy's seed draws its observing conditions, then everything in its stamp, so a
+    galaxy's image depends on nothing but its catalogue entry and its seed.
+
+    Returns
+    -------
+    images, masks : stacked arrays
+    infos : list of dict
+        Observing conditions and neighbour summary of each galaxy.
+    """
+    images, masks, infos = [], [], []
+    for row, seed in zip(rows, seeds):
+        observe_seed, draw_seed = np.random.SeedSequence(seed).spawn(2)
+        conditions = observing_conditions(np.random.default_rng(observe_seed), 1, bands,
+                                          pixel_scale)
+        conditions = {k: float(v[0]) for k, v in conditions.items()}
+        image, mask, info = render_galaxy({**row, **conditions}, bands, image_size,
+                                          pixel_scale, neighbors, draw_seed, field_colours)
+        images.append(image)
+        masks.append(mask)
+        infos.append({**conditions, **info})
+    return np.stack(images), np.stack(masks), infos

@@ -36,9 +36,10 @@ _TRUTH_DOC = """
 
     - ``redshift``, ``log_mstar``, ``log_sfr``, ``log_ssfr``, ``quenched``: population draw.
     - ``bulge_fraction`` (B/T in rest-frame r light), ``sersic_n`` (bulge index; the disk is
-      exponential), ``re_bulge_kpc``/``re_disk_kpc`` and ``*_arcsec`` (component half-light
-      radii), ``half_light_radius_kpc``/``_arcsec`` (of the face-on bulge + disk, before
-      the PSF), ``surface_brightness_r`` (mean within it, mag/arcsec^2).
+      exponential), ``re_bulge_kpc``, ``re_disk_kpc``, ``re_bulge_arcsec``,
+      ``re_disk_arcsec`` (component half-light radii), ``half_light_radius_kpc``,
+      ``half_light_radius_arcsec`` (of the face-on bulge + disk, before the PSF),
+      ``surface_brightness_r`` (mean within it, mag/arcsec^2).
     - ``inclination`` (deg, 0 = face-on), ``position_angle`` (deg), ``axis_ratio``
       (B/T-weighted apparent b/a of bulge and disk), ``bulge_axis_ratio``,
       ``disk_axis_ratio``, ``disk_thickness`` (scale height / scale length).
@@ -105,11 +106,10 @@ def _simulate(n_samples, image_size, bands, pixel_scale, r_mag_limit, neighbors,
     """Catalogue, observing conditions, images and votes for an integer seed sequence."""
     catalog_ss, render_ss, vote_ss = np.random.SeedSequence(seed).spawn(3)
     catalog_rng = np.random.default_rng(catalog_ss)
-    catalog = _physics.sample_catalog(n_samples, catalog_rng, r_mag_limit)
-    catalog.update(_render.observing_conditions(catalog_rng, n_samples, bands, pixel_scale))
-    frame = pd.DataFrame(catalog)
+    frame = pd.DataFrame(_physics.sample_catalog(n_samples, catalog_rng, r_mag_limit))
     rows = frame.to_dict("records")
-    # One seed per galaxy, fixed before chunking: the result ignores n_jobs and chunking.
+    # One seed per galaxy, fixed before chunking: the images ignore n_jobs and chunking, and
+    # (with the catalogue's fixed batches) a smaller sample is a prefix of a larger one.
     seeds = [int(s.generate_state(1, np.uint64)[0]) for s in render_ss.spawn(n_samples)]
     chunks = [slice(i, i + _CHUNK) for i in range(0, n_samples, _CHUNK)]
     colours = _physics.field_galaxy_colours()
@@ -191,7 +191,7 @@ def make_galaxies(n_samples=1000, *, image_size=72, bands="grz", pixel_scale=0.2
     Examples
     --------
     >>> from minuet_sk.datasets import make_galaxies
-    >>> galaxies = make_galaxies(8, image_size=32, random_state=0)
+    >>> galaxies = make_galaxies(8, image_size=32, cache=False, random_state=0)
     >>> galaxies.images.shape
     (8, 3, 32, 32)
     >>> list(galaxies.target.columns)
