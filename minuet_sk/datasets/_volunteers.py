@@ -64,8 +64,8 @@ def answer_probabilities(truth):
     p["smooth-or-featured"] = np.stack([1 - feat - 0.02, feat, np.full(n, 0.02)], 1)
     yes = 0.03 + 0.94 * edge * (0.5 + 0.5 * v)
     p["disk-edge-on"] = np.stack([yes, 1 - yes], 1)
-    face_on_view = np.sqrt(np.cos(np.radians(incl)))
-    spiral = 0.08 + 0.84 * arms * v * face_on_view
+    face_on_view = expit((72.0 - incl) / 6.0)  # arms blur together towards edge-on
+    spiral = 0.08 + 0.87 * arms * v * face_on_view
     p["has-spiral-arms"] = np.stack([spiral, 1 - spiral], 1)
     barred = _mix(v, [0.5, 0.35, 0.15], [0.05, 0.15, 0.8])
     p["bar"] = np.where(bar[:, None], barred, [0.02, 0.08, 0.9])
@@ -86,7 +86,7 @@ def answer_probabilities(truth):
         (truth["nearest_neighbor_arcsec"] < 3 * truth["half_light_radius_arcsec"] + 2)
         & (truth["brightest_neighbor_mag_r"] < truth["mag_r"] + 2))
     merging = _mix(v, [0.05, 0.2, 0.35, 0.4], [0.45, 0.3, 0.15, 0.1])
-    quiet = np.where(close[:, None], [0.7, 0.2, 0.06, 0.04], [0.88, 0.08, 0.03, 0.01])
+    quiet = np.where(close[:, None], [0.7, 0.2, 0.06, 0.04], [0.91, 0.06, 0.02, 0.01])
     p["merging"] = np.where(truth["is_merger"].to_numpy()[:, None], merging, quiet)
     return p
 
