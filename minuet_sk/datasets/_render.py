@@ -21,7 +21,7 @@ SEEING_R = 1.3
 SEEING_RATIO = {"g": 1.08, "r": 1.0, "i": 0.97, "z": 0.95}
 PSF_DEPTH = {"g": 24.6, "r": 24.0, "i": 23.6, "z": 23.1}
 _SEGMENT_THRESHOLD = 1.0  # isophote of the central model, in combined noise sigmas
-_ARM_SEGMENTS = 8  # Gaussian segments per spiral arm
+_ARM_SEGMENTS = 7  # Gaussian segments per spiral arm
 # Sersic bulges are truncated at this many half-light radii (flux and half-light radius
 # kept): the de Vaucouleurs wing beyond is >4 mag below the effective surface brightness,
 # far under the sky noise, but would otherwise need FFTs of 500+ pixels. A fixed ratio
@@ -35,7 +35,7 @@ def _gsparams():
 
     # Looser folding/maxk thresholds than GalSim's defaults keep FFTs small; the errors
     # (~1e-3 of the flux) sit far below the sky noise of the stamps.
-    return galsim.GSParams(folding_threshold=1e-2, maxk_threshold=3e-3,
+    return galsim.GSParams(folding_threshold=1e-2, maxk_threshold=5e-3,
                            kvalue_accuracy=1e-4, maximum_fft_size=4096)
 
 
@@ -117,7 +117,7 @@ def _arms_shape(row, rng):
                 seg = seg.shear(q=across / a, beta=tan_dir * galsim.radians)
                 pieces.append((seg, r * np.cos(t), r * np.sin(t)))
     if row["knot_fraction"] > 0:
-        n_knots = 2 + int(rng.poisson(4))
+        n_knots = 2 + int(rng.poisson(3))
         r = rng.gamma(2.0, h, n_knots)  # exponential disk light: r e^(-r/h)
         phi = rng.uniform(0, 2 * np.pi, n_knots)
         knot = galsim.Gaussian(sigma=max(0.1 * h, 0.06),
