@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["moffat_nea", "noise_sigma", "observing_conditions", "render_galaxy"]
+__all__ = ["draw_bands", "moffat_nea", "noise_sigma", "observing_conditions", "render_galaxy"]
 
 PSF_BETA = 3.5
 #: Median DECaLS-like seeing FWHM (arcsec) and 5-sigma point-source depths (AB).
@@ -52,9 +52,12 @@ def noise_sigma(psf_depth, fwhm, pixel_scale):
 
 
 def observing_conditions(rng, n, bands, pixel_scale):
-    """Per-galaxy seeing, PSF shape, depth and pixel noise for each band (dict of arrays)."""
+    """Per-galaxy seeing, PSF shape, depth and pixel noise for each band (dict of arrays).
+
+    ``seeing`` is the night's r-band FWHM (arcsec); each band's PSF scales it.
+    """
     seeing = np.clip(SEEING_R * np.exp(0.12 * rng.standard_normal(n)), 0.9, 2.0)
-    out = {"psf_beta": np.full(n, PSF_BETA)}
+    out = {"seeing": seeing, "psf_beta": np.full(n, PSF_BETA)}
     for b in bands:
         fwhm = seeing * SEEING_RATIO[b] * (1 + 0.03 * rng.standard_normal(n))
         depth = PSF_DEPTH[b] + 0.2 * rng.standard_normal(n)
@@ -217,22 +220,81 @@ def _neighbours(rng, row, half_size_arcsec, field_colours):
     return out
 
 
-def _neighbour_profile(nbs, band):
-    """All neighbours of one band as one profile (before the PSF), or None."""
+def _neighbour_components(nbs, bands):
+    """Neighbours as unit-flux shifted profiles and their (n, n_bands) fluxes."""
     import galsim
 
-    profs = []
+    profiles, fluxes = [], []
     for nb in nbs:
-        flux = 10 ** (-0.4 * (nb["mag_r"] + nb["colour"][band] - 22.5))
         if nb["kind"] == "star":
-            prof = galsim.DeltaFunction(flux=flux, gsparams=_gsparams())
+            prof = galsim.DeltaFunction(gsparams=_gsparams())
         else:
             prof = galsim.Sersic(
-                n=nb["n"], half_light_radius=nb["hlr"], flux=flux,
-                trunc=_SERSIC_TRUNCATION * nb["hlr"], flux_untruncated=False,
-                gsparams=_gsparams()).shear(q=nb["q"], beta=nb["beta"] * galsim.radians)
-        profs.append(prof.shift(*nb["pos"]))
-    return galsim.Add(profs) if profs else None
+                n=nb["n"], half_light_radius=nb["hlr"], trunc=_SERSIC_TRUNCATION * nb["hlr"],
+                flux_untruncated=False, gsparams=_gsparams(),
+            ).shear(q=nb["q"], beta=nb["beta"] * galsim.radians)
+        profiles.append(prof.shift(*nb["pos"]))
+        fluxes.append([10 ** (-0.4 * (nb["mag_r"] + nb["colour"][b] - 22.5)) for b in bands])
+    return profiles, np.array(fluxes).reshape(len(nbs), len(bands))
+
+
+def draw_bands(groups, psfs, image_size, pixel_scale, offset):
+    """GalSim FFT drawing of every band at once, sharing the band-independent work.
+
+    Band b of group g is ``sum_c fluxes[c, b] * component_c``, convolved with ``psfs[b]``
+    and the pixel, and sampled like ``drawImage(method="fft", offset=offset)`` would do
+    it. Each component's k-space image is drawn once on a grid that suits every band
+    and then only rescaled per band, so three bands cost little more than one.
+
+    Parameters
+    ----------
+    groups : list of (list of GSObject, ndarray of shape (n_components, n_bands))
+    psfs : list of GSObject
+    image_size : int
+    pixel_scale : float
+    offset : (float, float)
+        Offset of the profile centre from the image's true centre, in pixels.
+
+    Returns
+    -------
+    ndarray of shape (len(groups), len(psfs), image_size, image_size)
+    """
+    import galsim
+
+    gsp = _gsparams()
+    pixel = galsim.Pixel(pixel_scale, gsparams=gsp)
+    drawn = [(comps, fluxes) for comps, fluxes in groups if comps]
+    # k grid as GalSim's drawFFT_makeKImage chooses it, for the most demanding band.
+    convolved = [galsim.Convolve(galsim.Add(comps), psf, pixel)
+                 for comps, _ in drawn for psf in psfs] or [galsim.Convolve(psfs[0], pixel)]
+    n = max([c.getGoodImageSize(pixel_scale) for c in convolved] + [image_size])
+    n = max(galsim.Image.good_fft_size(n), gsp.minimum_fft_size)
+    dk = 2 * np.pi / (n * pixel_scale)
+    maxk = max(c.maxk for c in convolved)
+    nk = n if n * dk / 2 > maxk else int(np.ceil(maxk / dk)) * 2
+    kimage = galsim.ImageCD(bounds=galsim.BoundsI(0, nk // 2, -nk // 2, nk // 2), scale=dk)
+
+    def kvalues(obj):
+        obj.drawKImage(image=kimage, recenter=False)
+        return kimage.array.copy()
+
+    # drawImage centres even-sized stamps half a pixel off the central pixel.
+    shift = (np.asarray(offset, float) - 0.5 * (1 - image_size % 2)) * pixel_scale
+    psf_k = [kvalues(galsim.Convolve(psf, pixel).shift(*shift)) for psf in psfs]
+    image = galsim.ImageD(image_size, image_size, scale=pixel_scale)
+    image.setCenter(0, 0)
+    out = np.zeros((len(groups), len(psfs), image_size, image_size))
+    for g, (comps, fluxes) in enumerate(groups):
+        if not comps:
+            continue
+        comp_k = np.stack([kvalues(c) for c in comps])
+        for b, pk in enumerate(psf_k):
+            # einsum rather than tensordot: a BLAS call here would spawn threads per galaxy.
+            kimage.array[...] = np.einsum("c,cij->ij", fluxes[:, b], comp_k) * pk
+            # The inverse FFT and wrapping of GalSim's own drawFFT (it uses no state).
+            convolved[0].drawFFT_finish(image, kimage, n, add_to_image=False)
+            out[g, b] = image.array
+    return out
 
 
 def render_galaxy(row, bands, image_size, pixel_scale, neighbors, seed, field_colours=None):
@@ -259,7 +321,6 @@ def render_galaxy(row, bands, image_size, pixel_scale, neighbors, seed, field_co
     info : dict
         Neighbour summary for the truth table.
     """
-    import galsim
 
     rng = np.random.default_rng(seed)
     shapes = galaxy_shapes(row, rng)
@@ -268,32 +329,24 @@ def render_galaxy(row, bands, image_size, pixel_scale, neighbors, seed, field_co
     half = image_size * pixel_scale / 2
     nbs = _neighbours(rng, row, half, field_colours) if neighbors else []
 
-    images = np.empty((len(bands), image_size, image_size), np.float32)
-    central_snr = np.zeros((image_size, image_size))
-    neighbour_snr = np.zeros((image_size, image_size))
-    stamp = galsim.ImageF(image_size, image_size, scale=pixel_scale)
-    for j, band in enumerate(bands):
-        psf = psf_profile(row, band)
-        comps = [shape * row[f"flux_{name}_{band}"] for name, shape in shapes.items()]
-        if companion is not None:
-            main_flux = sum(row[f"flux_{name}_{band}"] for name in shapes)
-            comp, tail = companion
-            comps += [comp * (main_flux * row["merger_mass_ratio"]), tail * (0.1 * main_flux)]
-        galsim.Convolve(galsim.Add(comps), psf).drawImage(
-            image=stamp, method="fft", offset=centre)
-        model = stamp.array.copy()
-        sigma = row[f"noise_sigma_{band}"]
-        central_snr += model / sigma
-        neighbours = _neighbour_profile(nbs, band)
-        if neighbours is not None:
-            galsim.Convolve(neighbours, psf).drawImage(image=stamp, method="fft", offset=centre)
-            neighbour_snr += stamp.array / sigma
-            model += stamp.array
-        images[j] = model + sigma * rng.standard_normal(model.shape)
-    central_snr /= np.sqrt(len(bands))
-    neighbour_snr /= np.sqrt(len(bands))
+    names = list(shapes)
+    comps = [shapes[k] for k in names]
+    fluxes = np.array([[row[f"flux_{k}_{b}"] for b in bands] for k in names])
+    if companion is not None:
+        main_flux = fluxes.sum(axis=0)
+        comps += list(companion)
+        fluxes = np.vstack([fluxes, main_flux * row["merger_mass_ratio"], 0.1 * main_flux])
+    groups = [(comps, fluxes), _neighbour_components(nbs, bands)]
+    psfs = [psf_profile(row, b) for b in bands]
+    central, neighbours = draw_bands(groups, psfs, image_size, pixel_scale, centre)
+    sigma = np.array([row[f"noise_sigma_{b}"] for b in bands])[:, None, None]
+    noise = sigma * rng.standard_normal(central.shape)
+    images = (central + neighbours + noise).astype(np.float32)
+    central_snr = (central / sigma).sum(axis=0) / np.sqrt(len(bands))
+    neighbour_snr = (neighbours / sigma).sum(axis=0) / np.sqrt(len(bands))
     mask = (central_snr > _SEGMENT_THRESHOLD) & (central_snr >= neighbour_snr)
-    mask[image_size // 2 - 1: image_size // 2 + 1, image_size // 2 - 1: image_size // 2 + 1] = True
+    mid = image_size // 2
+    mask[mid - 1: mid + 1, mid - 1: mid + 1] = True
 
     seps = [np.hypot(*nb["pos"]) for nb in nbs]
     info = {

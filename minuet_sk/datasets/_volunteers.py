@@ -25,7 +25,7 @@ _DISPERSION = 25.0  # Dirichlet concentration of the per-galaxy answer probabili
 
 def visibility(truth):
     """How well volunteers can see structure: size over seeing times surface brightness."""
-    size = expit((truth["half_light_radius_arcsec"] / truth["psf_fwhm_r"] - 0.9) / 0.3)
+    size = expit((truth["half_light_radius_arcsec"] / truth["seeing"] - 0.9) / 0.3)
     surface = expit((23.0 - truth["surface_brightness_r"]) / 0.5)
     return np.asarray(size * surface)
 

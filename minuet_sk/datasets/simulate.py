@@ -50,7 +50,8 @@ _TRUTH_DOC = """
     - ``mag_g``, ``mag_r``, ``mag_i``, ``mag_z`` (AB, total of the central galaxy) and
       ``flux_{bulge,disk,arms,bar}_{band}`` (nanomaggies).
     - per band ``psf_fwhm_{b}`` (arcsec), ``psf_depth_{b}`` (5-sigma point source, AB),
-      ``noise_sigma_{b}`` (sky noise per pixel, nanomaggies); ``psf_beta``, ``psf_e1/e2``.
+      ``noise_sigma_{b}`` (sky noise per pixel, nanomaggies); ``seeing`` (r-band FWHM of
+      the night, arcsec), ``psf_beta``, ``psf_e1``, ``psf_e2``.
     - ``n_neighbors``, ``has_neighbor``, ``n_neighbor_stars``, ``nearest_neighbor_arcsec``,
       ``brightest_neighbor_mag_r``; ``visibility`` (what the simulated volunteers see).
 """

@@ -143,6 +143,22 @@ class TestPopulation:
 
 
 class TestImages:
+    @pytest.mark.parametrize("size, offset", [(40, (0.3, -0.2)), (33, (0.0, 0.0))])
+    def test_shared_k_space_drawing_equals_galsim_draw_image(self, size, offset):
+        import galsim
+
+        comps = [galsim.Sersic(n=4, half_light_radius=1.0, trunc=5.0, flux_untruncated=False)
+                 .shear(q=0.7, beta=0.3 * galsim.radians),
+                 galsim.Exponential(half_light_radius=2.0).shift(1.0, -0.5)]
+        fluxes = np.array([[10.0, 20.0, 30.0], [5.0, 6.0, 7.0]])
+        psfs = [galsim.Moffat(beta=3.5, fwhm=f) for f in (1.4, 1.3, 1.2)]
+        out = _render.draw_bands([(comps, fluxes)], psfs, size, 0.262, offset)
+        for b, psf in enumerate(psfs):
+            galaxy = galsim.Add([c * f for c, f in zip(comps, fluxes[:, b])])
+            ref = galsim.Convolve(galaxy, psf).drawImage(
+                nx=size, ny=size, scale=0.262, method="fft", offset=offset).array
+            np.testing.assert_allclose(out[0, b], ref, atol=1e-6 * ref.max())
+
     def test_total_flux_matches_magnitude(self, isolated):
         truth = isolated.truth
         # Mergers carry a companion's light; large galaxies spill out of the stamp.
@@ -215,7 +231,7 @@ class TestVotes:
         assert frac[edge].mean() > frac[face].mean() + 0.3
 
     def test_visible_features_get_the_votes(self, catalog):
-        truth = catalog.assign(psf_fwhm_r=1.3, nearest_neighbor_arcsec=np.nan,
+        truth = catalog.assign(seeing=1.3, nearest_neighbor_arcsec=np.nan,
                                brightest_neighbor_mag_r=np.nan)
         votes = _volunteers.simulate_votes(truth, np.random.default_rng(0))
         spiral = votes["has-spiral-arms_yes_fraction"]

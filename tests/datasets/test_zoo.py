@@ -59,7 +59,7 @@ def test_labels_on_simulated_votes_follow_the_truth():
     from minuet_sk.datasets import _physics
 
     truth = pd.DataFrame(_physics.sample_catalog(1500, np.random.default_rng(2), 19.0)).assign(
-        psf_fwhm_r=1.3, nearest_neighbor_arcsec=np.nan, brightest_neighbor_mag_r=np.nan)
+        seeing=1.3, nearest_neighbor_arcsec=np.nan, brightest_neighbor_mag_r=np.nan)
     votes = simulate_votes(truth, np.random.default_rng(3))
     assert set(vote_columns("fraction")) <= set(votes.columns)
     for task in TASKS:
