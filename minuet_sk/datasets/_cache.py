@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -61,8 +62,8 @@ def load(path):
     try:
         with np.load(path, allow_pickle=False) as npz:
             content = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError):
-        return None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+        return None  # a torn or foreign file: simulate again and overwrite it
     arrays, columns = {}, {}
     for key, value in content.items():
         if "::" in key:

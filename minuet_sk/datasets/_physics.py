@@ -237,12 +237,16 @@ def _properties(rng, z, log_m):
     # Light: component r-band fractions, template mixtures, Bell M/L, distance modulus.
     disk_fraction = 1 - bulge_fraction
     disk_w = _disk_template_weights(log_ssfr)
+    # Old populations are E with up to 20% Sbc light (an age/metallicity spread): it gives
+    # the red sequence its width.
+    old = np.zeros((n, len(TEMPLATES)))
+    old[:, 0], old[:, 1] = 1 - 0.2 * u[:, 5], 0.2 * u[:, 5]
     weights = {  # (light fraction, template weights) per component
-        "bulge": (bulge_fraction, np.eye(4)[np.zeros(n, int)]),
+        "bulge": (bulge_fraction, old),
         "disk": (np.clip(disk_fraction * (1 - arm_fraction - knot_fraction) - bar_fraction,
                          0.0, None), disk_w),
         "arms": (disk_fraction * (arm_fraction + knot_fraction), np.eye(4)[np.full(n, 3)]),
-        "bar": (bar_fraction, np.eye(4)[np.zeros(n, int)]),
+        "bar": (bar_fraction, old),
     }
     rest_g_over_r = 10 ** (-0.4 * tab["rest_gr"])
     lum_g = sum(f * (w @ rest_g_over_r) for f, w in weights.values())

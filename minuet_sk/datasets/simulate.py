@@ -26,6 +26,7 @@ from minuet_sk.datasets import _cache, _physics, _render, _volunteers
 
 __all__ = ["make_galaxies"]
 
+#: Part of the cache key: bump it whenever a change alters what the simulator draws.
 SIMULATOR_VERSION = 1
 _CHUNK = 16  # galaxies per joblib task
 _PROGRESS_MIN = 1000  # show a progress bar from this many galaxies (on a terminal)
