@@ -48,7 +48,8 @@ _TRUTH_DOC = """
       ``bar_fraction``, ``bar_angle``, ``is_merger``, ``merger_mass_ratio``.
     - ``sed_bulge``, ``sed_disk`` (dominant CWW template), ``rest_g_minus_r``,
       ``log_mass_to_light_r`` (Bell et al. 2003), ``abs_mag_r``.
-    - ``mag_g``, ``mag_r``, ``mag_i``, ``mag_z`` (AB, total of the central galaxy) and
+    - ``mag_g``, ``mag_r``, ``mag_i``, ``mag_z`` (AB, total of the central galaxy, without a
+      merger's companion, which adds ``merger_mass_ratio`` times its flux) and
       ``flux_{bulge,disk,arms,bar}_{band}`` (nanomaggies).
     - per band ``psf_fwhm_{b}`` (arcsec), ``psf_depth_{b}`` (5-sigma point source, AB),
       ``noise_sigma_{b}`` (sky noise per pixel, nanomaggies); ``seeing`` (r-band FWHM of
@@ -71,9 +72,11 @@ der Wel et al. (2014) mass-size relations, arcsec from Planck18.arcsec_per_kpc_p
 
 Light: Sersic bulge (truncated at 5 half-light radii) + GalSim InclinedExponential disk,
 spiral arms and star-forming knots (Im template), bars, ~4% mergers (companion + tidal
-tail). Colours from GalSim's CWW E/Sbc/Scd/Im templates (disks mix them by sSFR),
-redshifted by GalSim and integrated through GalSim's LSST g/r/i/z bandpasses, which stand
-in for DECam's; normalised with the Bell et al. (2003) M/L_r and Planck18.distmod.
+tail). Colours from GalSim's CWW E/Sbc/Scd/Im templates (disks mix them by sSFR; bulges
+and bars are E with up to 20% Sbc light), redshifted by GalSim and integrated through
+GalSim's LSST g/r/i/z bandpasses, which stand in for DECam's; normalised with the Bell et
+al. (2003) M/L_r and Planck18.distmod. All bands are drawn by GalSim's FFT method (pixel
+response included), sharing each component's k-space image across bands.
 
 Observing: per-galaxy Moffat PSF (beta 3.5, r FWHM ~1.3" with scatter; g broader, z
 sharper), Gaussian sky noise from DECaLS-like 5-sigma depths (g 24.6, r 24.0, z 23.1),
