@@ -95,7 +95,7 @@ def plot_grid(galaxies, path, rows=8, cols=8):
                      f"{' nb' if t.has_neighbor else ''}", fontsize=7)
         ax.axis("off")
     fig.suptitle("make_galaxies: grz in Legacy Survey viewer colours; white: central mask")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     fig.savefig(path, dpi=60)
     plt.close(fig)
 
