@@ -8,6 +8,7 @@ from minuet_sk.datasets.readers import (
     read_gz_votes,
     read_sed_catalog,
 )
+from minuet_sk.datasets.simulate import make_galaxies
 from minuet_sk.datasets.zoo import gz_binary_labels
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "load_fits_cutouts",
     "load_galaxy10_decals",
     "load_hubble_deep_field",
+    "make_galaxies",
     "read_gz_votes",
     "read_sed_catalog",
 ]
