@@ -11,11 +11,11 @@ import sys
 # The package is installed (editable) by `make docs`; this also finds it from a checkout.
 sys.path.insert(0, os.path.abspath(".."))
 
-import minuet_sk  # noqa: E402
+import minuet_sk
 
 project = "minuet_sk"
 author = "minuet_sk developers"
-copyright = "2026, minuet_sk developers"  # noqa: A001
+copyright = "2026, minuet_sk developers"
 version = release = minuet_sk.__version__
 
 extensions = [
