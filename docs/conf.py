@@ -39,11 +39,11 @@ root_doc = "index"
 # API reference: one page per public name, generated from the docstrings.
 autosummary_generate = True
 autosummary_imported_members = False
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {"members": True}
 autodoc_typehints = "none"
 autoclass_content = "class"
 
-# numpydoc renders Parameters/Returns/Attributes; the class template lists the methods.
+# numpydoc renders Parameters/Returns/Attributes; the class template documents the methods.
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
@@ -66,13 +66,19 @@ html_sidebars = {"index": [], "getting_started": []}
 html_show_sourcelink = False
 
 
-def _skip_metadata_request_methods(app, what, name, obj, skip, options):
-    """Leave out scikit-learn's generated ``set_{method}_request`` methods (metadata routing):
-    every estimator has them and their docstrings point into scikit-learn's own guide."""
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    """Document a class's own methods and those it inherits from minuet_sk (e.g. the
+    encoders' ``fit``, ``save``, ``load``), not the ones every scikit-learn estimator gets
+    (``get_params``, ``set_output``, the metadata-routing ``set_{method}_request``...), whose
+    docstrings point into scikit-learn's own guide."""
+    defined = getattr(obj, "fget", obj)  # a property's module is that of its getter
+    module = getattr(defined, "__module__", None) or ""
+    if module.split(".")[0] in {"sklearn", "skorch", "torch", "builtins"}:
+        return True
     if name.startswith("set_") and name.endswith("_request"):
         return True
     return None
 
 
 def setup(app):
-    app.connect("autodoc-skip-member", _skip_metadata_request_methods)
+    app.connect("autodoc-skip-member", _skip_foreign_members)
