@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 PYTEST_ARGS ?= -n 2
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
+$(VENV)/.installed-docs: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[docs]"
+	touch $@
+
 demo: $(VENV)/.installed
 	$(BIN)/minuet demo --out report
 
@@ -32,8 +36,13 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check minuet_sk tests benchmarks
 	$(BIN)/codespell minuet_sk tests benchmarks docs README.md
 
+# The Sphinx site, warnings as errors; code in the pages is shown, never run.
+docs: $(VENV)/.installed-docs
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	@echo "Open docs/_build/html/index.html"
+
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py --quick
 
 clean:
-	rm -rf $(VENV) report build *.egg-info .pytest_cache
+	rm -rf $(VENV) report build *.egg-info .pytest_cache docs/_build docs/generated
