@@ -186,12 +186,18 @@ def make_galaxies(n_samples=1000, *, image_size=72, bands="grz", pixel_scale=0.2
             The same images flattened (a view).
         masks : ndarray of shape (n_samples, image_size, image_size), bool
             Segmentation of the central galaxy.
-        target : DataFrame with columns ``redshift``, ``log_mstar``, ``log_sfr``.
-        truth : DataFrame of every choice of the simulator (see ``DESCR``).
-        votes : DataFrame of Galaxy Zoo DECaLS vote counts, totals and fractions.
+        target : DataFrame
+            Columns ``redshift``, ``log_mstar`` (log10 Msun), ``log_sfr`` (log10 Msun/yr).
+        truth : DataFrame
+            Every choice of the simulator (see ``DESCR``).
+        votes : DataFrame
+            Galaxy Zoo DECaLS vote counts, totals and fractions.
         bands : str
+            Band names, in channel order.
         pixel_scale : float
+            Arcsec per pixel.
         DESCR : str
+            Description of the simulation, its physics and its limits.
 
     Examples
     --------
