@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-__all__ = ["save_torch_estimator", "load_torch_state", "to_jsonable"]
+__all__ = ["load_torch_state", "save_torch_estimator", "to_jsonable"]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "weights.safetensors"

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import warnings
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -71,7 +72,9 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     n_transforms : int, default=5
-        Number of spline transforms.
+        Number of spline transforms. With ``k >= 2`` targets use at least 2: inside one
+        nflows MADE the first feature's parameters see no context (every hidden unit has
+        autoregressive degree >= 1), and the reversal between transforms fixes that.
     hidden_features : int, default=64
         Width of each transform's conditioner network (a MADE with residual blocks).
     n_bins : int, default=8
@@ -160,7 +163,7 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
     ((3, 100, 1), (3,))
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "n_transforms": [Interval(Integral, 1, None, closed="left")],
         "hidden_features": [Interval(Integral, 1, None, closed="left")],
         "n_bins": [Interval(Integral, 2, None, closed="left")],
@@ -266,6 +269,15 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
             )
             X, y = X[keep], y[keep]
 
+        if self.n_outputs_ > 1 and self.n_transforms == 1:
+            warnings.warn(
+                "With several targets and n_transforms=1 the first target does not depend on "
+                "X: nflows' MADE feeds the context only to hidden units that the first "
+                "feature cannot see. Use n_transforms >= 2 (the reversals between "
+                "transforms give every target the context).",
+                UserWarning,
+                stacklevel=2,
+            )
         rng = check_random_state(self.random_state)
         init_seed, split_seed, batch_seed, self._sample_seed = (
             int(s) for s in rng.randint(0, _SEED_MAX, size=4)
@@ -281,7 +293,7 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
 
         x_std = self._standardise_x(X)
         y_std = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
-        n_valid = int(round(self.validation_fraction * len(X))) if self.early_stopping else 0
+        n_valid = round(self.validation_fraction * len(X)) if self.early_stopping else 0
         if n_valid < 1 or n_valid >= len(X):
             n_valid = 0
         order = torch.randperm(len(X), generator=torch.Generator().manual_seed(split_seed))
@@ -315,9 +327,7 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
         for epoch in range(1, self.max_epochs + 1):
             flow.train()
             total = 0.0
-            for index in torch.randperm(len(x_train), generator=generator).split(
-                self.batch_size
-            ):
+            for index in torch.randperm(len(x_train), generator=generator).split(self.batch_size):
                 x = x_train[index].to(self.device_)
                 y = y_train[index].to(self.device_)
                 loss = -flow.log_prob(y, context=x).mean()

@@ -14,15 +14,15 @@ from scipy import stats
 from sklearn.utils import Bunch, check_random_state
 
 __all__ = [
-    "crps",
-    "pit",
-    "interval_coverage",
-    "tarp_coverage",
-    "sigma_nmad",
-    "outlier_fraction",
     "bias",
-    "radial_power_spectrum",
+    "crps",
+    "interval_coverage",
+    "outlier_fraction",
+    "pit",
     "power_spectrum_error",
+    "radial_power_spectrum",
+    "sigma_nmad",
+    "tarp_coverage",
 ]
 
 # 1.4826 = 1 / Phi^-1(3/4): the MAD of a Gaussian times this is its standard deviation.

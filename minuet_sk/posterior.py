@@ -49,9 +49,7 @@ class PropertyPosterior:
     def __init__(self, samples, names=None, *, log_prob_fn=None):
         samples = np.asarray(samples)
         if samples.ndim != 3:
-            raise ValueError(
-                f"samples must have shape (n, n_samples, k); got {samples.shape}."
-            )
+            raise ValueError(f"samples must have shape (n, n_samples, k); got {samples.shape}.")
         if names is None:
             names = [f"target{i}" for i in range(samples.shape[2])]
         names = [str(name) for name in names]

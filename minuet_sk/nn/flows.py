@@ -13,7 +13,6 @@ arXiv:1906.04032.
 
 from __future__ import annotations
 
-import torch
 from nflows.distributions.normal import StandardNormal
 from nflows.flows.base import Flow
 from nflows.transforms.autoregressive import (
