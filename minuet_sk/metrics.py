@@ -94,8 +94,8 @@ def crps(y_true, samples, *, fair=False):
     >>> rng = np.random.default_rng(0)
     >>> samples = rng.standard_normal((1, 20000))
     >>> # closed form for N(0, 1) at y = 0: 2 phi(0) - 1/sqrt(pi) = 0.2337
-    >>> round(float(crps([0.0], samples)[0]), 2)
-    0.23
+    >>> bool(abs(crps([0.0], samples)[0] - 0.2337) < 0.01)
+    True
     """
     y, s, univariate = _truth_and_samples(y_true, samples)
     s = np.sort(np.asarray(s, dtype=np.float64), axis=1)
@@ -320,7 +320,7 @@ def bias(y_true, y_pred, *, relative=True):
 
     Examples
     --------
-    >>> float(bias([1.0, 1.0], [1.2, 1.0]))
+    >>> round(bias([1.0, 1.0], [1.2, 1.0]), 6)
     0.05
     """
     out = _residuals(y_true, y_pred, relative).mean(axis=0)
