@@ -195,6 +195,19 @@ class TestRegressor:
         assert grid.fit(X, y).best_params_["hidden_features"] in (4, 8)
 
 
+class TestPipeline:
+    def test_predict_dist_and_sample_through_a_pipeline(self):
+        pipeline = pytest.importorskip("minuet_sk.pipeline")
+        from sklearn.preprocessing import StandardScaler
+
+        X, y = toy()
+        pipe = pipeline.make_pipeline(StandardScaler(), FlowPropertyRegressor(**TINY)).fit(X, y)
+        post = pipe.predict_dist(X[:5], n_samples=20)
+        assert isinstance(post, PropertyPosterior) and post.samples.shape == (5, 20, 2)
+        assert pipe.sample(X[:5], n_samples=7, random_state=0).shape == (5, 7, 2)
+        assert pipe.predict(X[:5]).shape == (5, 2)
+
+
 class TestPersistence:
     def test_save_load_round_trip(self, tmp_path):
         X, y = toy()
