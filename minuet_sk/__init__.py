@@ -5,8 +5,10 @@ Estimators take images as ``(n, C, H, W)`` or flattened ``(n, C*H*W)`` float32 a
 nanomaggies; see ``minuet_sk.datasets.make_galaxies`` for the simulated default data.
 """
 
+from minuet_sk.flow import FlowPropertyRegressor
 from minuet_sk.pca import EigengalaxyPCA
 from minuet_sk.pipeline import Pipeline, make_pipeline
+from minuet_sk.posterior import PropertyPosterior
 from minuet_sk.preprocessing import AsinhStretch, SegmentationMasker
 
 __version__ = "0.1.0"
@@ -14,7 +16,9 @@ __version__ = "0.1.0"
 __all__ = [
     "AsinhStretch",
     "EigengalaxyPCA",
+    "FlowPropertyRegressor",
     "Pipeline",
+    "PropertyPosterior",
     "SegmentationMasker",
     "make_pipeline",
 ]

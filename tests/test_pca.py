@@ -59,3 +59,13 @@ def test_inverse_transform_checks_width(images):
     pca = EigengalaxyPCA(3, image_shape=None).fit(images)
     with pytest.raises(ValueError, match=r"\(n, 3\)"):
         pca.inverse_transform(np.zeros((2, 4)))
+
+
+def test_save_load_round_trip_without_pickle(images, tmp_path):
+    pca = EigengalaxyPCA(4, image_shape=(3, 12, 12), whiten=True).fit(images)
+    folder = pca.save(tmp_path / "pca")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    back = EigengalaxyPCA.load(folder)
+    np.testing.assert_array_equal(back.transform(images), pca.transform(images))
+    np.testing.assert_array_equal(back.score_samples(images), pca.score_samples(images))
+    assert back.get_params() == pca.get_params()

@@ -1,0 +1,281 @@
+"""FlowPropertyRegressor and PropertyPosterior: known-answer calibration, API, persistence."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+from minuet_sk import FlowPropertyRegressor, PropertyPosterior
+from minuet_sk.nn.flows import build_spline_flow, flow_sample
+
+# Small, fast flows for the known-answer problems (one thread, a few seconds each).
+KNOWN_ANSWER = {
+    "n_transforms": 2,
+    "hidden_features": 32,
+    "n_bins": 16,
+    "lr": 1e-2,
+    "batch_size": 512,
+    "patience": 5,
+    "n_samples": 200,
+    "random_state": 0,
+}
+TINY = {
+    "n_transforms": 2,
+    "hidden_features": 8,
+    "max_epochs": 5,
+    "batch_size": 64,
+    "n_samples": 50,
+    "random_state": 0,
+}
+
+
+def heteroscedastic_linear(n, rng):
+    """y | x ~ Normal(1.5 x + 0.5, 0.2 + 0.15 (x + 2)), x ~ U(-2, 2)."""
+    x = rng.uniform(-2, 2, n)
+    mean, sd = 1.5 * x + 0.5, 0.2 + 0.15 * (x + 2)
+    y = mean + sd * rng.standard_normal(n)
+    return x[:, None], y, stats.norm.logpdf(y, mean, sd)
+
+
+def bimodal(n, rng):
+    """y | x ~ 0.5 Normal(m, 0.35) + 0.5 Normal(-m, 0.35) with m = 1 + 0.5 x, x ~ U(-1, 1)."""
+    x = rng.uniform(-1, 1, n)
+    m, sd = 1.0 + 0.5 * x, 0.35
+    y = rng.choice([-1.0, 1.0], n) * m + sd * rng.standard_normal(n)
+    log_density = np.logaddexp(stats.norm.logpdf(y, m, sd), stats.norm.logpdf(y, -m, sd))
+    return x[:, None], y, log_density + np.log(0.5)
+
+
+def toy(n=200, k=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 3))
+    y = X[:, :k] + 0.3 * rng.standard_normal((n, k))
+    return X, y
+
+
+class TestKnownAnswer:
+    @pytest.mark.parametrize("problem", [heteroscedastic_linear, bimodal])
+    def test_calibrated(self, problem):
+        rng = np.random.default_rng(0)
+        X, y, _ = problem(4000, rng)
+        X_test, y_test, true_log_density = problem(2000, rng)
+        reg = FlowPropertyRegressor(**KNOWN_ANSWER).fit(X, y)
+        post = reg.predict_dist(X_test)
+
+        assert abs(post.coverage(y_test, 0.68)[0] - 0.68) < 0.04
+        assert abs(post.coverage(y_test, 0.95)[0] - 0.95) < 0.03
+        assert stats.kstest(post.pit(y_test)[:, 0], "uniform").pvalue > 0.01
+        assert abs(reg.log_prob(X_test, y_test).mean() - true_log_density.mean()) < 0.1
+        np.testing.assert_allclose(post.log_prob(y_test), reg.log_prob(X_test, y_test))
+
+
+class TestFlowModule:
+    @pytest.mark.parametrize("k", [1, 3])
+    def test_shapes_gradients_and_round_trip(self, k):
+        flow = build_spline_flow(k, 2, n_transforms=2, hidden_features=8)
+        y = torch.randn(16, k) * 2
+        context = torch.randn(16, 2)
+        log_prob = flow.log_prob(y, context=context)
+        assert log_prob.shape == (16,)
+        log_prob.sum().backward()
+        assert all(p.grad is not None for p in flow.parameters())
+        with torch.no_grad():
+            noise, _ = flow._transform(y, context=context)
+            back = flow_sample(flow, context, noise[:, None, :])
+        torch.testing.assert_close(back[:, 0], y, atol=1e-4, rtol=1e-4)
+
+    def test_sample_log_prob_matches_density(self):
+        flow = build_spline_flow(2, 1, n_transforms=2, hidden_features=8)
+        noise = torch.randn(4, 3, 2, generator=torch.Generator().manual_seed(0))
+        context = torch.randn(4, 1)
+        with torch.no_grad():
+            samples, log_prob = flow_sample(flow, context, noise, return_log_prob=True)
+            direct = flow.log_prob(samples.reshape(-1, 2), context=context.repeat_interleave(3, 0))
+        torch.testing.assert_close(log_prob.reshape(-1), direct, atol=1e-4, rtol=1e-4)
+
+
+class TestRegressor:
+    def test_shapes(self):
+        X, y = toy()
+        reg = FlowPropertyRegressor(**TINY).fit(X, y)
+        assert reg.predict(X).shape == (200, 2)
+        assert reg.sample(X[:5], 7).shape == (5, 7, 2)
+        assert reg.log_prob(X, y).shape == (200,)
+        assert reg.n_iter_ == len(reg.history_) <= 5
+        assert set(reg.history_[0]) == {"epoch", "train_loss", "valid_loss"}
+        assert reg.target_names_ == ["target0", "target1"]
+        reg1 = FlowPropertyRegressor(**TINY).fit(X, y[:, 0])
+        assert reg1.predict(X).shape == (200,)
+        assert reg1.log_prob(X, y[:, 0]).shape == (200,)
+
+    def test_log_prob_includes_standardisation_jacobian(self):
+        X, y = toy(k=1)
+        reg = FlowPropertyRegressor(**TINY).fit(X, y)
+        scaled = FlowPropertyRegressor(**TINY).fit(X, 10.0 * y)
+        np.testing.assert_allclose(
+            scaled.log_prob(X, 10.0 * y), reg.log_prob(X, y) - np.log(10.0), atol=1e-4
+        )
+
+    def test_dataframe_targets_and_nan_rows(self):
+        X, y = toy()
+        frame = pd.DataFrame(y, columns=["redshift", "log_mstar"])
+        frame.iloc[:3, 0] = np.nan
+        with pytest.warns(UserWarning, match="Dropped 3 of 200 rows"):
+            reg = FlowPropertyRegressor(**TINY).fit(X, frame)
+        assert reg.target_names_ == ["redshift", "log_mstar"]
+        post = reg.predict_dist(X[:4])
+        assert post.names == ["redshift", "log_mstar"]
+        assert post.log_prob(frame.iloc[3:7]).shape == (4,)
+
+    def test_single_transform_warns_for_several_targets(self):
+        X, y = toy()
+        with pytest.warns(UserWarning, match="n_transforms >= 2"):
+            FlowPropertyRegressor(**{**TINY, "n_transforms": 1}).fit(X, y)
+
+    def test_nan_in_X_is_an_error(self):
+        X, y = toy()
+        X[0, 0] = np.nan
+        with pytest.raises(ValueError, match="NaN"):
+            FlowPropertyRegressor(**TINY).fit(X, y)
+
+    def test_deterministic_and_batch_invariant(self):
+        X, y = toy()
+        a = FlowPropertyRegressor(**TINY).fit(X, y)
+        b = FlowPropertyRegressor(**TINY).fit(X, y)
+        np.testing.assert_array_equal(a.predict(X), b.predict(X))
+        # a galaxy's draws do not depend on the other galaxies in the call
+        np.testing.assert_array_equal(a.sample(X[::-1], 20)[::-1], a.sample(X, 20))
+        assert not np.array_equal(a.sample(X, 20, random_state=1), a.sample(X, 20))
+        other = FlowPropertyRegressor(**{**TINY, "random_state": 1}).fit(X, y)
+        assert not np.array_equal(a.predict(X), other.predict(X))
+
+    def test_fit_leaves_global_rng_alone(self):
+        X, y = toy()
+        state = torch.get_rng_state()
+        np_state = np.random.get_state()[1].copy()
+        FlowPropertyRegressor(**TINY).fit(X, y).predict(X)
+        assert torch.equal(state, torch.get_rng_state())
+        np.testing.assert_array_equal(np_state, np.random.get_state()[1])
+
+    @pytest.mark.parametrize("point_estimate", ["mean", "median", "mode"])
+    def test_point_estimates(self, point_estimate):
+        X, y = toy()
+        params = {
+            "n_transforms": 2,
+            "hidden_features": 16,
+            "max_epochs": 20,
+            "lr": 1e-2,
+            "batch_size": 32,
+        }
+        reg = FlowPropertyRegressor(**{**TINY, **params})
+        reg.set_params(point_estimate=point_estimate).fit(X, y)
+        assert reg.score(X, y) > 0.5
+
+    def test_mode_is_the_densest_draw(self):
+        X, y = toy(k=1)
+        reg = FlowPropertyRegressor(**{**TINY, "point_estimate": "mode"}).fit(X, y[:, 0])
+        samples = reg.sample(X[:3])
+        densities = np.stack(
+            [reg.log_prob(np.repeat(X[i : i + 1], 50, 0), samples[i]) for i in range(3)]
+        )
+        np.testing.assert_allclose(
+            reg.predict(X[:3]), samples[np.arange(3), densities.argmax(axis=1), 0], rtol=1e-5
+        )
+
+    def test_sklearn_model_selection(self):
+        X, y = toy(k=1)
+        scores = cross_val_score(FlowPropertyRegressor(**TINY), X, y, cv=2)
+        assert scores.shape == (2,)
+        grid = GridSearchCV(FlowPropertyRegressor(**TINY), {"hidden_features": [4, 8]}, cv=2)
+        assert grid.fit(X, y).best_params_["hidden_features"] in (4, 8)
+
+
+class TestPipeline:
+    def test_predict_dist_and_sample_through_a_pipeline(self):
+        pipeline = pytest.importorskip("minuet_sk.pipeline")
+        from sklearn.preprocessing import StandardScaler
+
+        X, y = toy()
+        pipe = pipeline.make_pipeline(StandardScaler(), FlowPropertyRegressor(**TINY)).fit(X, y)
+        post = pipe.predict_dist(X[:5], n_samples=20)
+        assert isinstance(post, PropertyPosterior) and post.samples.shape == (5, 20, 2)
+        assert pipe.sample(X[:5], n_samples=7, random_state=0).shape == (5, 7, 2)
+        assert pipe.predict(X[:5]).shape == (5, 2)
+
+
+class TestPersistence:
+    def test_save_load_round_trip(self, tmp_path):
+        X, y = toy()
+        frame = pd.DataFrame(X, columns=["a", "b", "c"])
+        reg = FlowPropertyRegressor(**TINY).fit(frame, y)
+        reg.save(tmp_path / "model")
+        loaded = FlowPropertyRegressor.load(tmp_path / "model")
+        np.testing.assert_array_equal(loaded.predict(frame), reg.predict(frame))
+        np.testing.assert_allclose(loaded.log_prob(frame, y), reg.log_prob(frame, y))
+        assert loaded.get_params() == reg.get_params()
+        assert list(loaded.feature_names_in_) == ["a", "b", "c"]
+        assert loaded.history_ == reg.history_
+        assert not any(p.suffix == ".pkl" for p in (tmp_path / "model").iterdir())
+
+    def test_pickle(self):
+        X, y = toy()
+        reg = FlowPropertyRegressor(**TINY).fit(X, y)
+        again = pickle.loads(pickle.dumps(reg))
+        np.testing.assert_array_equal(again.predict(X), reg.predict(X))
+        post = pickle.loads(pickle.dumps(reg.predict_dist(X[:3])))
+        assert post.log_prob(y[:3]).shape == (3,)
+
+    def test_load_rejects_other_folders(self, tmp_path):
+        with pytest.raises(FileNotFoundError, match="not a saved minuet_sk model"):
+            FlowPropertyRegressor.load(tmp_path)
+
+    def test_clone_is_unfitted(self):
+        X, y = toy()
+        reg = FlowPropertyRegressor(**TINY).fit(X, y)
+        assert not hasattr(clone(reg), "flow_")
+
+
+class TestPropertyPosterior:
+    def make(self):
+        rng = np.random.default_rng(0)
+        mu = rng.standard_normal((300, 2))
+        samples = mu[:, None, :] + rng.standard_normal((300, 2000, 2))
+        truth = mu + rng.standard_normal((300, 2))
+        return PropertyPosterior(samples, names=["redshift", "log_mstar"]), mu, truth
+
+    def test_summaries(self):
+        post, mu, truth = self.make()
+        np.testing.assert_allclose(post.mean(), mu, atol=0.1)
+        np.testing.assert_allclose(post.median(), mu, atol=0.15)
+        np.testing.assert_allclose(post.std(), 1.0, atol=0.1)
+        low, high = post.interval(0.68)
+        np.testing.assert_allclose(high - low, 2 * stats.norm.ppf(0.84), atol=0.2)
+        assert post.quantile([0.1, 0.9]).shape == (2, 300, 2)
+        np.testing.assert_allclose(post.coverage(truth, 0.68), 0.68, atol=0.08)
+        assert post.pit(truth).shape == post.crps(truth).shape == (300, 2)
+        assert len(post) == 300 and post.n_samples == 2000
+
+    def test_to_frame_is_tidy(self):
+        post, _, _ = self.make()
+        frame = post.to_frame()
+        assert frame.shape == (600, 7)
+        assert frame.target.tolist()[:2] == ["redshift", "log_mstar"]
+        first = frame.iloc[0]
+        assert first.p16 < first["median"] < first.p84
+
+    def test_log_prob_needs_a_model(self):
+        post, _, truth = self.make()
+        with pytest.raises(AttributeError, match="samples only"):
+            post.log_prob(truth)
+
+    def test_shape_errors(self):
+        post, _, truth = self.make()
+        with pytest.raises(ValueError, match="does not match"):
+            post.pit(truth[:, :1])
+        with pytest.raises(ValueError, match="shape"):
+            PropertyPosterior(np.zeros((3, 4)))
