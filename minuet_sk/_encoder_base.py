@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import (
     BaseEstimator,
@@ -302,6 +303,7 @@ class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.non_deterministic = False
+        tags.transformer_tags.preserves_dtype = ["float32"]  # torch computes in float32
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -368,6 +370,21 @@ class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
     # ---- fitting --------------------------------------------------------------------
     def _input_source(self, X, *, reset):
         """(source, image_shape, validated): in-memory input validated, out-of-core as is."""
+        if sp.issparse(X):
+            raise TypeError(
+                f"Sparse input is not supported by {type(self).__name__}: pass dense images."
+            )
+        shape = getattr(X, "shape", None)
+        if shape is not None and len(shape) == 1:
+            raise ValueError(
+                "Expected images (n, C, H, W) or a 2D array (n, C*H*W), got a 1D array. "
+                "Reshape your data with X.reshape(1, -1) for a single image."
+            )
+        if not reset and shape is not None and len(shape) == 2 and shape[1] != self.n_features_in_:
+            raise ValueError(  # sklearn's wording, before the image-shape checks
+                f"X has {shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
         if not is_out_of_core(X):
             images, _ = validate_images(self, X, reset=reset)
             return images, images.shape[1:], True
@@ -381,11 +398,6 @@ class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             self.n_features_in_ = n_features
             if hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
-        elif n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
         return X, shape, False
 
     def _fit(self, X, pixel_weight, *, epochs, continuing, validate):
