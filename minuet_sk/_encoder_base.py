@@ -18,17 +18,11 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-import scipy.sparse as sp
 import torch
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import _check_feature_names_in, check_array, check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import (
     Callback,
@@ -41,6 +35,7 @@ from skorch.callbacks import (
 from skorch.history import History
 from tqdm.auto import tqdm
 
+from ._base import LatentFeaturesMixin
 from ._persistence import atomic_write_bytes, load_state, save_state, to_jsonable
 from ._streaming import ImageBatches, band_statistics, is_out_of_core, split_blocks
 from ._validation import resolve_image_shape, validate_images
@@ -186,7 +181,7 @@ def _epoch_records(history):
     ]
 
 
-class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
     """Base class of the torch image encoders (not used directly).
 
     Fitting standardises each band with a robust per-band median and scale (learned in
@@ -282,23 +277,6 @@ class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
     def _n_features_out(self):
         return self.n_components
 
-    def get_feature_names_out(self, input_features=None):
-        """Output feature names: ``{prefix}0 .. {prefix}{n_components - 1}``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None
-            Checked against ``feature_names_in_`` when given; otherwise unused.
-
-        Returns
-        -------
-        ndarray of str objects
-        """
-        check_is_fitted(self)
-        _check_feature_names_in(self, input_features, generate_names=False)
-        names = [f"{self._feature_prefix}{i}" for i in range(self._n_features_out)]
-        return np.asarray(names, dtype=object)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
@@ -370,21 +348,6 @@ class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
     # ---- fitting --------------------------------------------------------------------
     def _input_source(self, X, *, reset):
         """(source, image_shape, validated): in-memory input validated, out-of-core as is."""
-        if sp.issparse(X):
-            raise TypeError(
-                f"Sparse input is not supported by {type(self).__name__}: pass dense images."
-            )
-        shape = getattr(X, "shape", None)
-        if shape is not None and len(shape) == 1:
-            raise ValueError(
-                "Expected images (n, C, H, W) or a 2D array (n, C*H*W), got a 1D array. "
-                "Reshape your data with X.reshape(1, -1) for a single image."
-            )
-        if not reset and shape is not None and len(shape) == 2 and shape[1] != self.n_features_in_:
-            raise ValueError(  # sklearn's wording, before the image-shape checks
-                f"X has {shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
         if not is_out_of_core(X):
             images, _ = validate_images(self, X, reset=reset)
             return images, images.shape[1:], True

@@ -17,6 +17,10 @@ CHECK_PARAMS = {
     "AsinhStretch": {"image_shape": None},
     "EigengalaxyPCA": {"image_shape": None, "n_components": 1},
     "SegmentationMasker": {"image_shape": None, "random_state": 0},
+    "VAEEncoder": {
+        "n_components": 2, "image_shape": None, "channels": (4,), "max_epochs": 1,
+        "batch_size": 32, "validation_fraction": 0.0, "device": "cpu", "random_state": 0,
+    },
 }
 
 EXPECTED_FAILED_CHECKS = {}
