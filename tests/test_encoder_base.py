@@ -1,6 +1,7 @@
 """The shared encoder layer (training, streaming, checkpoints, persistence), via VAEEncoder."""
 
 import pickle
+from typing import ClassVar
 
 import h5py
 import joblib
@@ -247,3 +248,74 @@ class TestPixelWeight:
             tiny().fit(X, pixel_weight=np.ones((3, 4)))
         with pytest.raises(ValueError, match="non-negative"):
             tiny().fit(X, pixel_weight=-np.ones_like(X))
+
+
+class _Linear(torch.nn.Module):
+    def __init__(self, n_features, n_latents):
+        super().__init__()
+        self.enc = torch.nn.Linear(n_features, n_latents)
+        self.dec = torch.nn.Linear(n_latents, n_features)
+
+
+class LinearEncoder(BaseImageEncoder):
+    """The smallest subclass: what a new encoder has to write."""
+
+    _feature_prefix = "lin"
+    calls: ClassVar[list] = []
+
+    def __init__(self, n_components=2, *, image_shape=None, max_epochs=2, batch_size=8,
+                 lr=1e-2, weight_decay=0.0, validation_fraction=0.25, early_stopping=True,
+                 patience=3, device="cpu", random_state=None, verbose=0, warm_start=False,
+                 checkpoint_dir=None):
+        self.n_components = n_components
+        self.image_shape = image_shape
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+
+    def _module_class(self):
+        return _Linear
+
+    def _module_kwargs(self):
+        return {"n_features": int(np.prod(self.image_shape_)), "n_latents": self.n_components}
+
+    def _loss(self, module, x, weight, generator, training):
+        self.calls.append((x.shape, weight.shape, training, isinstance(generator, torch.Generator)))
+        flip = torch.rand((), generator=generator) < 0.5  # an augmentation drawn from generator
+        x = torch.flip(x, dims=(-1,)) if flip else x
+        weight = torch.flip(weight, dims=(-1,)) if flip else weight
+        recon = module.dec(module.enc(x.flatten(1))).reshape(x.shape)
+        return (weight * (recon - x) ** 2).mean()
+
+    def _encode(self, module, x, weight):
+        return module.enc(x.flatten(1))
+
+
+class TestSubclassHooks:
+    def test_minimal_subclass(self, X, tmp_path):
+        LinearEncoder.calls.clear()
+        est = LinearEncoder(random_state=0).fit(X)
+        assert est.transform(X).shape == (48, 2)
+        assert est.get_feature_names_out().tolist() == ["lin0", "lin1"]
+        shapes = {c[0][1:] for c in LinearEncoder.calls}
+        assert shapes == {SHAPE}
+        assert {c[2] for c in LinearEncoder.calls} == {True, False}
+        assert all(c[3] for c in LinearEncoder.calls)
+        again = LinearEncoder(random_state=0).fit(X)
+        np.testing.assert_array_equal(again.transform(X), est.transform(X))
+        loaded = LinearEncoder.load(est.save(tmp_path / "lin"))
+        np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+
+    def test_verbose_progress(self, X, capsys):
+        LinearEncoder(verbose=1, random_state=0, max_epochs=1).fit(X).transform(X)
+        captured = capsys.readouterr()
+        assert "train_loss" in captured.out + captured.err
