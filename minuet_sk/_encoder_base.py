@@ -64,18 +64,23 @@ def resolve_device(device):
 
 
 class _Throughput(Callback):
-    """Records ``images_per_s``: training images per second of the epoch."""
+    """Records ``images_per_s``: training images per second of the training part of the
+    epoch (reading, standardising and optimising; the validation pass is left out)."""
 
     def on_epoch_begin(self, net, **kwargs):
-        self.start_, self.n_images_ = time.perf_counter(), 0
+        self.start_, self.stop_, self.n_images_ = time.perf_counter(), None, 0
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training and self.stop_ is None:
+            self.stop_ = time.perf_counter()
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         if training:
             self.n_images_ += len(batch[0])
 
     def on_epoch_end(self, net, **kwargs):
-        elapsed = max(time.perf_counter() - self.start_, 1e-9)
-        net.history.record("images_per_s", self.n_images_ / elapsed)
+        stop = self.stop_ if self.stop_ is not None else time.perf_counter()
+        net.history.record("images_per_s", self.n_images_ / max(stop - self.start_, 1e-9))
 
 
 class _EpochCheckpoint(Callback):

@@ -37,7 +37,7 @@ def is_out_of_core(X):
         return True
     if isinstance(X, (np.ndarray, list, tuple, torch.Tensor)) or sp.issparse(X):
         return False
-    if hasattr(X, "iloc") or hasattr(X, "__array_namespace__"):
+    if hasattr(X, "iloc"):  # pandas
         return False
     shape = getattr(X, "shape", None)
     return shape is not None and len(shape) in (2, 4) and hasattr(X, "__getitem__")
@@ -77,6 +77,13 @@ def split_blocks(n, validation_fraction, out_of_core, rng):
         return blocks, blocks[:0]
     order = rng.permutation(len(blocks))
     return blocks[np.sort(order[n_valid:])], blocks[np.sort(order[:n_valid])]
+
+
+def _subdivide(blocks, size):
+    """Cut (start, stop) rows into pieces of at most ``size`` images."""
+    return np.asarray(
+        [(s, min(s + size, b)) for a, b in blocks for s in range(a, b, size)], dtype=np.int64
+    ).reshape(-1, 2)
 
 
 def _expand(blocks):
@@ -130,7 +137,7 @@ def band_statistics(source, n, image_shape, validated, max_images=2048, piece=64
     3.5
     """
     if n <= max_images:
-        picked = np.array([[0, n]])
+        picked = _subdivide([(0, n)], CHUNK_IMAGES)
     else:
         starts = np.linspace(0, n - piece, max(1, max_images // piece)).astype(np.int64)
         picked = np.stack([starts, starts + piece], axis=1)
@@ -190,6 +197,8 @@ class ImageBatches(IterableDataset):
     ):
         self.source = source
         self.blocks = np.asarray(blocks, dtype=np.int64).reshape(-1, 2)
+        if not validated:  # never read more than a chunk at once
+            self.blocks = _subdivide(self.blocks, CHUNK_IMAGES)
         self.image_shape = tuple(image_shape)
         self.batch_size = batch_size
         self.median = np.asarray(median, np.float32).reshape(1, -1, 1, 1)

@@ -122,6 +122,25 @@ class TestStreaming:
             with pytest.raises(ValueError, match="features"):
                 est.transform(f["wide"])
 
+    def test_out_of_core_reads_are_chunked(self, X, monkeypatch):
+        class Lazy:
+            """An out-of-core array that records how many images each read takes."""
+
+            def __init__(self, data):
+                self.data, self.shape, self.reads = data, data.shape, []
+
+            def __getitem__(self, key):
+                self.reads.append(len(range(*key.indices(self.shape[0]))))
+                return self.data[key]
+
+        monkeypatch.setattr("minuet_sk._streaming.CHUNK_IMAGES", 8)
+        lazy = Lazy(X)
+        est = tiny().fit(lazy)
+        assert max(lazy.reads) <= 8 and sum(lazy.reads) > len(X)
+        lazy.reads.clear()
+        np.testing.assert_allclose(est.transform(lazy), est.transform(X), rtol=1e-5, atol=1e-6)
+        assert max(lazy.reads) <= 8 and sum(lazy.reads) == len(X)
+
     def test_shuffled_batches_cover_every_image_once(self):
         x = np.arange(23, dtype=np.float32).reshape(23, 1, 1, 1)
         for validated in (True, False):
