@@ -210,6 +210,8 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
 
     Shared parameters
     -----------------
+    n_components : int
+        Number of latents (output features).
     image_shape : tuple of int or None
         ``(C, H, W)``; None takes it from 4-D input (2-D input is read as ``(1, 1, n)``).
     max_epochs : int
@@ -248,6 +250,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict] = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
         "image_shape": [tuple, list, None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 from typing import ClassVar
 
 import numpy as np
@@ -102,7 +102,6 @@ class VAEEncoder(BaseImageEncoder):
 
     _parameter_constraints: ClassVar[dict] = {
         **BaseImageEncoder._parameter_constraints,
-        "n_components": [Interval(Integral, 1, None, closed="left")],
         "channels": [tuple, list],
         "beta": [Interval(Real, 0, None, closed="left")],
         "likelihood": [StrOptions({"gaussian"})],
