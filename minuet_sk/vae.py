@@ -42,9 +42,11 @@ class VAEEncoder(BaseImageEncoder):
         Pixel likelihood in standardised units.
     sigma : "learned" or float, default="learned"
         Standard deviation of the Gaussian likelihood in standardised units. ``"learned"``
-        learns one per band (a sigma-VAE: the data set the balance of reconstruction and
-        KL, which avoids the blurry or collapsed latents of a badly chosen fixed sigma);
-        a float fixes it.
+        estimates one per band in closed form: each training batch uses its maximum-
+        likelihood value (the RMS residual; the "optimal sigma-VAE" of Rybkin et al. 2021),
+        and a running average is kept for ``score`` and the validation loss. The data then
+        set the balance of reconstruction and KL, which avoids the blurry or collapsed
+        latents of a badly chosen fixed sigma. A float fixes it.
     max_epochs : int, default=30
     batch_size : int, default=128
     lr : float, default=1e-3

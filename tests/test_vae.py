@@ -58,10 +58,29 @@ class TestModule:
         expected = 0.5 * (1.0 + (4.0 - 1.0 - np.log(4.0)))
         assert float(gaussian_kl(mean, log_var)) == pytest.approx(expected)
 
-    def test_fixed_sigma_is_a_buffer(self):
+    def test_fixed_sigma_stays_fixed(self):
         vae = ConvVAE((1, 4, 4), 2, channels=(4,), log_sigma=-1.0, learn_sigma=False)
+        x = torch.randn(5, 1, 4, 4)
+        vae.elbo_terms(x, torch.ones_like(x), torch.randn(5, 2))
         assert "log_sigma" not in dict(vae.named_parameters())
         assert float(vae.log_sigma[0]) == -1.0
+
+    def test_learned_sigma_is_the_batch_rms_residual(self):
+        vae = ConvVAE((2, 4, 4), 2, channels=(4,), sigma_momentum=1.0)
+        x = torch.randn(6, 2, 4, 4)
+        weight = torch.ones_like(x)
+        weight[:, :, 0] = 0
+        vae.train()
+        log_lik, _ = vae.elbo_terms(x, weight)
+        recon = vae.decode(vae.encode(x)[0])
+        rms = torch.sqrt((weight * (x - recon) ** 2).sum((0, 2, 3)) / weight.sum((0, 2, 3)))
+        torch.testing.assert_close(vae.log_sigma.exp(), rms)
+        expected = gaussian_log_likelihood(x, recon, rms.log(), weight)
+        torch.testing.assert_close(log_lik, expected)
+        vae.eval()
+        before = vae.log_sigma.clone()
+        vae.elbo_terms(x, weight)
+        torch.testing.assert_close(vae.log_sigma, before)
 
 
 class TestEstimator:

@@ -67,9 +67,16 @@ class ConvVAE(nn.Module):
     channels : tuple of int
         Feature maps per resolution level.
     log_sigma : float
-        Initial per-band log standard deviation of the Gaussian likelihood.
+        Per-band log standard deviation of the Gaussian likelihood: fixed, or the starting
+        value of the running estimate when ``learn_sigma``.
     learn_sigma : bool
-        Learn ``log_sigma`` (a parameter) or keep it fixed (a buffer).
+        Estimate sigma per band in closed form: in training, each batch uses its own
+        maximum-likelihood value, the RMS residual per band (the "optimal sigma-VAE" of
+        Rybkin et al. 2021; its gradient equals that of a learned sigma at its optimum, with
+        no lag), and an exponential running average of it (``sigma_momentum``) is kept in
+        the ``log_sigma`` buffer for evaluation.
+    sigma_momentum : float
+        Weight of each training batch in the running average.
 
     Examples
     --------
@@ -81,7 +88,7 @@ class ConvVAE(nn.Module):
     """
 
     def __init__(self, image_shape, n_latents, channels=(32, 64, 128), log_sigma=0.0,
-                 learn_sigma=True):
+                 learn_sigma=True, sigma_momentum=0.05):
         super().__init__()
         c, h, w = image_shape
         self.image_shape = tuple(image_shape)
@@ -103,11 +110,9 @@ class ConvVAE(nn.Module):
                        _norm(ch_out)]
         self.decoder = nn.Sequential(*layers, nn.SiLU(), nn.Conv2d(channels[0], c, 3, padding=1))
 
-        init = torch.full((c,), float(log_sigma))
-        if learn_sigma:
-            self.log_sigma = nn.Parameter(init)
-        else:
-            self.register_buffer("log_sigma", init)
+        self.learn_sigma = learn_sigma
+        self.sigma_momentum = sigma_momentum
+        self.register_buffer("log_sigma", torch.full((c,), float(log_sigma)))
 
     def _offsets(self):
         _, h, w = self.image_shape
@@ -147,11 +152,22 @@ class ConvVAE(nn.Module):
         """
         mean, log_var = self.encode(x)
         z = mean if eps is None else mean + torch.exp(0.5 * log_var) * eps
-        recon = self.decode(z)
-        log_sigma = self.log_sigma.clamp(min=-7.0)
-        return gaussian_log_likelihood(x, recon.float(), log_sigma, weight), gaussian_kl(
+        recon = self.decode(z).float()
+        log_sigma = self.log_sigma
+        if self.learn_sigma and self.training:
+            log_sigma = self._batch_log_sigma(x, recon, weight)
+        return gaussian_log_likelihood(x, recon, log_sigma, weight), gaussian_kl(
             mean.float(), log_var.float()
         )
+
+    @torch.no_grad()
+    def _batch_log_sigma(self, x, recon, weight):
+        """Per-band log RMS residual of the batch; updates the running ``log_sigma``."""
+        dims = (0, 2, 3)
+        mse = (weight * (x - recon) ** 2).sum(dims) / weight.sum(dims).clamp(min=1.0)
+        batch = 0.5 * torch.log(mse.clamp(min=math.exp(-14.0)))
+        self.log_sigma.lerp_(batch, self.sigma_momentum)
+        return batch
 
 
 def _norm(channels):
