@@ -208,6 +208,14 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
       (noise, augmentations), ``training`` says whether gradients will follow;
     - ``_encode(module, x, weight)`` -> latents ``(n, n_components)`` for ``transform``.
 
+    Helpers for the subclass's own methods: ``_predict_batches(fn, X)`` applies
+    ``fn(module, x, weight)`` to standardised image batches without gradients (in memory or
+    streamed; returns NumPy), ``_map_latents(fn, Z)`` does the same for ``fn(module, z)``
+    over latent rows, ``_destandardise(images)`` returns to input units. Extra fitted
+    state goes into ``save``/``load`` and checkpoints by extending ``_fitted_config()`` and
+    ``_set_fitted_config(state)`` (JSON-able values; call ``super()``); module buffers and
+    parameters are saved with the module's ``state_dict``.
+
     Shared parameters
     -----------------
     n_components : int
