@@ -15,13 +15,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from minuet_sk import EigengalaxyPCA, VAEEncoder, __version__
+from minuet_sk.plotting import correlation_table
 
 
 def analytic_galaxies(n, size, seed):
-    """Bulge + disk galaxies in nanomaggy-like units, shape (n, 3, size, size)."""
+    """Bulge + disk galaxies in nanomaggy-like units, shape (n, 3, size, size), and their
+    true parameters as a DataFrame."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
     pa = rng.uniform(0, np.pi, n)[:, None, None]
@@ -49,15 +52,24 @@ def analytic_galaxies(n, size, seed):
     for axis in (2, 3):
         images = np.apply_along_axis(np.convolve, axis, images, kernel, mode="same")
     images += rng.normal(0, 0.01, images.shape)
-    return images.astype(np.float32)
+    truth = pd.DataFrame({
+        "log_flux": np.log10(flux), "disk_scale": h.ravel(), "bulge_radius": re_b.ravel(),
+        "bulge_to_total": bt, "axis_ratio": q.ravel(), "g_minus_z": -2.5 * np.log10(
+            images[:, 0].sum((1, 2)).clip(1e-3) / images[:, 2].sum((1, 2)).clip(1e-3)
+        ),
+    })
+    return images.astype(np.float32), truth
 
 
 def _images(n, size, seed):
     try:
         from minuet_sk.datasets import make_galaxies
     except ImportError:  # the simulator lands on another branch
-        return analytic_galaxies(n, size, seed), "analytic bulge+disk galaxies (no simulator)"
-    return make_galaxies(n, image_size=size, random_state=seed).images, "make_galaxies"
+        images, truth = analytic_galaxies(n, size, seed)
+        return images, truth, "analytic bulge+disk galaxies (no simulator)"
+    data = make_galaxies(n, image_size=size, random_state=seed)
+    truth = data.target if isinstance(data.target, pd.DataFrame) else None
+    return data.images, truth, "make_galaxies"
 
 
 def _time(fn):
@@ -80,7 +92,7 @@ def main(argv=None):
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "vae.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    X, source = _images(args.n + args.n_test, args.size, args.seed)
+    X, truth, source = _images(args.n + args.n_test, args.size, args.seed)
     X_train, X_test = X[: args.n], X[args.n :]
     channels = tuple(int(c) for c in args.channels.split(","))
     result = {
@@ -115,6 +127,12 @@ def main(argv=None):
             "vae_final_train_loss": round(vae.history_[-1]["train_loss"], 4),
             "vae_final_valid_loss": round(vae.history_[-1]["valid_loss"], 4),
         }
+        if truth is not None:
+            latents = pd.DataFrame(Z, columns=vae.get_feature_names_out())
+            table = correlation_table(latents, truth.iloc[args.n :])
+            result[f"n_components={k}"]["spearman_latent_vs_truth"] = (
+                table["spearman"].round(3).to_dict(orient="index")
+            )
         print(k, json.dumps(result[f"n_components={k}"]), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -145,6 +163,14 @@ def _markdown(result):
             f"| {r['vae_heldout_mse']:.4g} | {r['pca_heldout_mse']:.4g} "
             f"| {r['vae_heldout_elbo_per_image']} |"
         )
+    corr = result["n_components=2"].get("spearman_latent_vs_truth")
+    if corr:
+        props = list(next(iter(corr.values())))
+        caption = "Spearman correlation of the n_components=2 latents (held-out) with the truth:"
+        lines += ["", caption, "", "| latent | " + " | ".join(props) + " |",
+                  "|---" * (len(props) + 1) + "|"]
+        lines += [f"| {z} | " + " | ".join(f"{row[p]:.2f}" for p in props) + " |"
+                  for z, row in corr.items()]
     lines += [
         "",
         (
