@@ -10,6 +10,7 @@ from minuet_sk.pca import EigengalaxyPCA
 from minuet_sk.pipeline import Pipeline, make_pipeline
 from minuet_sk.posterior import PropertyPosterior
 from minuet_sk.preprocessing import AsinhStretch, SegmentationMasker
+from minuet_sk.vae import VAEEncoder
 
 __version__ = "0.1.0"
 
@@ -20,5 +21,6 @@ __all__ = [
     "Pipeline",
     "PropertyPosterior",
     "SegmentationMasker",
+    "VAEEncoder",
     "make_pipeline",
 ]

@@ -20,6 +20,10 @@ CHECK_PARAMS = {
     "FlowPropertyRegressor": {"n_transforms": 2, "hidden_features": 8, "max_epochs": 20,
                               "batch_size": 32, "lr": 1e-2, "n_samples": 30},
     "SegmentationMasker": {"image_shape": None, "random_state": 0},
+    "VAEEncoder": {
+        "n_components": 2, "image_shape": None, "channels": (4,), "max_epochs": 1,
+        "batch_size": 32, "validation_fraction": 0.0, "device": "cpu", "random_state": 0,
+    },
 }
 
 EXPECTED_FAILED_CHECKS = {}

@@ -1,0 +1,269 @@
+"""Reading images in batches from arrays that may not fit in memory.
+
+An image source is either an in-memory NumPy array (validated once, read by fancy indexing)
+or an out-of-core array-like (``np.memmap``, ``h5py.Dataset``, Zarr, the lazy Galaxy10
+reader: anything with ``shape`` and slicing), read in contiguous chunks and checked batch by
+batch. :class:`ImageBatches` turns either into standardised ``(images, pixel_weights)``
+batches for torch, shuffled by a ``torch.Generator`` when one is given.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch.utils.data import IterableDataset
+
+from ._validation import check_image_batch
+
+__all__ = ["ImageBatches", "band_statistics", "is_out_of_core", "split_blocks"]
+
+# Out-of-core arrays are read this many images at a time (about 60 MB of 3x72x72 float32).
+CHUNK_IMAGES = 1024
+
+
+def is_out_of_core(X):
+    """True for arrays read lazily in chunks (memmap, h5py, Zarr, ...), False for in-memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_out_of_core(np.zeros((2, 3))), is_out_of_core([[1.0]])
+    (False, False)
+    """
+    if isinstance(X, np.memmap):
+        return True
+    if isinstance(X, (np.ndarray, list, tuple, torch.Tensor)) or sp.issparse(X):
+        return False
+    if hasattr(X, "iloc"):  # pandas
+        return False
+    shape = getattr(X, "shape", None)
+    return shape is not None and len(shape) in (2, 4) and hasattr(X, "__getitem__")
+
+
+def split_blocks(n, validation_fraction, out_of_core, rng):
+    """Split ``range(n)`` into train and validation blocks of contiguous indices.
+
+    In-memory data split image by image; out-of-core data in blocks of up to
+    :data:`CHUNK_IMAGES` images (at least 50 blocks when possible), so that each read is
+    contiguous on disk.
+
+    Parameters
+    ----------
+    n : int
+    validation_fraction : float
+    out_of_core : bool
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    train, valid : ndarray of shape (n_blocks, 2)
+        Rows ``(start, stop)``. ``valid`` is empty when the fraction leaves no image (or every image) to validate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> train, valid = split_blocks(10, 0.2, False, np.random.default_rng(0))
+    >>> len(train), len(valid)
+    (8, 2)
+    """
+    size = max(1, min(CHUNK_IMAGES, n // 50)) if out_of_core else 1
+    starts = np.arange(0, n, size)
+    blocks = np.stack([starts, np.minimum(starts + size, n)], axis=1)
+    n_valid = round(validation_fraction * len(blocks))
+    if n_valid == 0 or n_valid >= len(blocks):
+        return blocks, blocks[:0]
+    order = rng.permutation(len(blocks))
+    return blocks[np.sort(order[n_valid:])], blocks[np.sort(order[:n_valid])]
+
+
+def _subdivide(blocks, size):
+    """Cut (start, stop) rows into pieces of at most ``size`` images."""
+    return np.asarray(
+        [(s, min(s + size, b)) for a, b in blocks for s in range(a, b, size)], dtype=np.int64
+    ).reshape(-1, 2)
+
+
+def _expand(blocks):
+    """Indices of all images in ``blocks`` (an array of (start, stop) rows), in order."""
+    lengths = blocks[:, 1] - blocks[:, 0]
+    offsets = np.repeat(blocks[:, 0] - (np.cumsum(lengths) - lengths), lengths)
+    return offsets + np.arange(lengths.sum())
+
+
+def _read(source, part, image_shape, validated):
+    """Read images (NaN at missing pixels) from ``source``.
+
+    ``part`` is an index array for validated in-memory sources, else (start, stop) blocks,
+    each checked with :func:`~minuet_sk._validation.check_image_batch`.
+    """
+    if validated:
+        return source[part]
+    return np.concatenate([check_image_batch(source[a:b], image_shape)[0] for a, b in part])
+
+
+def _read_weights(weights, part, image_shape):
+    """Read per-pixel loss weights for the same images as :func:`_read`."""
+    if isinstance(part, np.ndarray) and part.ndim == 1:
+        # h5py reads fancy indices only in increasing order: read sorted, then reorder.
+        order = np.argsort(part)
+        rows = np.empty((len(part),) + tuple(weights.shape[1:]), np.float32)
+        rows[order] = weights[part[order]]
+    else:
+        rows = np.concatenate([np.asarray(weights[a:b]) for a, b in part])
+    return np.asarray(rows, dtype=np.float32).reshape((len(rows),) + tuple(image_shape))
+
+
+def band_statistics(source, n, image_shape, validated, max_images=2048, piece=64):
+    """Per-band median and scale of the finite pixels of up to ``max_images`` images.
+
+    The images are read as ``piece``-image contiguous slices spread evenly over the first
+    ``n`` images of ``source``. The scale is the standard deviation of the pixels about the
+    median (1 where it is zero or undefined): for galaxy cutouts the MAD measures only the
+    sky noise and would blow the galaxies themselves up to hundreds of units.
+
+    Returns
+    -------
+    median, scale : ndarray of shape (C,), float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(8, dtype=np.float32).reshape(2, 1, 2, 2)
+    >>> med, scale = band_statistics(x, 2, (1, 2, 2), True)
+    >>> float(med[0])
+    3.5
+    """
+    if n <= max_images:
+        picked = _subdivide([(0, n)], CHUNK_IMAGES)
+    else:
+        starts = np.linspace(0, n - piece, max(1, max_images // piece)).astype(np.int64)
+        picked = np.stack([starts, starts + piece], axis=1)
+    images = _read(source, _expand(picked) if validated else picked, image_shape, validated)
+    per_band = np.moveaxis(images, 1, 0).reshape(images.shape[1], -1).astype(np.float64)
+    median = np.zeros(per_band.shape[0])
+    scale = np.ones(per_band.shape[0])
+    for c, band in enumerate(per_band):
+        band = band[np.isfinite(band)]
+        if band.size:
+            median[c] = np.median(band)
+            std = np.sqrt(np.mean((band - median[c]) ** 2))
+            scale[c] = std if std > 0 else 1.0
+    return median.astype(np.float32), scale.astype(np.float32)
+
+
+class ImageBatches(IterableDataset):
+    """Standardised ``(images, pixel_weights)`` batches of an image source.
+
+    Parameters
+    ----------
+    source : ndarray or array-like
+        In memory (already validated 4-D float32, ``validated=True``) or out of core.
+    blocks : array-like of shape (n_blocks, 2)
+        ``(start, stop)`` rows: the images to read.
+    image_shape : tuple of int
+        ``(C, H, W)``.
+    batch_size : int
+    median, scale : ndarray of shape (C,)
+        Per-band standardisation ``(x - median) / scale``.
+    validated : bool
+        True when ``source`` is in memory and already checked by ``validate_images``.
+    generator : torch.Generator or None
+        Shuffles blocks, then images within each chunk, when given; else the order is kept.
+    pixel_weight : array-like of shape (n_images, C, H, W) or (n_images, C*H*W), or None
+        Per-pixel loss weights (in memory or out of core), read with the same indices as
+        ``source`` and multiplied into the batch weights.
+
+    Notes
+    -----
+    Each batch is a pair of float32 tensors of shape ``(n, C, H, W)``: the standardised
+    images with missing (NaN) pixels set to 0, and weights that are 0 at missing pixels and
+    ``pixel_weight`` (default 1) elsewhere. ``len()`` is the number of images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.ones((5, 1, 2, 2), np.float32)
+    >>> ds = ImageBatches(x, [(0, 5)], (1, 2, 2), 2, np.zeros(1), np.ones(1), True)
+    >>> [b[0].shape[0] for b in ds]
+    [2, 2, 1]
+    """
+
+    def __init__(
+        self, source, blocks, image_shape, batch_size, median, scale, validated, generator=None,
+        pixel_weight=None,
+    ):
+        self.source = source
+        self.blocks = np.asarray(blocks, dtype=np.int64).reshape(-1, 2)
+        if not validated:  # never read more than a chunk at once
+            self.blocks = _subdivide(self.blocks, CHUNK_IMAGES)
+        self.image_shape = tuple(image_shape)
+        self.batch_size = batch_size
+        self.median = np.asarray(median, np.float32).reshape(1, -1, 1, 1)
+        self.scale = np.asarray(scale, np.float32).reshape(1, -1, 1, 1)
+        self.validated = validated
+        self.generator = generator
+        self.pixel_weight = pixel_weight
+
+    def __len__(self):
+        return int((self.blocks[:, 1] - self.blocks[:, 0]).sum())
+
+    def n_batches(self):
+        return math.ceil(len(self) / self.batch_size)
+
+    def _chunks(self):
+        """Index arrays (in memory) or groups of blocks (out of core) of about CHUNK_IMAGES
+        images each, in (shuffled) order."""
+        if self.validated:
+            # In memory, a permutation of single images is a plain random shuffle.
+            index = _expand(self.blocks)
+            if self.generator is not None:
+                index = index[torch.randperm(len(index), generator=self.generator).numpy()]
+            chunk = max(CHUNK_IMAGES, self.batch_size)
+            for s in range(0, len(index), chunk):
+                yield index[s : s + chunk]
+            return
+        blocks = self.blocks
+        if self.generator is not None:
+            blocks = blocks[torch.randperm(len(blocks), generator=self.generator).numpy()]
+        group, count = [], 0
+        for block in blocks:
+            group.append(block)
+            count += block[1] - block[0]
+            if count >= CHUNK_IMAGES:
+                yield group
+                group, count = [], 0
+        if group:
+            yield group
+
+    def _to_tensors(self, images, pixel_weight):
+        missing = np.isnan(images)
+        x = np.where(missing, np.float32(0), (images - self.median) / self.scale)
+        weight = (~missing).astype(np.float32)
+        if pixel_weight is not None:
+            weight *= pixel_weight
+        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(weight)
+
+    def __iter__(self):
+        rest = None  # images (and weights) left over from the previous chunk
+        for part in self._chunks():
+            arrays = [_read(self.source, part, self.image_shape, self.validated)]
+            if self.pixel_weight is not None:
+                arrays.append(_read_weights(self.pixel_weight, part, self.image_shape))
+            if self.generator is not None and not self.validated:
+                perm = torch.randperm(len(arrays[0]), generator=self.generator).numpy()
+                arrays = [a[perm] for a in arrays]
+            if rest is not None:
+                arrays = [np.concatenate([r, a]) for r, a in zip(rest, arrays)]
+            n = len(arrays[0])
+            n_full = n // self.batch_size * self.batch_size
+            for s in range(0, n_full, self.batch_size):
+                yield self._batch([a[s : s + self.batch_size] for a in arrays])
+            rest = [a[n_full:] for a in arrays] if n_full < n else None
+        if rest is not None:
+            yield self._batch(rest)
+
+    def _batch(self, arrays):
+        return self._to_tensors(arrays[0], arrays[1] if len(arrays) > 1 else None)
