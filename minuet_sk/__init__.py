@@ -3,4 +3,6 @@ images, the scikit-learn way."""
 
 __version__ = "0.1.0"
 
-__all__ = []
+from .vae import VAEEncoder
+
+__all__ = ["VAEEncoder"]

@@ -1,0 +1,641 @@
+"""One training / streaming / persistence layer for the image encoders (VAE, Minuet).
+
+:class:`BaseImageEncoder` holds the scikit-learn side (parameters, validation, ``fit``,
+``partial_fit``, ``warm_start``, feature names, tags, ``save``/``load``, checkpoints) and
+trains a torch module through a small skorch net, :class:`ImageNet`, whose batches are
+``(standardised images, pixel weights)`` and whose loss is the estimator's ``_loss`` hook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import time
+from numbers import Integral, Real
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import _check_feature_names_in, check_array, check_is_fitted
+from skorch import NeuralNet
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    EpochTimer,
+    PassthroughScoring,
+    PrintLog,
+    ProgressBar,
+)
+from skorch.history import History
+from tqdm.auto import tqdm
+
+from ._persistence import atomic_write_bytes, load_state, save_state, to_jsonable
+from ._streaming import ImageBatches, band_statistics, is_out_of_core, split_blocks
+from ._validation import resolve_image_shape, validate_images
+
+__all__ = ["BaseImageEncoder", "ImageNet", "resolve_device"]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+# Parameters that may change between a checkpointed fit and its resumption.
+_RESUMABLE_PARAMS = {
+    "max_epochs", "verbose", "device", "checkpoint_dir", "warm_start", "early_stopping",
+    "patience",
+}
+
+
+def resolve_device(device):
+    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; other names are kept.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
+class _Throughput(Callback):
+    """Records ``images_per_s``: training images per second of the epoch."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.start_, self.n_images_ = time.perf_counter(), 0
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.n_images_ += len(batch[0])
+
+    def on_epoch_end(self, net, **kwargs):
+        elapsed = max(time.perf_counter() - self.start_, 1e-9)
+        net.history.record("images_per_s", self.n_images_ / elapsed)
+
+
+class _EpochCheckpoint(Callback):
+    """Calls ``write(net)`` at the end of every epoch."""
+
+    def __init__(self, write):
+        self.write = write
+
+    def on_epoch_end(self, net, **kwargs):
+        self.write(net)
+
+
+class ImageNet(NeuralNet):
+    """skorch net for image encoders: batches ``(x, weight)``, loss from the estimator.
+
+    ``fit``/``partial_fit`` take ``X=(train_dataset, valid_dataset)``, two
+    :class:`~minuet_sk._streaming.ImageBatches` (the validation one may be None): the split
+    is made by the estimator, which knows the storage layout. The loss is
+    ``owner._loss(module, x, weight, loss_generator, training)``; ``shuffle_generator`` and
+    ``loss_generator`` are the ``torch.Generator`` objects that drive shuffling and noise.
+    On CUDA the loss runs under bf16 autocast.
+    """
+
+    def __init__(self, module, *args, owner=None, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.owner = owner
+
+    @property
+    def _default_callbacks(self):
+        callbacks = [
+            ("epoch_timer", EpochTimer()),
+            ("throughput", _Throughput()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+        ]
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks + [("print_log", PrintLog())]
+
+    def initialize_criterion(self):
+        # The loss is the estimator's ``_loss`` hook: it needs the module, the pixel
+        # weights and a generator, which a skorch criterion does not get.
+        self.criterion_ = None
+        return self
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        return X
+
+    def get_iterator(self, dataset, training=False):
+        return dataset
+
+    def get_loss(self, x, weight, training=False):
+        with autocast(self.device):
+            return self.owner._loss(self.module_, x, weight, self.loss_generator, training)
+
+    def _to_device(self, batch):
+        return [t.to(self.device, non_blocking=True) for t in batch]
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        loss = self.get_loss(*self._to_device(batch), training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": None}
+
+    def validation_step(self, batch, **fit_params):
+        self._set_training(False)
+        with torch.no_grad():
+            loss = self.get_loss(*self._to_device(batch), training=False)
+        return {"loss": loss, "y_pred": None}
+
+
+def autocast(device):
+    """bf16 autocast on CUDA; a no-op context on CPU."""
+    if str(device).startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _epoch_records(history):
+    keys = ("train_loss", "valid_loss", "dur", "images_per_s")
+    return [
+        {"epoch": int(h["epoch"]), **{k: float(h[k]) for k in keys if k in h}} for h in history
+    ]
+
+
+class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class of the torch image encoders (not used directly).
+
+    Fitting standardises each band with a robust per-band median and scale (learned in
+    ``fit`` from up to 2048 images), imputes missing (NaN) pixels with 0 after
+    standardisation, passes weights (0 at missing pixels) to the loss, and trains the
+    module with AdamW through skorch. Inputs may be NumPy arrays or out-of-core arrays
+    (``np.memmap``, ``h5py.Dataset``, anything with ``shape`` and slicing), read in
+    contiguous chunks and never copied whole into memory.
+
+    Subclasses set ``_feature_prefix`` (``"vae"`` gives ``vae0, vae1, ...``), have an
+    ``n_components`` parameter, list the shared parameters below in their ``__init__``, and
+    implement four hooks:
+
+    - ``_module_class()`` -> the torch module class (pure torch, from ``minuet_sk.nn``);
+    - ``_module_kwargs()`` -> its keyword arguments, from ``self.image_shape_`` and params;
+    - ``_loss(module, x, weight, generator, training)`` -> scalar loss tensor, where ``x``
+      holds standardised images ``(n, C, H, W)``, ``weight`` the pixel weights (same shape),
+      ``generator`` a ``torch.Generator`` on the module's device for all randomness
+      (noise, augmentations), ``training`` says whether gradients will follow;
+    - ``_encode(module, x, weight)`` -> latents ``(n, n_components)`` for ``transform``.
+
+    Shared parameters
+    -----------------
+    image_shape : tuple of int or None
+        ``(C, H, W)``; None takes it from 4-D input (2-D input is read as ``(1, 1, n)``).
+    max_epochs : int
+        Epochs per ``fit`` (``partial_fit`` trains one).
+    batch_size : int
+    lr, weight_decay : float
+        AdamW settings.
+    validation_fraction : float
+        Share of the images held out to compute ``valid_loss`` (0 for none).
+    early_stopping : bool
+        Stop when ``valid_loss`` has not improved for ``patience`` epochs (and restore the
+        best weights); needs ``validation_fraction > 0``.
+    patience : int
+    device : str
+        ``"auto"`` (CUDA with bf16 autocast when available, else CPU), ``"cpu"``,
+        ``"cuda"``, ``"cuda:1"``...
+    random_state : int, RandomState instance or None
+        Seeds the ``torch.Generator`` objects used for initialisation, shuffling and noise;
+        the same integer gives bit-identical fits on CPU. The global RNGs are not touched.
+    verbose : int
+        0 silent; 1 or more: per-epoch table and progress bars.
+    warm_start : bool
+        ``fit`` continues training the fitted module (for ``max_epochs`` more epochs) with
+        the fitted standardisation.
+    checkpoint_dir : str, path-like or None
+        When given, the training state is saved there (atomically) after every epoch, and a
+        ``fit`` with the same directory resumes from it (up to ``max_epochs`` epochs in
+        all). Delete the directory to start afresh. The early-stopping counter restarts on
+        resumption.
+
+    Common fitted attributes: ``image_shape_``, ``n_features_in_``, ``feature_names_in_``
+    (in-memory DataFrame input only), ``band_median_``, ``band_scale_``, ``device_``,
+    ``history_`` (one dict per epoch: ``epoch``, ``train_loss``, ``valid_loss``, ``dur``
+    seconds, ``images_per_s``), ``n_iter_`` (epochs trained), ``net_`` (the skorch net;
+    ``net_.module_`` is the torch module).
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "image_shape": [tuple, list, None],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "early_stopping": ["boolean"],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "checkpoint_dir": [str, os.PathLike, None],
+    }
+    _feature_prefix = "encoder"
+
+    # ---- subclass hooks -------------------------------------------------------------
+    def _module_class(self):
+        raise NotImplementedError
+
+    def _module_kwargs(self):
+        raise NotImplementedError
+
+    def _loss(self, module, x, weight, generator, training):
+        raise NotImplementedError
+
+    def _encode(self, module, x, weight):
+        raise NotImplementedError
+
+    # ---- sklearn API ----------------------------------------------------------------
+    @property
+    def _n_features_out(self):
+        return self.n_components
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names: ``{prefix}0 .. {prefix}{n_components - 1}``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None
+            Checked against ``feature_names_in_`` when given; otherwise unused.
+
+        Returns
+        -------
+        ndarray of str objects
+        """
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features, generate_names=False)
+        names = [f"{self._feature_prefix}{i}" for i in range(self._n_features_out)]
+        return np.asarray(names, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.non_deterministic = False
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the encoder (or continue training it, see ``warm_start``/``checkpoint_dir``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W) or (n_samples, C*H*W)
+            Images; NaN pixels are missing data. NumPy, ``np.memmap``, ``h5py.Dataset``
+            or any array-like with ``shape`` and slicing (read in chunks).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        continuing = self.warm_start and hasattr(self, "net_")
+        return self._fit(X, epochs=self.max_epochs, continuing=continuing, validate=True)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train one epoch on ``X`` (initialising the encoder on the first call).
+
+        No validation split and no early stopping: every image of ``X`` is used.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W) or (n_samples, C*H*W)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, epochs=1, continuing=hasattr(self, "net_"), validate=False)
+
+    def transform(self, X):
+        """Encode images into latents.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W) or (n_samples, C*H*W)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        return self._predict_batches(self._encode, X)
+
+    # ---- fitting --------------------------------------------------------------------
+    def _input_source(self, X, *, reset):
+        """(source, image_shape, validated): in-memory input validated, out-of-core as is."""
+        if not is_out_of_core(X):
+            images, _ = validate_images(self, X, reset=reset)
+            return images, images.shape[1:], True
+        shape = resolve_image_shape(
+            X.shape, self.image_shape if reset else self.image_shape_
+        )
+        n_features = int(np.prod(shape))
+        if X.shape[0] < 1:
+            raise ValueError(f"Found array with 0 sample(s) (shape={tuple(X.shape)}).")
+        if reset:
+            self.n_features_in_ = n_features
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return X, shape, False
+
+    def _fit(self, X, *, epochs, continuing, validate):
+        source, shape, validated = self._input_source(X, reset=not continuing)
+        n = int(source.shape[0])
+        if continuing and tuple(shape) != tuple(self.image_shape_):
+            raise ValueError(f"X holds images of shape {shape}; fitted on {self.image_shape_}.")
+        stopped_early = False
+        if not continuing:
+            if self.checkpoint_dir is not None and self._resume(shape):
+                stopped_early = self._stopped_early
+                epochs = 0 if stopped_early else max(0, self.max_epochs - len(self.history_))
+            else:
+                self._initialize(source, shape, validated, n)
+        net = self.net_
+        rng = np.random.default_rng(self._seeds[1])
+        fraction = self.validation_fraction if validate else 0.0
+        train_blocks, valid_blocks = split_blocks(n, fraction, not validated, rng)
+        common = {
+            "source": source, "image_shape": shape, "batch_size": self.batch_size,
+            "median": self.band_median_, "scale": self.band_scale_, "validated": validated,
+        }
+        train = ImageBatches(blocks=train_blocks, generator=net.shuffle_generator, **common)
+        valid = ImageBatches(blocks=valid_blocks, **common) if valid_blocks else None
+        if epochs > 0:
+            net.callbacks = self._callbacks(valid is not None)
+            net.initialize_callbacks()
+            before = len(net.history)
+            net.partial_fit((train, valid), epochs=epochs)
+            stopped_early = len(net.history) - before < epochs
+        self.history_ = _epoch_records(net.history)
+        self.n_iter_ = len(self.history_)
+        self._stopped_early = stopped_early
+        if self.checkpoint_dir is not None:
+            self._write_checkpoint(net)
+        return self
+
+    def _initialize(self, source, shape, validated, n):
+        seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=3)
+        self._seeds = [int(s) for s in seeds]
+        self.image_shape_ = tuple(int(s) for s in shape)
+        self.band_median_, self.band_scale_ = band_statistics(
+            source, [(0, n)], self.image_shape_, validated
+        )
+        self.device_ = resolve_device(self.device)
+        self.net_ = self._make_net()
+
+    def _make_net(self):
+        """Build and initialise the skorch net from the fitted state and ``_seeds``."""
+        module_kwargs = {f"module__{k}": v for k, v in self._module_kwargs().items()}
+        net = ImageNet(
+            self._module_class(),
+            criterion=None,
+            optimizer=torch.optim.AdamW,
+            lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=None,
+            verbose=self.verbose,
+            device=self.device_,
+            owner=self,
+            **module_kwargs,
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self._seeds[0])
+            net.initialize()
+        net.shuffle_generator = torch.Generator().manual_seed(self._seeds[1])
+        net.loss_generator = torch.Generator(device=self.device_).manual_seed(self._seeds[2])
+        return net
+
+    def _callbacks(self, has_validation):
+        callbacks = []
+        if self.checkpoint_dir is not None:
+            callbacks.append(("checkpoint", _EpochCheckpoint(self._write_checkpoint)))
+        if self.early_stopping and has_validation:
+            callbacks.append(
+                ("early_stopping", EarlyStopping(patience=self.patience, load_best=True))
+            )
+        return callbacks
+
+    # ---- inference helpers ----------------------------------------------------------
+    def _predict_batches(self, fn, X):
+        """Apply ``fn(module, x, weight)`` batch by batch without gradients.
+
+        ``x`` are standardised images (missing pixels 0), ``weight`` the pixel weights.
+        ``fn`` returns a tensor or a tuple of tensors; the result is the matching array (or
+        tuple of arrays), concatenated over batches, as float32 NumPy.
+        """
+        source, shape, validated = self._input_source(X, reset=False)
+        batches = ImageBatches(
+            source, [(0, int(source.shape[0]))], shape, self.batch_size,
+            self.band_median_, self.band_scale_, validated,
+        )
+        return self._collect(
+            fn, (self.net_._to_device(b) for b in batches), batches.n_batches()
+        )
+
+    def _map_latents(self, fn, Z):
+        """Apply ``fn(module, z)`` to latent rows of ``Z`` batch by batch (no gradients)."""
+        Z = check_array(Z, dtype=np.float32)
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"Z has {Z.shape[1]} columns but the encoder has "
+                f"n_components={self.n_components}."
+            )
+        Zt = torch.from_numpy(Z)
+        starts = range(0, len(Z), self.batch_size)
+        batches = ([Zt[s : s + self.batch_size].to(self.device_)] for s in starts)
+        return self._collect(fn, batches, len(starts))
+
+    def _collect(self, fn, batches, total):
+        module = self.net_.module_
+        module.eval()
+        outputs = []
+        with torch.no_grad(), autocast(self.device_):
+            for batch in tqdm(batches, total=total, disable=not self.verbose, leave=False):
+                out = fn(module, *batch)
+                out = out if isinstance(out, tuple) else (out,)
+                outputs.append([o.float().cpu().numpy() for o in out])
+        result = tuple(np.concatenate(parts) for parts in zip(*outputs))
+        return result if len(result) > 1 else result[0]
+
+    def _destandardise(self, images):
+        """Standardised ``(n, C, H, W)`` images back to the input units."""
+        return images * self.band_scale_.reshape(1, -1, 1, 1) + self.band_median_.reshape(
+            1, -1, 1, 1
+        )
+
+    # ---- persistence ----------------------------------------------------------------
+    def _params_config(self):
+        params = self.get_params(deep=False)
+        if not (params["random_state"] is None or isinstance(params["random_state"], Integral)):
+            params["random_state"] = None  # a RandomState instance cannot go in JSON
+        return to_jsonable(params)
+
+    def _fitted_config(self):
+        state = {
+            "image_shape_": self.image_shape_,
+            "n_features_in_": self.n_features_in_,
+            "band_median_": self.band_median_,
+            "band_scale_": self.band_scale_,
+            "history_": self.history_,
+            "n_iter_": self.n_iter_,
+            "seeds": self._seeds,
+            "stopped_early": self._stopped_early,
+        }
+        if hasattr(self, "feature_names_in_"):
+            state["feature_names_in_"] = self.feature_names_in_
+        return to_jsonable(state)
+
+    def _set_fitted_config(self, state):
+        self.image_shape_ = tuple(state["image_shape_"])
+        self.n_features_in_ = int(state["n_features_in_"])
+        self.band_median_ = np.asarray(state["band_median_"], np.float32)
+        self.band_scale_ = np.asarray(state["band_scale_"], np.float32)
+        self.history_ = list(state["history_"])
+        self.n_iter_ = int(state["n_iter_"])
+        self._seeds = list(state["seeds"])
+        self._stopped_early = bool(state["stopped_early"])
+        if "feature_names_in_" in state:
+            self.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
+        self.device_ = resolve_device(self.device)
+
+    def _config(self):
+        from . import __version__
+
+        return {
+            "class": type(self).__name__,
+            "version": __version__,
+            "params": self._params_config(),
+            "fitted": self._fitted_config(),
+        }
+
+    def save(self, path):
+        """Save the fitted encoder to the directory ``path`` (safetensors + JSON, no pickle).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Directory; ``model.safetensors`` holds the module weights, ``config.json`` the
+            class name, parameters, fitted state and package version.
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        check_is_fitted(self)
+        save_state(path, self._config(), self.net_.module_.state_dict())
+        return Path(path)
+
+    @classmethod
+    def _check_class(cls, name, path):
+        if name != cls.__name__:
+            raise ValueError(
+                f"{path} holds a {name}, not a {cls.__name__}; load it with {name}.load()."
+            )
+
+    @classmethod
+    def _from_params_config(cls, params):
+        import inspect
+
+        defaults = inspect.signature(cls.__init__).parameters
+        for key, value in params.items():
+            if isinstance(value, list) and isinstance(defaults[key].default, tuple):
+                params[key] = tuple(value)  # JSON turned tuples into lists
+        return cls(**params)
+
+    @classmethod
+    def load(cls, path, *, device=None):
+        """Rebuild a fitted encoder saved by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Directory written by :meth:`save`.
+        device : str or None
+            Overrides the saved ``device`` parameter (e.g. ``"cpu"``).
+
+        Returns
+        -------
+        estimator
+        """
+        config, tensors = load_state(path)
+        cls._check_class(config["class"], path)
+        est = cls._from_params_config(config["params"])
+        if device is not None:
+            est.set_params(device=device)
+        est._set_fitted_config(config["fitted"])
+        est.net_ = est._make_net()
+        est.net_.module_.load_state_dict(tensors)
+        return est
+
+    # ---- checkpoints ----------------------------------------------------------------
+    def _write_checkpoint(self, net):
+        self.history_ = _epoch_records(net.history)
+        self.n_iter_ = len(self.history_)
+        if not hasattr(self, "_stopped_early"):
+            self._stopped_early = False
+        state = {
+            "config": json.dumps(self._config()),
+            "module": net.module_.state_dict(),
+            "optimizer": net.optimizer_.state_dict(),
+            "rng_shuffle": net.shuffle_generator.get_state(),
+            "rng_loss": net.loss_generator.get_state(),
+        }
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        directory = Path(self.checkpoint_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(directory / CHECKPOINT_NAME, buffer.getvalue())
+
+    def _resume(self, shape):
+        """Restore the training state from ``checkpoint_dir``; False when there is none."""
+        path = Path(self.checkpoint_dir) / CHECKPOINT_NAME
+        if not path.is_file():
+            return False
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        config = json.loads(state["config"])
+        self._check_class(config["class"], path)
+        mine = self._params_config()
+        changed = sorted(
+            k for k in mine if k not in _RESUMABLE_PARAMS and mine[k] != config["params"].get(k)
+        )
+        if changed:
+            raise ValueError(
+                f"checkpoint_dir={self.checkpoint_dir!s} holds a fit with other values of "
+                f"{changed}; use another checkpoint_dir or delete it to start afresh."
+            )
+        fitted = config["fitted"]
+        if tuple(fitted["image_shape_"]) != tuple(shape):
+            raise ValueError(
+                f"The checkpoint was trained on images of shape {fitted['image_shape_']}, "
+                f"X holds {tuple(shape)}."
+            )
+        self._set_fitted_config(fitted)
+        self.net_ = net = self._make_net()
+        net.module_.load_state_dict(state["module"])
+        net.optimizer_.load_state_dict(state["optimizer"])
+        net.shuffle_generator.set_state(state["rng_shuffle"])
+        net.loss_generator.set_state(state["rng_loss"])
+        net.history = History([dict(h, batches=[]) for h in self.history_])
+        return True

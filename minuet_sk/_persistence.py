@@ -1,0 +1,132 @@
+"""Saving fitted estimators without pickle: tensors as safetensors, the rest as JSON.
+
+A saved estimator is a directory with ``model.safetensors`` (named tensors, e.g. a torch
+module's ``state_dict``) and ``config.json`` (everything else: class name, ``get_params()``,
+fitted non-tensor state, package version). Each file is written to a temporary name and
+moved into place with ``os.replace``, so a crash never leaves a half-written file; the
+config is written last and so marks a complete save.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+__all__ = ["atomic_write_bytes", "load_state", "save_state", "to_jsonable"]
+
+CONFIG_NAME = "config.json"
+TENSORS_NAME = "model.safetensors"
+
+
+def to_jsonable(value):
+    """Convert NumPy scalars/arrays, tuples and paths to plain JSON types (recursively).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_jsonable({"a": np.float32(1.5), "b": (1, 2), "c": np.arange(2)})
+    {'a': 1.5, 'b': [1, 2], 'c': [0, 1]}
+    """
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"Cannot store a value of type {type(value).__name__} in a JSON config.")
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> atomic_write_bytes(os.path.join(d, "x.txt"), b"hi")
+    >>> open(os.path.join(d, "x.txt"), "rb").read()
+    b'hi'
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_state(path, config, tensors):
+    """Save a JSON config and named tensors into the directory ``path``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Directory (created if needed).
+    config : dict
+        JSON-serialisable after :func:`to_jsonable` (NumPy values and tuples are converted).
+    tensors : dict of str to torch.Tensor
+        Saved with safetensors (contiguous CPU copies are made).
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> d = tempfile.mkdtemp()
+    >>> save_state(d, {"name": "x"}, {"w": torch.ones(2)})
+    >>> config, tensors = load_state(d)
+    >>> config["name"], tensors["w"].tolist()
+    ('x', [1.0, 1.0])
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    tmp = path / (TENSORS_NAME + ".tmp")
+    save_file(cpu, str(tmp))
+    os.replace(tmp, path / TENSORS_NAME)
+    text = json.dumps(to_jsonable(config), indent=2, sort_keys=True)
+    atomic_write_bytes(path / CONFIG_NAME, text.encode("utf-8"))
+
+
+def load_state(path, device="cpu"):
+    """Load what :func:`save_state` wrote: ``(config, tensors)``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Directory written by :func:`save_state`.
+    device : str
+        Device the tensors are loaded to.
+
+    Returns
+    -------
+    config : dict
+    tensors : dict of str to torch.Tensor
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> d = tempfile.mkdtemp()
+    >>> save_state(d, {}, {"b": torch.zeros(1)})
+    >>> sorted(load_state(d)[1])
+    ['b']
+    """
+    path = Path(path)
+    config_path = path / CONFIG_NAME
+    if not config_path.is_file():
+        raise FileNotFoundError(
+            f"{path} holds no {CONFIG_NAME}; pass a directory written by save()."
+        )
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    tensors = load_file(str(path / TENSORS_NAME), device=str(torch.device(device)))
+    return config, tensors

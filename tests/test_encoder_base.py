@@ -1,0 +1,220 @@
+"""The shared encoder layer (training, streaming, checkpoints, persistence), via VAEEncoder."""
+
+import pickle
+
+import h5py
+import joblib
+import numpy as np
+import pytest
+import torch
+from conftest import make_blobs_images
+
+from minuet_sk import VAEEncoder
+from minuet_sk._encoder_base import BaseImageEncoder
+from minuet_sk._persistence import load_state, save_state
+from minuet_sk._streaming import ImageBatches, band_statistics, split_blocks
+
+SHAPE = (2, 10, 10)
+
+
+def tiny(**kw):
+    params = {
+        "n_components": 2, "image_shape": SHAPE, "channels": (4, 8), "max_epochs": 2, "batch_size": 16,
+        "random_state": 0, "device": "cpu",
+    }
+    params.update(kw)
+    return VAEEncoder(**params)
+
+
+@pytest.fixture
+def X():
+    return make_blobs_images(48, SHAPE, random_state=1)
+
+
+class TestDeterminism:
+    def test_same_seed_bit_identical(self, X):
+        a = tiny().fit(X)
+        b = tiny().fit(X)
+        for pa, pb in zip(a.net_.module_.parameters(), b.net_.module_.parameters()):
+            assert torch.equal(pa, pb)
+        assert np.array_equal(a.transform(X), b.transform(X))
+        assert [h["train_loss"] for h in a.history_] == [h["train_loss"] for h in b.history_]
+
+    def test_other_seed_differs(self, X):
+        assert not np.array_equal(tiny().fit(X).transform(X), tiny(random_state=1).fit(X).transform(X))
+
+    def test_no_global_rng_side_effects(self, X):
+        torch.manual_seed(123)
+        np.random.seed(123)
+        expected_t, expected_n = torch.rand(3), np.random.rand(3)
+        torch.manual_seed(123)
+        np.random.seed(123)
+        tiny().fit(X).transform(X)
+        assert torch.equal(torch.rand(3), expected_t)
+        assert np.array_equal(np.random.rand(3), expected_n)
+
+
+class TestHistory:
+    def test_history_records(self, X):
+        est = tiny(max_epochs=3, early_stopping=False).fit(X)
+        assert est.n_iter_ == 3 and len(est.history_) == 3
+        for i, h in enumerate(est.history_, start=1):
+            assert h["epoch"] == i
+            assert {"train_loss", "valid_loss", "dur", "images_per_s"} <= set(h)
+            assert h["images_per_s"] > 0 and h["dur"] > 0
+
+    def test_no_validation(self, X):
+        est = tiny(validation_fraction=0.0).fit(X)
+        assert "valid_loss" not in est.history_[0]
+
+    def test_early_stopping_stops(self, X):
+        # lr so small that valid_loss cannot improve by skorch's threshold
+        est = tiny(max_epochs=10, lr=1e-12, patience=2).fit(X)
+        assert est.n_iter_ < 10
+
+    def test_warm_start_and_partial_fit(self, X):
+        est = tiny(warm_start=True).fit(X)
+        est.fit(X)
+        assert est.n_iter_ == 4
+        est.partial_fit(X)
+        assert est.n_iter_ == 5
+        fresh = tiny().partial_fit(X)
+        assert fresh.n_iter_ == 1
+        with pytest.raises(ValueError, match="features"):
+            est.partial_fit(np.zeros((3, 5), np.float32))
+
+
+class TestStreaming:
+    def test_memmap_and_h5py_transform_match_memory(self, X, tmp_path):
+        est = tiny().fit(X)
+        mm = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.float32,
+                                       shape=X.shape)
+        mm[:] = X
+        mm.flush()
+        mm = np.load(tmp_path / "x.npy", mmap_mode="r")
+        with h5py.File(tmp_path / "x.h5", "w") as f:
+            f.create_dataset("images", data=X.reshape(len(X), -1), chunks=(8, X[0].size))
+        expected = est.transform(X)
+        np.testing.assert_allclose(est.transform(mm), expected, rtol=1e-5, atol=1e-6)
+        with h5py.File(tmp_path / "x.h5", "r") as f:
+            np.testing.assert_allclose(est.transform(f["images"]), expected, rtol=1e-5, atol=1e-6)
+
+    def test_fit_from_h5py(self, X, tmp_path):
+        with h5py.File(tmp_path / "x.h5", "w") as f:
+            f.create_dataset("images", data=X)
+        with h5py.File(tmp_path / "x.h5", "r") as f:
+            est = tiny().fit(f["images"])
+            assert est.n_features_in_ == X[0].size
+            assert not hasattr(est, "feature_names_in_")
+            assert np.isfinite(est.transform(f["images"])).all()
+
+    def test_streamed_inf_and_shape_errors(self, X, tmp_path):
+        bad = X.copy()
+        bad[3, 0, 1, 1] = np.inf
+        with h5py.File(tmp_path / "x.h5", "w") as f:
+            f.create_dataset("bad", data=bad)
+            f.create_dataset("wide", data=np.zeros((4, 7), np.float32))
+        est = tiny().fit(X)
+        with h5py.File(tmp_path / "x.h5", "r") as f:
+            with pytest.raises(ValueError, match="infinite"):
+                est.transform(f["bad"])
+            with pytest.raises(ValueError, match="features"):
+                est.transform(f["wide"])
+
+    def test_shuffled_batches_cover_every_image_once(self):
+        x = np.arange(23, dtype=np.float32).reshape(23, 1, 1, 1)
+        for validated in (True, False):
+            ds = ImageBatches(x, [(0, 10), (10, 23)], (1, 1, 1), 4, np.zeros(1), np.ones(1),
+                              validated, generator=torch.Generator().manual_seed(0))
+            seen = np.concatenate([b[0].numpy().ravel() for b in ds])
+            assert sorted(seen.tolist()) == list(range(23))
+            assert seen.tolist() != list(range(23))
+
+    def test_split_blocks_partition(self):
+        train, valid = split_blocks(1000, 0.2, True, np.random.default_rng(0))
+        covered = sorted(i for a, b in train + valid for i in range(a, b))
+        assert covered == list(range(1000))
+        assert sum(b - a for a, b in valid) == 200
+
+    def test_band_statistics_ignore_nan(self):
+        x = np.stack([np.full((1, 2, 2), v, np.float32) for v in (1.0, 3.0, 5.0)])
+        x[0, 0, 0, 0] = np.nan
+        median, scale = band_statistics(x, [(0, 3)], (1, 2, 2), True)
+        assert median[0] == 3.0 and scale[0] > 0
+
+
+class TestMissingPixels:
+    def test_nan_accepted_and_masked(self, X):
+        Xn = X.copy()
+        Xn[:, 0, :3, :3] = np.nan
+        est = tiny().fit(Xn)
+        assert np.isfinite(est.transform(Xn)).all()
+        assert np.isfinite(est.score(Xn))
+
+    def test_inf_rejected(self, X):
+        bad = X.copy()
+        bad[0, 0, 0, 0] = -np.inf
+        with pytest.raises(ValueError, match="inf"):
+            tiny().fit(bad)
+
+
+class TestCheckpoints:
+    def test_resume_equals_uninterrupted(self, X, tmp_path):
+        full = tiny(max_epochs=3, early_stopping=False).fit(X)
+        tiny(max_epochs=2, early_stopping=False, checkpoint_dir=tmp_path).fit(X)
+        assert (tmp_path / "checkpoint.pt").is_file()
+        resumed = tiny(max_epochs=3, early_stopping=False, checkpoint_dir=str(tmp_path)).fit(X)
+        assert resumed.n_iter_ == 3
+        assert [h["epoch"] for h in resumed.history_] == [1, 2, 3]
+        np.testing.assert_array_equal(resumed.transform(X), full.transform(X))
+
+    def test_other_params_refused(self, X, tmp_path):
+        tiny(max_epochs=1, checkpoint_dir=tmp_path).fit(X)
+        with pytest.raises(ValueError, match="beta"):
+            tiny(beta=2.0, checkpoint_dir=tmp_path).fit(X)
+
+
+class TestPersistence:
+    def test_save_load_pickle_identical_transform(self, X, tmp_path):
+        est = tiny(image_shape=None).fit(X)
+        expected = est.transform(X)
+        path = est.save(tmp_path / "vae")
+        assert (path / "model.safetensors").is_file() and (path / "config.json").is_file()
+        loaded = VAEEncoder.load(path)
+        np.testing.assert_array_equal(loaded.transform(X), expected)
+        assert loaded.get_params() == est.get_params()
+        np.testing.assert_array_equal(loaded.band_scale_, est.band_scale_)
+        assert loaded.history_ == est.history_
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).transform(X), expected)
+        joblib.dump(est, tmp_path / "vae.joblib")
+        np.testing.assert_array_equal(joblib.load(tmp_path / "vae.joblib").transform(X), expected)
+
+    def test_load_refuses_other_class(self, X, tmp_path):
+        class OtherEncoder(BaseImageEncoder):
+            pass
+
+        tiny().fit(X).save(tmp_path / "vae")
+        with pytest.raises(ValueError, match="VAEEncoder.load"):
+            OtherEncoder.load(tmp_path / "vae")
+
+    def test_state_helpers_round_trip(self, tmp_path):
+        save_state(tmp_path, {"a": (1, 2), "b": np.float32(0.5)}, {"w": torch.arange(3.0)})
+        config, tensors = load_state(tmp_path)
+        assert config == {"a": [1, 2], "b": 0.5}
+        assert tensors["w"].tolist() == [0.0, 1.0, 2.0]
+        with pytest.raises(FileNotFoundError, match="save"):
+            load_state(tmp_path / "missing")
+
+
+class TestShapes:
+    @pytest.mark.parametrize("shape", [(1, 1, 7), (3, 9, 13), (1, 16, 16)])
+    def test_arbitrary_image_shapes(self, shape):
+        X = make_blobs_images(12, shape) if shape[1] > 1 else np.random.rand(12, 7)
+        est = tiny(image_shape=None if shape[1] == 1 else shape, max_epochs=1).fit(X)
+        Z = est.transform(X)
+        assert Z.shape == (12, 2)
+        assert est.inverse_transform(Z).shape == (12, int(np.prod(shape)))
+
+    def test_set_output_pandas(self, X):
+        df = tiny().set_output(transform="pandas").fit(X).transform(X)
+        assert list(df.columns) == ["vae0", "vae1"]
