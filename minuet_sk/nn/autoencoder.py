@@ -7,6 +7,7 @@ and the denoiser must remove the noise from (possibly another view of) the image
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from .denoiser import ConditionalDenoiser
@@ -61,6 +62,8 @@ class DiffusionAutoencoder(nn.Module):
             n_heads=n_heads, conditioning=conditioning, refiner_channels=refiner_channels,
         )
         self.diffusion = GaussianDiffusion(diffusion_steps, noise_schedule, prediction)
+        # largest |pixel| trained on: DDIM clamps its clean-image estimates to it
+        self.register_buffer("data_bound", torch.zeros(()))
 
     def encode(self, images):
         """Latents ``(B, n_latents)`` of standardised, imputed images."""
@@ -68,16 +71,20 @@ class DiffusionAutoencoder(nn.Module):
 
     forward = encode
 
-    def loss(self, encoder_images, target_images, t, noise, weights=None):
+    def loss(self, encoder_images, target_images, t, noise, weights=None, reduction="mean"):
         """Denoising loss of ``target_images`` given the latents of ``encoder_images``."""
+        if self.training:
+            bound = target_images.detach().abs().max().float()
+            self.data_bound.copy_(torch.maximum(self.data_bound, bound))
         z = self.encoder(encoder_images)
         return self.diffusion.loss(lambda x_t, t_: self.denoiser(x_t, t_, z), target_images, t,
-                                   noise, weights)
+                                   noise, weights, reduction)
 
-    def decode(self, z, *, sampling_steps=50, eta=0.0, generator=None, clip_x0=None):
+    def decode(self, z, *, sampling_steps=50, eta=0.0, generator=None):
         """DDIM images ``(B, C, H, W)`` from latents ``z``."""
+        bound = float(self.data_bound)
         return self.diffusion.sample(
             lambda x_t, t: self.denoiser(x_t, t, z), (z.shape[0],) + self.image_shape,
             sampling_steps=sampling_steps, eta=eta, generator=generator, device=z.device,
-            clip_x0=clip_x0,
+            clip_x0=bound if bound > 0 else None,
         )

@@ -175,7 +175,7 @@ class GaussianDiffusion(nn.Module):
         v = model_output
         return sqrt_1ma * x_t + sqrt_a * v, sqrt_a * x_t - sqrt_1ma * v
 
-    def loss(self, model, x0, t, noise, weights=None):
+    def loss(self, model, x0, t, noise, weights=None, reduction="mean"):
         """Weighted mean squared error of ``model(x_t, t)`` against :meth:`target`.
 
         Parameters
@@ -189,11 +189,14 @@ class GaussianDiffusion(nn.Module):
         weights : Tensor broadcastable to ``x0`` or None
             Per-pixel weights (0 at missing pixels); the loss is
             ``sum(w * err^2) / sum(w)``.
+        reduction : {"mean", "none"}
+            ``"none"`` returns the per-pixel ``w * err^2`` (for per-image sums).
         """
         err = (model(self.q_sample(x0, t, noise), t) - self.target(x0, t, noise)) ** 2
-        if weights is None:
-            return err.mean()
-        weights = torch.broadcast_to(weights, err.shape)
+        weights = torch.ones_like(err) if weights is None else torch.broadcast_to(weights,
+                                                                                  err.shape)
+        if reduction == "none":
+            return weights * err
         return (weights * err).sum() / weights.sum().clamp_min(1e-12)
 
     @torch.no_grad()
