@@ -3,6 +3,7 @@ images, the scikit-learn way."""
 
 __version__ = "0.1.0"
 
+from .minuet import MinuetEncoder
 from .vae import VAEEncoder
 
-__all__ = ["VAEEncoder"]
+__all__ = ["MinuetEncoder", "VAEEncoder"]
