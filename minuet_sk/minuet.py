@@ -15,7 +15,7 @@ from ._encoder_base import BaseImageEncoder
 from .nn.augment import orient, random_orientation_matrices
 from .nn.autoencoder import DiffusionAutoencoder
 
-__all__ = ["MinuetEncoder", "PRESETS"]
+__all__ = ["PRESETS", "MinuetEncoder"]
 
 #: Named configurations for :meth:`MinuetEncoder.from_preset`. ``"paper"`` is the authors'
 #: setting (Gagliano, Shen & Villar 2025): 3-pixel patches (576 tokens on 72x72 images),

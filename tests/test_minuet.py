@@ -10,9 +10,9 @@ from conftest import make_blobs_images
 from minuet_sk import MinuetEncoder
 
 SHAPE = (3, 16, 16)
-TINY = dict(image_shape=SHAPE, patch_size=4, width=16, encoder_depth=1, decoder_depth=1,
-            n_heads=2, diffusion_steps=50, sampling_steps=5, max_epochs=1, batch_size=16,
-            random_state=0)
+TINY = {"image_shape": SHAPE, "patch_size": 4, "width": 16, "encoder_depth": 1,
+        "decoder_depth": 1, "n_heads": 2, "diffusion_steps": 50, "sampling_steps": 5,
+        "max_epochs": 1, "batch_size": 16, "random_state": 0}
 
 
 @pytest.fixture(scope="module")

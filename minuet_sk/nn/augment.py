@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["random_orientation_matrices", "orient"]
+__all__ = ["orient", "random_orientation_matrices"]
 
 
 def random_orientation_matrices(n, generator=None, device=None):
