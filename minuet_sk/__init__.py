@@ -1,9 +1,24 @@
 """minuet_sk: diffusion-autoencoder latents and calibrated physical posteriors for galaxy
-images, the scikit-learn way."""
+images, the scikit-learn way.
+
+Estimators take images as ``(n, C, H, W)`` or flattened ``(n, C*H*W)`` float32 arrays in
+nanomaggies; see ``minuet_sk.datasets.make_galaxies`` for the simulated default data.
+"""
+
+from minuet_sk.minuet import MinuetEncoder
+from minuet_sk.pca import EigengalaxyPCA
+from minuet_sk.pipeline import Pipeline, make_pipeline
+from minuet_sk.preprocessing import AsinhStretch, SegmentationMasker
+from minuet_sk.vae import VAEEncoder
 
 __version__ = "0.1.0"
 
-from .minuet import MinuetEncoder
-from .vae import VAEEncoder
-
-__all__ = ["MinuetEncoder", "VAEEncoder"]
+__all__ = [
+    "AsinhStretch",
+    "EigengalaxyPCA",
+    "MinuetEncoder",
+    "Pipeline",
+    "SegmentationMasker",
+    "VAEEncoder",
+    "make_pipeline",
+]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import (
     BaseEstimator,
@@ -158,6 +159,26 @@ def autocast(device):
     return contextlib.nullcontext()
 
 
+def _check_pixel_weight(pixel_weight, n, shape):
+    """In-memory weights as float32 (n, C, H, W), checked; out-of-core ones as they are."""
+    if pixel_weight is None:
+        return None
+    size = int(np.prod(shape))
+    found = tuple(pixel_weight.shape) if hasattr(pixel_weight, "shape") else None
+    if is_out_of_core(pixel_weight):
+        if found[0] != n or int(np.prod(found[1:])) != size:
+            raise ValueError(f"pixel_weight has shape {found}; X holds {n} images of {shape}.")
+        return pixel_weight
+    weight = np.asarray(pixel_weight, dtype=np.float32)
+    if weight.size != n * size:
+        raise ValueError(
+            f"pixel_weight has shape {weight.shape}; X holds {n} images of shape {shape}."
+        )
+    if not np.isfinite(weight).all() or (weight < 0).any():
+        raise ValueError("pixel_weight must be finite and non-negative.")
+    return weight.reshape((n,) + tuple(shape))
+
+
 def _epoch_records(history):
     keys = ("train_loss", "valid_loss", "dur", "images_per_s")
     return [
@@ -282,10 +303,11 @@ class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.non_deterministic = False
+        tags.transformer_tags.preserves_dtype = ["float32"]  # torch computes in float32
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, pixel_weight=None):
         """Fit the encoder (or continue training it, see ``warm_start``/``checkpoint_dir``).
 
         Parameters
@@ -295,16 +317,22 @@ class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             or any array-like with ``shape`` and slicing (read in chunks).
         y : None
             Ignored.
+        pixel_weight : array-like of the shape of X, or None
+            Non-negative per-pixel loss weights (e.g. 0.9 on the central galaxy's
+            segmentation mask and 0.1 elsewhere); in memory or out of core like ``X``.
+            Missing pixels always weigh 0.
 
         Returns
         -------
         self
         """
         continuing = self.warm_start and hasattr(self, "net_")
-        return self._fit(X, epochs=self.max_epochs, continuing=continuing, validate=True)
+        return self._fit(
+            X, pixel_weight, epochs=self.max_epochs, continuing=continuing, validate=True
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X, y=None, pixel_weight=None):
         """Train one epoch on ``X`` (initialising the encoder on the first call).
 
         No validation split and no early stopping: every image of ``X`` is used.
@@ -314,12 +342,16 @@ class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         X : array-like of shape (n_samples, C, H, W) or (n_samples, C*H*W)
         y : None
             Ignored.
+        pixel_weight : array-like of the shape of X, or None
+            Per-pixel loss weights, as in :meth:`fit`.
 
         Returns
         -------
         self
         """
-        return self._fit(X, epochs=1, continuing=hasattr(self, "net_"), validate=False)
+        return self._fit(
+            X, pixel_weight, epochs=1, continuing=hasattr(self, "net_"), validate=False
+        )
 
     def transform(self, X):
         """Encode images into latents.
@@ -338,6 +370,21 @@ class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
     # ---- fitting --------------------------------------------------------------------
     def _input_source(self, X, *, reset):
         """(source, image_shape, validated): in-memory input validated, out-of-core as is."""
+        if sp.issparse(X):
+            raise TypeError(
+                f"Sparse input is not supported by {type(self).__name__}: pass dense images."
+            )
+        shape = getattr(X, "shape", None)
+        if shape is not None and len(shape) == 1:
+            raise ValueError(
+                "Expected images (n, C, H, W) or a 2D array (n, C*H*W), got a 1D array. "
+                "Reshape your data with X.reshape(1, -1) for a single image."
+            )
+        if not reset and shape is not None and len(shape) == 2 and shape[1] != self.n_features_in_:
+            raise ValueError(  # sklearn's wording, before the image-shape checks
+                f"X has {shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
         if not is_out_of_core(X):
             images, _ = validate_images(self, X, reset=reset)
             return images, images.shape[1:], True
@@ -351,16 +398,12 @@ class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             self.n_features_in_ = n_features
             if hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
-        elif n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
         return X, shape, False
 
-    def _fit(self, X, *, epochs, continuing, validate):
+    def _fit(self, X, pixel_weight, *, epochs, continuing, validate):
         source, shape, validated = self._input_source(X, reset=not continuing)
         n = int(source.shape[0])
+        pixel_weight = _check_pixel_weight(pixel_weight, n, shape)
         if continuing and tuple(shape) != tuple(self.image_shape_):
             raise ValueError(f"X holds images of shape {shape}; fitted on {self.image_shape_}.")
         stopped_early = False
@@ -377,9 +420,10 @@ class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         common = {
             "source": source, "image_shape": shape, "batch_size": self.batch_size,
             "median": self.band_median_, "scale": self.band_scale_, "validated": validated,
+            "pixel_weight": pixel_weight,
         }
         train = ImageBatches(blocks=train_blocks, generator=net.shuffle_generator, **common)
-        valid = ImageBatches(blocks=valid_blocks, **common) if valid_blocks else None
+        valid = ImageBatches(blocks=valid_blocks, **common) if len(valid_blocks) else None
         if epochs > 0:
             net.callbacks = self._callbacks(valid is not None)
             net.initialize_callbacks()
@@ -398,7 +442,7 @@ class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         self._seeds = [int(s) for s in seeds]
         self.image_shape_ = tuple(int(s) for s in shape)
         self.band_median_, self.band_scale_ = band_statistics(
-            source, [(0, n)], self.image_shape_, validated
+            source, n, self.image_shape_, validated
         )
         self.device_ = resolve_device(self.device)
         self.net_ = self._make_net()
@@ -447,7 +491,7 @@ class BaseImageEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         """
         source, shape, validated = self._input_source(X, reset=False)
         batches = ImageBatches(
-            source, [(0, int(source.shape[0]))], shape, self.batch_size,
+            source, [(0, source.shape[0])], shape, self.batch_size,
             self.band_median_, self.band_scale_, validated,
         )
         return self._collect(

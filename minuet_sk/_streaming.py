@@ -59,8 +59,8 @@ def split_blocks(n, validation_fraction, out_of_core, rng):
 
     Returns
     -------
-    train, valid : list of (start, stop)
-        ``valid`` is empty when the fraction leaves no image (or every image) to validate.
+    train, valid : ndarray of shape (n_blocks, 2)
+        Rows ``(start, stop)``. ``valid`` is empty when the fraction leaves no image (or every image) to validate.
 
     Examples
     --------
@@ -70,38 +70,52 @@ def split_blocks(n, validation_fraction, out_of_core, rng):
     (8, 2)
     """
     size = max(1, min(CHUNK_IMAGES, n // 50)) if out_of_core else 1
-    blocks = [(s, min(s + size, n)) for s in range(0, n, size)]
+    starts = np.arange(0, n, size)
+    blocks = np.stack([starts, np.minimum(starts + size, n)], axis=1)
     n_valid = round(validation_fraction * len(blocks))
     if n_valid == 0 or n_valid >= len(blocks):
-        return blocks, []
+        return blocks, blocks[:0]
     order = rng.permutation(len(blocks))
-    valid = sorted(blocks[i] for i in order[:n_valid])
-    train = sorted(blocks[i] for i in order[n_valid:])
-    return train, valid
+    return blocks[np.sort(order[n_valid:])], blocks[np.sort(order[:n_valid])]
 
 
-def _read(source, blocks, image_shape, validated):
-    """Read the images of ``blocks`` from ``source``: (images, missing-pixel mask)."""
+def _expand(blocks):
+    """Indices of all images in ``blocks`` (an array of (start, stop) rows), in order."""
+    lengths = blocks[:, 1] - blocks[:, 0]
+    offsets = np.repeat(blocks[:, 0] - (np.cumsum(lengths) - lengths), lengths)
+    return offsets + np.arange(lengths.sum())
+
+
+def _read(source, part, image_shape, validated):
+    """Read images (NaN at missing pixels) from ``source``.
+
+    ``part`` is an index array for validated in-memory sources, else (start, stop) blocks,
+    each checked with :func:`~minuet_sk._validation.check_image_batch`.
+    """
     if validated:
-        if len(blocks) == 1:
-            images = source[blocks[0][0] : blocks[0][1]]
-        else:
-            images = source[np.concatenate([np.arange(a, b) for a, b in blocks])]
-        return images, np.isnan(images)
-    parts = [check_image_batch(source[a:b], image_shape) for a, b in blocks]
-    images = np.concatenate([p[0] for p in parts])
-    missing = np.concatenate(
-        [p[1] if p[1] is not None else np.zeros(p[0].shape, bool) for p in parts]
-    )
-    return images, missing
+        return source[part]
+    return np.concatenate([check_image_batch(source[a:b], image_shape)[0] for a, b in part])
 
 
-def band_statistics(source, blocks, image_shape, validated, max_images=2048):
+def _read_weights(weights, part, image_shape):
+    """Read per-pixel loss weights for the same images as :func:`_read`."""
+    if isinstance(part, np.ndarray) and part.ndim == 1:
+        # h5py reads fancy indices only in increasing order: read sorted, then reorder.
+        order = np.argsort(part)
+        rows = np.empty((len(part),) + tuple(weights.shape[1:]), np.float32)
+        rows[order] = weights[part[order]]
+    else:
+        rows = np.concatenate([np.asarray(weights[a:b]) for a, b in part])
+    return np.asarray(rows, dtype=np.float32).reshape((len(rows),) + tuple(image_shape))
+
+
+def band_statistics(source, n, image_shape, validated, max_images=2048, piece=64):
     """Per-band median and scale of the finite pixels of up to ``max_images`` images.
 
-    The images are read from evenly spaced blocks. The scale is the standard deviation of
-    the pixels about the median (1 where it is zero or undefined): for galaxy cutouts the
-    MAD measures only the sky noise and would blow up the galaxies themselves.
+    The images are read as ``piece``-image contiguous slices spread evenly over the first
+    ``n`` images of ``source``. The scale is the standard deviation of the pixels about the
+    median (1 where it is zero or undefined): for galaxy cutouts the MAD measures only the
+    sky noise and would blow the galaxies themselves up to hundreds of units.
 
     Returns
     -------
@@ -111,23 +125,16 @@ def band_statistics(source, blocks, image_shape, validated, max_images=2048):
     --------
     >>> import numpy as np
     >>> x = np.arange(8, dtype=np.float32).reshape(2, 1, 2, 2)
-    >>> med, scale = band_statistics(x, [(0, 2)], (1, 2, 2), True)
+    >>> med, scale = band_statistics(x, 2, (1, 2, 2), True)
     >>> float(med[0])
     3.5
     """
-    n_total = sum(b - a for a, b in blocks)
-    step = max(1, n_total // max_images)
-    picked, count = [], 0
-    for a, b in blocks:
-        for s in range(a, b, step * CHUNK_IMAGES):
-            stop = min(b, s + min(CHUNK_IMAGES, max_images - count))
-            picked.append((s, stop))
-            count += stop - s
-            if count >= max_images:
-                break
-        if count >= max_images:
-            break
-    images, _ = _read(source, picked, image_shape, validated)
+    if n <= max_images:
+        picked = np.array([[0, n]])
+    else:
+        starts = np.linspace(0, n - piece, max(1, max_images // piece)).astype(np.int64)
+        picked = np.stack([starts, starts + piece], axis=1)
+    images = _read(source, _expand(picked) if validated else picked, image_shape, validated)
     per_band = np.moveaxis(images, 1, 0).reshape(images.shape[1], -1).astype(np.float64)
     median = np.zeros(per_band.shape[0])
     scale = np.ones(per_band.shape[0])
@@ -147,8 +154,8 @@ class ImageBatches(IterableDataset):
     ----------
     source : ndarray or array-like
         In memory (already validated 4-D float32, ``validated=True``) or out of core.
-    blocks : list of (start, stop)
-        The images to read.
+    blocks : array-like of shape (n_blocks, 2)
+        ``(start, stop)`` rows: the images to read.
     image_shape : tuple of int
         ``(C, H, W)``.
     batch_size : int
@@ -158,12 +165,15 @@ class ImageBatches(IterableDataset):
         True when ``source`` is in memory and already checked by ``validate_images``.
     generator : torch.Generator or None
         Shuffles blocks, then images within each chunk, when given; else the order is kept.
+    pixel_weight : array-like of shape (n_images, C, H, W) or (n_images, C*H*W), or None
+        Per-pixel loss weights (in memory or out of core), read with the same indices as
+        ``source`` and multiplied into the batch weights.
 
     Notes
     -----
     Each batch is a pair of float32 tensors of shape ``(n, C, H, W)``: the standardised
-    images with missing (NaN) pixels set to 0, and weights that are 1 at observed and 0 at
-    missing pixels. ``len()`` is the number of images.
+    images with missing (NaN) pixels set to 0, and weights that are 0 at missing pixels and
+    ``pixel_weight`` (default 1) elsewhere. ``len()`` is the number of images.
 
     Examples
     --------
@@ -175,37 +185,40 @@ class ImageBatches(IterableDataset):
     """
 
     def __init__(
-        self, source, blocks, image_shape, batch_size, median, scale, validated, generator=None
+        self, source, blocks, image_shape, batch_size, median, scale, validated, generator=None,
+        pixel_weight=None,
     ):
         self.source = source
-        self.blocks = blocks
+        self.blocks = np.asarray(blocks, dtype=np.int64).reshape(-1, 2)
         self.image_shape = tuple(image_shape)
         self.batch_size = batch_size
         self.median = np.asarray(median, np.float32).reshape(1, -1, 1, 1)
         self.scale = np.asarray(scale, np.float32).reshape(1, -1, 1, 1)
         self.validated = validated
         self.generator = generator
+        self.pixel_weight = pixel_weight
 
     def __len__(self):
-        return sum(b - a for a, b in self.blocks)
+        return int((self.blocks[:, 1] - self.blocks[:, 0]).sum())
 
     def n_batches(self):
         return math.ceil(len(self) / self.batch_size)
 
     def _chunks(self):
-        """Groups of blocks of about CHUNK_IMAGES images, in (shuffled) order."""
-        blocks = self.blocks
+        """Index arrays (in memory) or groups of blocks (out of core) of about CHUNK_IMAGES
+        images each, in (shuffled) order."""
         if self.validated:
-            # In memory, shuffling single images gives a plain random permutation.
-            blocks = [(i, i + 1) for a, b in blocks for i in range(a, b)]
-        if self.generator is not None:
-            order = torch.randperm(len(blocks), generator=self.generator).tolist()
-            blocks = [blocks[i] for i in order]
-        if self.validated:
+            # In memory, a permutation of single images is a plain random shuffle.
+            index = _expand(self.blocks)
+            if self.generator is not None:
+                index = index[torch.randperm(len(index), generator=self.generator).numpy()]
             chunk = max(CHUNK_IMAGES, self.batch_size)
-            for s in range(0, len(blocks), chunk):
-                yield blocks[s : s + chunk]
+            for s in range(0, len(index), chunk):
+                yield index[s : s + chunk]
             return
+        blocks = self.blocks
+        if self.generator is not None:
+            blocks = blocks[torch.randperm(len(blocks), generator=self.generator).numpy()]
         group, count = [], 0
         for block in blocks:
             group.append(block)
@@ -216,27 +229,32 @@ class ImageBatches(IterableDataset):
         if group:
             yield group
 
-    def _to_tensors(self, images, missing):
-        x = (images - self.median) / self.scale
-        x = np.where(missing, np.float32(0), x)
+    def _to_tensors(self, images, pixel_weight):
+        missing = np.isnan(images)
+        x = np.where(missing, np.float32(0), (images - self.median) / self.scale)
         weight = (~missing).astype(np.float32)
+        if pixel_weight is not None:
+            weight *= pixel_weight
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(weight)
 
     def __iter__(self):
-        rest = None  # images left over from the previous chunk (fewer than a batch)
-        for group in self._chunks():
-            images, missing = _read(self.source, group, self.image_shape, self.validated)
+        rest = None  # images (and weights) left over from the previous chunk
+        for part in self._chunks():
+            arrays = [_read(self.source, part, self.image_shape, self.validated)]
+            if self.pixel_weight is not None:
+                arrays.append(_read_weights(self.pixel_weight, part, self.image_shape))
             if self.generator is not None and not self.validated:
-                perm = torch.randperm(len(images), generator=self.generator).numpy()
-                images, missing = images[perm], missing[perm]
+                perm = torch.randperm(len(arrays[0]), generator=self.generator).numpy()
+                arrays = [a[perm] for a in arrays]
             if rest is not None:
-                images = np.concatenate([rest[0], images])
-                missing = np.concatenate([rest[1], missing])
-            n_full = len(images) // self.batch_size * self.batch_size
+                arrays = [np.concatenate([r, a]) for r, a in zip(rest, arrays)]
+            n = len(arrays[0])
+            n_full = n // self.batch_size * self.batch_size
             for s in range(0, n_full, self.batch_size):
-                yield self._to_tensors(
-                    images[s : s + self.batch_size], missing[s : s + self.batch_size]
-                )
-            rest = (images[n_full:], missing[n_full:]) if n_full < len(images) else None
+                yield self._batch([a[s : s + self.batch_size] for a in arrays])
+            rest = [a[n_full:] for a in arrays] if n_full < n else None
         if rest is not None:
-            yield self._to_tensors(*rest)
+            yield self._batch(rest)
+
+    def _batch(self, arrays):
+        return self._to_tensors(arrays[0], arrays[1] if len(arrays) > 1 else None)

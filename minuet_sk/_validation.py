@@ -11,15 +11,16 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from scipy import sparse
 from sklearn.utils.validation import validate_data
 
 __all__ = [
-    "resolve_image_shape",
-    "validate_images",
     "check_image_batch",
     "impute_missing",
     "iter_batches",
     "n_images",
+    "resolve_image_shape",
+    "validate_images",
 ]
 
 
@@ -76,9 +77,11 @@ def resolve_image_shape(shape, image_shape):
                 "4-D images of shape (n, C, H, W)."
             )
         return image_shape
+    hint = " Reshape your data: X.reshape(1, -1) holds one flattened image." if len(shape) == 1 \
+        else " A stack of single-band images (n, H, W) needs a band axis: X[:, None]."
     raise ValueError(
         f"Expected images of shape (n, C, H, W) or flattened (n, C*H*W); got an array with "
-        f"{len(shape)} dimension(s), shape {shape}."
+        f"{len(shape)} dimension(s), shape {shape}.{hint}"
     )
 
 
@@ -130,18 +133,27 @@ def validate_images(estimator, X, *, reset, image_shape="from_estimator", dtype=
     if not reset and hasattr(estimator, "image_shape_"):
         image_shape = estimator.image_shape_
     X = _as_numeric_array(X)
-    shape = resolve_image_shape(X.shape, image_shape)
-    flat = X.reshape(X.shape[0], -1) if X.ndim == 4 else X
-    flat = validate_data(
-        estimator, flat, reset=reset, dtype=dtype, ensure_all_finite="allow-nan"
-    )
-    _check_finite_or_nan(flat)
+    if X.ndim == 4:
+        shape = resolve_image_shape(X.shape, image_shape)
+        X = X.reshape(X.shape[0], -1)
+    elif X.ndim == 2:
+        shape = None
+    else:
+        resolve_image_shape(X.shape, image_shape)  # raises the message about dimensions
+    if isinstance(X, np.ndarray) and X.dtype.kind == "f":
+        _check_finite_or_nan(X)
+    # sklearn's checks next, so a wrong feature count gets sklearn's own message
+    flat = validate_data(estimator, X, reset=reset, dtype=dtype, ensure_all_finite="allow-nan")
+    if shape is None:
+        shape = resolve_image_shape(flat.shape, image_shape)
     images = flat.reshape((flat.shape[0],) + shape)
     missing = np.isnan(images)
     return images, (missing if missing.any() else None)
 
 
 def _as_numeric_array(X):
+    if sparse.issparse(X):
+        raise TypeError("Sparse input is not supported: images are dense arrays (X.toarray()).")
     if hasattr(X, "iloc"):
         return X  # a DataFrame goes through validate_data, which keeps its feature names
     X = np.asarray(X)

@@ -132,14 +132,14 @@ class TestStreaming:
 
     def test_split_blocks_partition(self):
         train, valid = split_blocks(1000, 0.2, True, np.random.default_rng(0))
-        covered = sorted(i for a, b in train + valid for i in range(a, b))
+        covered = sorted(i for a, b in np.concatenate([train, valid]) for i in range(a, b))
         assert covered == list(range(1000))
         assert sum(b - a for a, b in valid) == 200
 
     def test_band_statistics_ignore_nan(self):
         x = np.stack([np.full((1, 2, 2), v, np.float32) for v in (1.0, 3.0, 5.0)])
         x[0, 0, 0, 0] = np.nan
-        median, scale = band_statistics(x, [(0, 3)], (1, 2, 2), True)
+        median, scale = band_statistics(x, 3, (1, 2, 2), True)
         assert median[0] == 3.0 and scale[0] > 0
 
 
@@ -218,3 +218,32 @@ class TestShapes:
     def test_set_output_pandas(self, X):
         df = tiny().set_output(transform="pandas").fit(X).transform(X)
         assert list(df.columns) == ["vae0", "vae1"]
+
+
+def test_band_statistics_spread_over_large_inputs():
+    x = np.repeat(np.arange(10_000, dtype=np.float32), 1).reshape(-1, 1, 1, 1)
+    median, _ = band_statistics(x, len(x), (1, 1, 1), True, max_images=256, piece=16)
+    assert 4000 < median[0] < 6000
+
+
+class TestPixelWeight:
+    def test_out_of_core_weights_match_in_memory(self, X, tmp_path):
+        weight = np.where(np.random.default_rng(0).random(X.shape) < 0.5, 0.9, 0.1)
+        weight = weight.astype(np.float32)
+        with h5py.File(tmp_path / "w.h5", "w") as f:
+            f.create_dataset("w", data=weight.reshape(len(X), -1))
+        a = tiny().fit(X, pixel_weight=weight)
+        with h5py.File(tmp_path / "w.h5", "r") as f:
+            b = tiny().fit(X, pixel_weight=f["w"])
+        assert a.history_[-1]["train_loss"] == b.history_[-1]["train_loss"]
+
+    def test_weights_reach_the_loss(self, X):
+        full = tiny(max_epochs=1).fit(X).history_[0]["train_loss"]
+        half = tiny(max_epochs=1).fit(X, pixel_weight=np.full_like(X, 0.5))
+        assert half.history_[0]["train_loss"] != full
+
+    def test_bad_weights(self, X):
+        with pytest.raises(ValueError, match="pixel_weight"):
+            tiny().fit(X, pixel_weight=np.ones((3, 4)))
+        with pytest.raises(ValueError, match="non-negative"):
+            tiny().fit(X, pixel_weight=-np.ones_like(X))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["QUESTIONS", "PARENT", "TASKS", "vote_columns", "gz_binary_labels"]
+__all__ = ["PARENT", "QUESTIONS", "TASKS", "gz_binary_labels", "vote_columns"]
 
 #: Answers of each GZD-5 question, in catalogue order.
 QUESTIONS = {

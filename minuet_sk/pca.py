@@ -1,0 +1,206 @@
+"""PCA "eigengalaxies" (Uzeirbegovic, Geach & Kaviraj 2020), built on sklearn's PCA."""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.decomposition import PCA
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from minuet_sk._base import LatentFeaturesMixin
+from minuet_sk._validation import validate_images
+
+__all__ = ["EigengalaxyPCA"]
+
+
+class EigengalaxyPCA(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
+    """Principal components of galaxy images ("eigengalaxies").
+
+    A thin layer over :class:`sklearn.decomposition.PCA` that speaks images: it accepts
+    ``(n, C, H, W)`` or flattened input, treats NaN pixels as missing (imputed by the pixel's
+    training mean, i.e. no contribution to the components), exposes the components as images
+    and scores galaxies with the probabilistic-PCA likelihood (Tipping & Bishop 1999) for
+    outlier ranking and similarity search.
+
+    Parameters
+    ----------
+    n_components : int, default=5
+        Number of eigengalaxies. Uzeirbegovic et al. (2020) find 12 hold 96% of the variance
+        of SDSS galaxies.
+    image_shape : tuple of int or None, default=(3, 72, 72)
+        ``(C, H, W)`` of the images; None takes it from 4-D input (2-D input then counts as
+        ``(1, 1, n_features)``).
+    whiten : bool, default=False
+        Scale the components to unit variance.
+    svd_solver : {"auto", "full", "covariance_eigh", "arpack", "randomized"}, default="auto"
+        Passed to :class:`sklearn.decomposition.PCA`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the randomized and arpack solvers.
+
+    Attributes
+    ----------
+    pca_ : sklearn.decomposition.PCA
+        The fitted PCA on flattened images.
+    eigengalaxies_ : ndarray of shape (n_components, C, H, W)
+        The principal components as images.
+    mean_image_ : ndarray of shape (C, H, W)
+        Mean training image (NaN pixels ignored).
+    explained_variance_ratio_ : ndarray of shape (n_components,)
+        Fraction of the pixel variance each eigengalaxy explains.
+    image_shape_ : tuple of int
+        The fitted ``(C, H, W)``.
+    n_features_in_ : int
+        ``C * H * W``.
+
+    See Also
+    --------
+    MinuetEncoder : diffusion-autoencoder latents.
+    VAEEncoder : variational-autoencoder latents.
+
+    References
+    ----------
+    Uzeirbegovic, Geach & Kaviraj 2020, MNRAS 498, 3284, "Eigengalaxies: describing galaxy
+    morphology using principal components in image space".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet_sk import EigengalaxyPCA
+    >>> X = np.random.default_rng(0).normal(size=(50, 3, 8, 8)).astype("float32")
+    >>> pca = EigengalaxyPCA(n_components=4, image_shape=(3, 8, 8)).fit(X)
+    >>> pca.transform(X).shape, pca.eigengalaxies_.shape
+    ((50, 4), (4, 3, 8, 8))
+    >>> pca.get_feature_names_out()[:2].tolist()
+    ['pca0', 'pca1']
+    """
+
+    _feature_prefix = "pca"
+
+    _parameter_constraints: ClassVar[dict] = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "image_shape": [tuple, list, None],
+        "whiten": ["boolean"],
+        "svd_solver": [StrOptions({"auto", "full", "covariance_eigh", "arpack", "randomized"})],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self, n_components=5, *, image_shape=(3, 72, 72), whiten=False, svd_solver="auto",
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.image_shape = image_shape
+        self.whiten = whiten
+        self.svd_solver = svd_solver
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the eigengalaxies.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W) or (n_samples, C*H*W)
+            Training images; NaN pixels are missing.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : EigengalaxyPCA
+        """
+        images, missing = validate_images(self, X, reset=True)
+        self.image_shape_ = images.shape[1:]
+        flat = images.reshape(len(images), -1)
+        if missing is not None:
+            with np.errstate(all="ignore"):
+                fill = np.nan_to_num(np.nanmean(flat, axis=0))
+            flat = np.where(np.isnan(flat), fill, flat)
+        self.pca_ = PCA(
+            n_components=self.n_components, whiten=self.whiten, svd_solver=self.svd_solver,
+            random_state=self.random_state,
+        ).fit(flat)
+        self.mean_image_ = self.pca_.mean_.reshape(self.image_shape_)
+        self.eigengalaxies_ = self.pca_.components_.reshape((-1,) + self.image_shape_)
+        self.explained_variance_ratio_ = self.pca_.explained_variance_ratio_
+        self._n_features_out = self.pca_.n_components_
+        return self
+
+    def _flat(self, X):
+        check_is_fitted(self)
+        images, missing = validate_images(self, X, reset=False)
+        if missing is not None:  # a missing pixel takes the training mean: no contribution
+            images = np.where(missing, self.mean_image_[None], images)
+        return images.reshape(len(images), -1)
+
+    def transform(self, X):
+        """Project images on the eigengalaxies.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W) or (n_samples, C*H*W)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+        """
+        return self.pca_.transform(self._flat(X))
+
+    def inverse_transform(self, X):
+        """Images from component coefficients.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, C*H*W)
+            Flattened images, like sklearn; reshape with ``image_shape_``.
+        """
+        check_is_fitted(self)
+        X = check_array(X, dtype=[np.float64, np.float32])
+        if X.ndim != 2 or X.shape[1] != self._n_features_out:
+            raise ValueError(
+                f"Expected coefficients of shape (n, {self._n_features_out}); got {X.shape}."
+            )
+        return self.pca_.inverse_transform(X)
+
+    def score_samples(self, X):
+        """Probabilistic-PCA log-likelihood of each image (higher: more typical).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W) or (n_samples, C*H*W)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Log-likelihood under the PPCA model fitted by sklearn's PCA.
+        """
+        return self.pca_.score_samples(self._flat(X))
+
+    def score(self, X, y=None):
+        """Mean probabilistic-PCA log-likelihood of the images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, C, H, W) or (n_samples, C*H*W)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
