@@ -8,6 +8,7 @@ import torch
 from conftest import make_blobs_images
 
 from minuet_sk import MinuetEncoder
+from minuet_sk.minuet import _central_mask_weights
 
 SHAPE = (3, 16, 16)
 TINY = {"image_shape": SHAPE, "patch_size": 4, "width": 16, "encoder_depth": 1,
@@ -59,9 +60,16 @@ class TestShapesAndNames:
         with pytest.raises(ValueError, match="preset"):
             MinuetEncoder.from_preset("laptop")
 
-    def test_masked_loss_not_available(self, X):
-        with pytest.raises(NotImplementedError, match="central_source_masks"):
-            MinuetEncoder(3, **TINY, masked_loss=True).fit(X)
+    def test_masked_loss_weights_central_galaxy(self, X):
+        x = torch.from_numpy(X[:4])
+        weight = torch.ones_like(x)
+        weight[0, :, :3] = 0.0  # missing rows stay out of the detection
+        w = _central_mask_weights(x, weight)
+        assert w.shape == (4, 1, 16, 16)
+        torch.testing.assert_close(torch.unique(w), torch.tensor([0.1, 0.9]))
+        assert (w[:, 0, 7:9, 7:9] == 0.9).all() and (w[:, 0, 0, 0] == 0.1).all()
+        est = MinuetEncoder(3, **TINY, masked_loss=True).fit(X)
+        assert np.isfinite(est.history_[0]["train_loss"])
 
 
 class TestDeterminism:
