@@ -151,6 +151,29 @@ class TestInputs:
         assert streamed.transform(X).shape == (48, 3)
 
 
+class TestOrientation:
+    @pytest.mark.parametrize("invariant", [True, False])
+    def test_encoder_and_denoiser_see_other_orientations(self, fitted, X, invariant):
+        seen = {}
+
+        class Spy:
+            diffusion = fitted.net_.module_.diffusion
+
+            def loss(self, encoder_images, target_images, t, noise, weights):
+                seen.update(encoder=encoder_images, target=target_images, weights=weights)
+                return target_images.sum()
+
+        est = pickle.loads(pickle.dumps(fitted)).set_params(orientation_invariant=invariant)
+        x = torch.from_numpy(X[:8])
+        est._loss(Spy(), x, torch.ones_like(x), torch.Generator().manual_seed(0), True)
+        same = torch.allclose(seen["encoder"], seen["target"])
+        assert same != invariant
+        assert not torch.allclose(seen["target"], x)  # both views are randomly oriented
+        # a rotation keeps the total flux of a centred galaxy (up to interpolation)
+        torch.testing.assert_close(seen["encoder"].sum((1, 2, 3)), x.sum((1, 2, 3)),
+                                   rtol=0.1, atol=2.0)
+
+
 def _elongated_galaxies(n, size, random_state):
     """Elliptical exponential profiles: size, flux and colour vary; angle is random."""
     rng = np.random.default_rng(random_state)
