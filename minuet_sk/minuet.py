@@ -66,13 +66,13 @@ class MinuetEncoder(BaseImageEncoder):
     image_shape : tuple of int or None, default=(3, 72, 72)
         ``(C, H, W)``; None takes it from 4-D input. Any H, W works (padded to a multiple of
         ``patch_size`` inside the networks).
-    patch_size : int, default=8
-        Side of the square patches (72x72 images: 81 tokens).
+    patch_size : int, default=6
+        Side of the square patches (72x72 images: 144 tokens).
     width : int, default=64
         Token dimension of the encoder and the denoiser.
     encoder_depth : int, default=2
         Perceiver blocks (cross-attention to the patches, then self-attention).
-    decoder_depth : int, default=3
+    decoder_depth : int, default=2
         Transformer blocks of the denoiser.
     n_heads : int, default=4
         Attention heads; must divide ``width``.
@@ -184,10 +184,10 @@ class MinuetEncoder(BaseImageEncoder):
         n_components=5,
         *,
         image_shape=(3, 72, 72),
-        patch_size=8,
+        patch_size=6,
         width=64,
         encoder_depth=2,
-        decoder_depth=3,
+        decoder_depth=2,
         n_heads=4,
         diffusion_steps=1000,
         noise_schedule="cosine",
