@@ -9,7 +9,8 @@ machine the wall-clock rates are lower bounds, and ``threads x per-CPU-second`` 
 what the same threads give when they are not shared.
 
 Run: python benchmarks/bench_minuet.py [--threads 2]
-Writes benchmarks/results/minuet.json and .md. Targets (2 cores): transform >= 1000/s,
+Writes benchmarks/results/minuet.json and .md (minuet_<n>thread.* for other thread
+counts). Targets (2 cores): transform >= 1000/s,
 training >= 300 images/s, inverse_transform >= 20/s at 20 steps.
 """
 
@@ -73,7 +74,8 @@ def main():
                                                            args.n_decode)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "minuet.json").write_text(json.dumps(result, indent=2))
+    name = "minuet" if args.threads == 2 else f"minuet_{args.threads}thread"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     rows = [("training images", "train", 300), ("transform galaxies", "transform", 1000),
             ("inverse_transform, 50 DDIM steps", "inverse_transform_50_steps", None),
             ("inverse_transform, 20 DDIM steps", "inverse_transform_20_steps", 20)]
@@ -83,7 +85,7 @@ def main():
     lines += [f"| {label} | {result[key]['per_s']} | {result[key]['per_cpu_s']} | "
               f"{target or '-'} |" for label, key, target in rows]
     lines += ["", f"Peak resident memory: {result['peak_rss_mb']} MB."]
-    (RESULTS / "minuet.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
