@@ -315,14 +315,18 @@ class MinuetEncoder(BaseImageEncoder):
         noise = torch.randn(x.shape, generator=generator, device=x.device)
         return module.loss(x, x, t, noise, weight, reduction="none"), weight
 
-    def _decoder(self, generator, eta):
+    def _decoder(self, generator):
+        """``fn(module, z)`` -> DDIM images, for ``_map_latents``."""
         def decode(module, z):
-            return module.decode(z, sampling_steps=self.sampling_steps, eta=eta,
+            return module.decode(z, sampling_steps=self.sampling_steps, eta=self.eta,
                                  generator=generator)
         return decode
 
     def _generator(self, random_state):
-        """A torch.Generator on the fitted device; None -> the fit's own seed."""
+        """A torch.Generator on the fitted device, seeded from ``random_state``.
+
+        None means the fit's own seed (reproducible), not fresh randomness.
+        """
         if random_state is None:
             seed = self._seeds[2]
         else:
@@ -347,7 +351,7 @@ class MinuetEncoder(BaseImageEncoder):
             Images in the input units.
         """
         check_is_fitted(self)
-        images = self._map_latents(self._decoder(self._generator(None), self.eta), X)
+        images = self._map_latents(self._decoder(self._generator(None)), X)
         images = self._destandardise(images)
         return images.reshape(len(images), -1)
 
@@ -372,10 +376,10 @@ class MinuetEncoder(BaseImageEncoder):
         check_is_fitted(self)
         if not (isinstance(n_samples, Integral) and n_samples >= 1):
             raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
-        seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
+        generator = self._generator(check_random_state(random_state))
         Z = np.asarray(Z, dtype=np.float32)
         repeated = np.repeat(Z, n_samples, axis=0) if Z.ndim == 2 else Z
-        images = self._map_latents(self._decoder(self._generator(seed), self.eta), repeated)
+        images = self._map_latents(self._decoder(generator), repeated)
         images = self._destandardise(images)
         return images.reshape((len(Z), n_samples) + tuple(self.image_shape_))
 
