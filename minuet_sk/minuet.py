@@ -56,7 +56,7 @@ class MinuetEncoder(BaseImageEncoder):
     base (``minuet_sk._encoder_base.BaseImageEncoder``).
 
     The defaults are a CPU configuration chosen by measurement (see
-    ``benchmarks/results/minuet.md``): useful latents of 72x72 images in minutes on a
+    ``benchmarks/results/minuet_notes.md``): useful latents of 72x72 images in minutes on a
     laptop. ``MinuetEncoder.from_preset("paper")`` gives the authors' configuration.
 
     Parameters
