@@ -32,7 +32,7 @@ intersphinx_mapping = {}
 intersphinx_disabled_reftypes = ["*"]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "api_pending.txt"]
+exclude_patterns = ["_build"]
 source_suffix = {".rst": "restructuredtext"}
 root_doc = "index"
 

@@ -6,6 +6,7 @@ nanomaggies; see ``minuet_sk.datasets.make_galaxies`` for the simulated default 
 """
 
 from minuet_sk.flow import FlowPropertyRegressor
+from minuet_sk.minuet import MinuetEncoder
 from minuet_sk.pca import EigengalaxyPCA
 from minuet_sk.pipeline import Pipeline, make_pipeline
 from minuet_sk.posterior import PropertyPosterior
@@ -18,6 +19,7 @@ __all__ = [
     "AsinhStretch",
     "EigengalaxyPCA",
     "FlowPropertyRegressor",
+    "MinuetEncoder",
     "Pipeline",
     "PropertyPosterior",
     "SegmentationMasker",

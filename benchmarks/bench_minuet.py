@@ -1,0 +1,93 @@
+"""Throughput of MinuetEncoder with its CPU defaults on 72x72 grz galaxies.
+
+Measures training images/s (one ``partial_fit`` epoch), ``transform`` galaxies/s and
+``inverse_transform`` galaxies/s at 50 and 20 DDIM steps, and the peak resident memory.
+Images come from ``minuet_sk.datasets.make_galaxies`` when it is installed, else from the
+analytic stand-in of benchmarks/_analytic.py (throughput does not depend on the content).
+Each rate is given per wall-clock second and per CPU second of this process: on a shared
+machine the wall-clock rates are lower bounds, and ``threads x per-CPU-second`` estimates
+what the same threads give when they are not shared.
+
+Run: python benchmarks/bench_minuet.py [--threads 2]
+Writes benchmarks/results/minuet.json and .md (minuet_<n>thread.* for other thread
+counts). Targets (2 cores): transform >= 1000/s,
+training >= 300 images/s, inverse_transform >= 20/s at 20 steps.
+"""
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from minuet_sk import MinuetEncoder
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def images(n):
+    try:
+        from minuet_sk.datasets import make_galaxies
+    except ImportError:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from _analytic import analytic_galaxies
+
+        return analytic_galaxies(n, random_state=0)[0], "analytic (benchmarks/_analytic.py)"
+    return make_galaxies(n, random_state=0).images, "make_galaxies"
+
+
+def timed(fn, n):
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"per_s": round(n / wall, 1), "per_cpu_s": round(n / cpu, 1),
+            "seconds": round(wall, 2)}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--n-train", type=int, default=1024)
+    parser.add_argument("--n-transform", type=int, default=2048)
+    parser.add_argument("--n-decode", type=int, default=64)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    X, data = images(max(args.n_train, args.n_transform))
+    est = MinuetEncoder(random_state=0, device="cpu")
+    est.partial_fit(X[:128])  # initialise; the timed epoch below runs warm
+    result = {"data": data, "threads": args.threads, "torch": torch.__version__,
+              "machine": platform.processor() or platform.machine(),
+              "params": {k: v for k, v in est.get_params().items()
+                         if k in ("patch_size", "width", "encoder_depth", "decoder_depth",
+                                  "n_heads", "batch_size", "diffusion_steps")}}
+    result["train"] = timed(lambda: est.partial_fit(X[: args.n_train]), args.n_train)
+    result["transform"] = timed(lambda: est.transform(X[: args.n_transform]),
+                                args.n_transform)
+    Z = est.transform(X[: args.n_decode])
+    for steps in (50, 20):
+        est.set_params(sampling_steps=steps)
+        result[f"inverse_transform_{steps}_steps"] = timed(lambda: est.inverse_transform(Z),
+                                                           args.n_decode)
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    RESULTS.mkdir(exist_ok=True)
+    name = "minuet" if args.threads == 2 else f"minuet_{args.threads}thread"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
+    rows = [("training images", "train", 300), ("transform galaxies", "transform", 1000),
+            ("inverse_transform, 50 DDIM steps", "inverse_transform_50_steps", None),
+            ("inverse_transform, 20 DDIM steps", "inverse_transform_20_steps", 20)]
+    lines = [(f"MinuetEncoder CPU defaults {result['params']}, {data} 72x72x3 images, "
+             f"{args.threads} threads, shared machine: wall-clock rates are lower bounds."), "",
+             "| measure | per wall s | per CPU s | target (2 cores) |", "|---|---|---|---|"]
+    lines += [f"| {label} | {result[key]['per_s']} | {result[key]['per_cpu_s']} | "
+              f"{target or '-'} |" for label, key, target in rows]
+    lines += ["", f"Peak resident memory: {result['peak_rss_mb']} MB."]
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Quality of MinuetEncoder after a CPU training budget (issue 4's 20-minute run).
+
+Trains the CPU-default MinuetEncoder on simulated 72x72 grz galaxies (``make_galaxies``)
+for a wall-clock budget (``partial_fit`` epochs), then on held-out galaxies reports
+
+- the R^2 of a linear regression from the latents to log10 half-light radius (arcsec),
+  g-r colour and r magnitude (target: >= 0.6 each);
+- the radial power spectrum error of DDIM reconstructions per band
+  (``minuet_sk.metrics.power_spectrum_error``), against PCA with as many components.
+
+Run (about 25 minutes on 2 cores, plus the simulation the first time):
+    python benchmarks/quality_minuet.py --n-train 5000 --budget 1200
+``--analytic`` uses benchmarks/_analytic.py instead of the simulator (a quick check).
+Writes benchmarks/results/minuet_quality.json and .md.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import LinearRegression
+
+from minuet_sk import EigengalaxyPCA, MinuetEncoder, metrics
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def load_data(n_train, n_test, analytic):
+    """(X_train, X_test, truth_train, truth_test) with truth as dicts of arrays."""
+    if analytic:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from _analytic import analytic_galaxies
+
+        X, truth = analytic_galaxies(n_train + n_test, random_state=0)
+        truth = {"log_r_half_arcsec": truth["log_r_half"], "g_r": truth["g_r"],
+                 "r_mag": truth["r_mag"]}
+    else:
+        from minuet_sk.datasets import make_galaxies
+
+        galaxies = make_galaxies(n_train + n_test, random_state=0)
+        X, t = galaxies.images, galaxies.truth
+        truth = {"log_r_half_arcsec": np.log10(t["half_light_radius_arcsec"].to_numpy()),
+                 "g_r": (t["mag_g"] - t["mag_r"]).to_numpy(), "r_mag": t["mag_r"].to_numpy()}
+    split = {k: (v[:n_train], v[n_train:]) for k, v in truth.items()}
+    return (X[:n_train], X[n_train:], {k: v[0] for k, v in split.items()},
+            {k: v[1] for k, v in split.items()})
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n-train", type=int, default=5000)
+    parser.add_argument("--n-test", type=int, default=1000)
+    parser.add_argument("--budget", type=float, default=1200.0, help="training seconds")
+    parser.add_argument("--n-recon", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--analytic", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    X_train, X_test, truth_train, truth_test = load_data(args.n_train, args.n_test,
+                                                         args.analytic)
+    est = MinuetEncoder(random_state=0)
+    start = time.perf_counter()
+    while time.perf_counter() - start < args.budget:
+        est.partial_fit(X_train)
+    train_seconds = time.perf_counter() - start
+    Z_train, Z_test = est.transform(X_train), est.transform(X_test)
+    r2 = {k: float(LinearRegression().fit(Z_train, truth_train[k])
+                   .score(Z_test, truth_test[k])) for k in truth_train}
+
+    truth_images = X_test[: args.n_recon]
+    minuet_recon = est.reconstruct(truth_images)
+    pca = EigengalaxyPCA(est.n_components, image_shape=X_train.shape[1:], random_state=0)
+    pca.fit(X_train)
+    pca_recon = pca.inverse_transform(pca.transform(truth_images)).reshape(truth_images.shape)
+    spectra = {name: metrics.power_spectrum_error(truth_images, recon)
+               for name, recon in (("minuet", minuet_recon), ("pca", pca_recon))}
+    summary = {name: float(np.nanmean(np.abs(err))) for name, err in spectra.items()}
+    result = {
+        "data": "analytic" if args.analytic else "make_galaxies",
+        "n_train": args.n_train, "n_test": args.n_test, "threads": args.threads,
+        "train_seconds": round(train_seconds, 1), "epochs": est.n_iter_,
+        "final_train_loss": est.history_[-1]["train_loss"],
+        "r2": {k: round(v, 3) for k, v in r2.items()},
+        "power_spectrum_mean_abs_error": {k: round(v, 3) for k, v in summary.items()},
+        "power_spectrum_error_per_band": {k: np.round(v, 3).tolist()
+                                          for k, v in spectra.items()},
+        "params": est.get_params(),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "minuet_quality.json").write_text(json.dumps(result, indent=2, default=str))
+    lines = [
+        (f"MinuetEncoder defaults, {result['data']}, {args.n_train} training galaxies, "
+        f"{train_seconds:.0f} s ({est.n_iter_} epochs) on {args.threads} threads."), "",
+        "| quantity | value |", "|---|---|",
+        *(f"| R^2 {k} (held out) | {v:.3f} |" for k, v in r2.items()),
+        *(f"| mean abs power-spectrum error, {k} | {v:.3f} |" for k, v in summary.items()),
+    ]
+    (RESULTS / "minuet_quality.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,435 @@
+"""MinuetEncoder: the diffusion autoencoder of Minuet as a scikit-learn transformer."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._encoder_base import BaseImageEncoder
+from .nn.augment import orient, random_orientation_matrices
+from .nn.autoencoder import DiffusionAutoencoder
+from .preprocessing import central_source_masks
+
+__all__ = ["PRESETS", "MinuetEncoder"]
+
+#: Named configurations for :meth:`MinuetEncoder.from_preset`. ``"paper"`` is the authors'
+#: setting (Gagliano, Shen & Villar 2025): 3-pixel patches (576 tokens on 72x72 images),
+#: width 256, 4 encoder and 4 decoder blocks, linear betas 1e-4..0.02 over 1000 steps,
+#: epsilon prediction, batch 128, 200 deterministic DDIM steps. It needs a GPU.
+PRESETS = {
+    "paper": {
+        "patch_size": 3, "width": 256, "encoder_depth": 4, "decoder_depth": 4, "n_heads": 4,
+        "diffusion_steps": 1000, "noise_schedule": "linear", "prediction": "epsilon",
+        "sampling_steps": 200, "eta": 0.0, "batch_size": 128, "lr": 1e-4,
+    },
+}
+
+# Pixel weights of masked_loss: on the central galaxy's segmentation mask, and elsewhere.
+_MASK_WEIGHT, _BACKGROUND_WEIGHT = 0.9, 0.1
+# Seed of the fixed noise and of the stratified times of ``score`` and ``valid_loss``.
+_SCORE_SEED = 0
+
+
+def _central_mask_weights(x, weight):
+    """0.9 on each image's central-source segmentation mask, 0.1 elsewhere (per pixel)."""
+    images = torch.where(weight > 0, x, torch.nan).float().cpu().numpy()
+    masks = torch.from_numpy(central_source_masks(images)).to(x.device)[:, None]
+    return torch.where(masks, _MASK_WEIGHT, _BACKGROUND_WEIGHT).to(x.dtype)
+
+
+class MinuetEncoder(BaseImageEncoder):
+    """Diffusion autoencoder: images -> ``n_components`` semantic latents (and back).
+
+    A Perceiver encoder reads an image's patch tokens into a small learnable latent array
+    (one token per component) and projects each token to a scalar: the latents. A
+    transformer denoiser learns to remove Gaussian noise from the image given the latents
+    (prepended as tokens, with a sinusoidal+MLP time embedding); both are trained together
+    with the DDPM loss, so the latents carry what the noise hides. ``inverse_transform``
+    and :meth:`sample` run DDIM from the latents. Training, streaming from memmap/HDF5,
+    per-band standardisation, checkpoints and persistence come from the shared encoder
+    base (``minuet_sk._encoder_base.BaseImageEncoder``).
+
+    The defaults are a CPU configuration chosen by measurement (see
+    ``benchmarks/results/minuet_notes.md``): useful latents of 72x72 images in minutes on a
+    laptop. ``MinuetEncoder.from_preset("paper")`` gives the authors' configuration.
+
+    Parameters
+    ----------
+    n_components : int, default=5
+        Number of latents (latent tokens).
+    image_shape : tuple of int or None, default=(3, 72, 72)
+        ``(C, H, W)``; None takes it from 4-D input. Any H, W works (padded to a multiple of
+        ``patch_size`` inside the networks).
+    patch_size : int, default=6
+        Side of the square patches (72x72 images: 144 tokens).
+    width : int, default=64
+        Token dimension of the encoder and the denoiser.
+    encoder_depth : int, default=2
+        Perceiver blocks (cross-attention to the patches, then self-attention).
+    decoder_depth : int, default=2
+        Transformer blocks of the denoiser.
+    n_heads : int, default=4
+        Attention heads; must divide ``width``.
+    diffusion_steps : int, default=1000
+        Noise levels of the diffusion.
+    noise_schedule : {"cosine", "linear"}, default="cosine"
+        ``"linear"``: betas 1e-4..0.02 (DDPM, the paper); ``"cosine"``: Nichol & Dhariwal.
+    prediction : {"v", "epsilon"}, default="v"
+        What the denoiser predicts: ``v = sqrt(a) eps - sqrt(1 - a) x0`` or the noise.
+        With ``"epsilon"`` DDIM's clean-image estimate ``(x_t - sqrt(1 - a) eps) / sqrt(a)``
+        multiplies the network's error by up to ``1 / sqrt(a)`` (2e4 at the end of the
+        cosine schedule, 157 for the linear one), and on unbounded standardised images no
+        clipping rescues it: measured reconstructions of an epsilon model were noise
+        (pixel MSE 205 vs 0.04 with ``"v"``, same budget; see
+        ``benchmarks/results/minuet_notes.md``). The paper used epsilon with 200 steps.
+    sampling_steps : int, default=50
+        DDIM steps of ``inverse_transform``, ``sample`` and ``reconstruct``.
+    eta : float, default=0.0
+        DDIM stochasticity: 0 is deterministic given the starting noise.
+    orientation_invariant : bool, default=True
+        Every training image is rotated by a random angle and mirrored half the time; when
+        True the encoder sees one random orientation and the denoiser is trained on
+        another, so the latents cannot encode the position angle.
+    masked_loss : bool, default=False
+        Weight the loss 0.9 on the central galaxy's segmentation mask and 0.1 elsewhere
+        (the paper's masked variant). Masks come from
+        :func:`minuet_sk.preprocessing.central_source_masks` (the segmentation of
+        :class:`~minuet_sk.SegmentationMasker`), computed batch by batch during training
+        (about 7 ms of CPU per 72x72 image); to compute them once instead, pass
+        ``fit(X, pixel_weight=...)``.
+    max_epochs : int, default=20
+    batch_size : int, default=128
+    lr : float, default=1e-3
+        AdamW learning rate (the paper's 1e-4..2e-4 is for its much longer runs).
+    weight_decay : float, default=0.0
+    validation_fraction : float, default=0.1
+        Held out for ``valid_loss`` (denoising loss at fixed noise and times, as in
+        :meth:`score`) and early stopping.
+    early_stopping : bool, default=True
+    patience : int, default=4
+    device : str, default="auto"
+        CUDA (with bf16 autocast) when present, else CPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling, noise and augmentations, and the starting noise of
+        ``inverse_transform``; a fixed integer gives bit-identical fits on CPU.
+    verbose : int, default=0
+    warm_start : bool, default=False
+    checkpoint_dir : str, path-like or None, default=None
+
+    Attributes
+    ----------
+    image_shape_ : tuple of int
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only for DataFrame input.
+    band_median_, band_scale_ : ndarray of shape (C,)
+        Per-band standardisation learned in ``fit``.
+    history_ : list of dict
+        Per epoch: ``epoch``, ``train_loss``, ``valid_loss``, ``dur``, ``images_per_s``.
+    n_iter_ : int
+        Epochs trained.
+    device_ : str
+    net_ : skorch net
+        ``net_.module_`` is the :class:`minuet_sk.nn.autoencoder.DiffusionAutoencoder`.
+
+    See Also
+    --------
+    minuet_sk.VAEEncoder : the variational-autoencoder baseline.
+    minuet_sk.EigengalaxyPCA : the linear baseline.
+
+    References
+    ----------
+    Gagliano, Shen & Villar (2025), arXiv:2512.04145 (Minuet); Preechakul et al. (2022),
+    Diffusion Autoencoders; Jaegle et al. (2021), Perceiver; Ho et al. (2020), DDPM;
+    Song et al. (2021), DDIM.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet_sk import MinuetEncoder
+    >>> X = np.random.default_rng(0).random((16, 1, 8, 8), dtype=np.float32)
+    >>> enc = MinuetEncoder(2, image_shape=None, patch_size=4, width=16, encoder_depth=1,
+    ...                     decoder_depth=1, diffusion_steps=20, sampling_steps=4,
+    ...                     max_epochs=1, random_state=0)
+    >>> enc.fit(X).transform(X).shape
+    (16, 2)
+    >>> enc.get_feature_names_out().tolist()
+    ['minuet0', 'minuet1']
+    >>> enc.inverse_transform(enc.transform(X[:3])).shape
+    (3, 64)
+    >>> enc.sample(enc.transform(X[:2]), n_samples=3, random_state=0).shape
+    (2, 3, 1, 8, 8)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **BaseImageEncoder._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "patch_size": [Interval(Integral, 1, None, closed="left")],
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "encoder_depth": [Interval(Integral, 1, None, closed="left")],
+        "decoder_depth": [Interval(Integral, 1, None, closed="left")],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "diffusion_steps": [Interval(Integral, 2, None, closed="left")],
+        "noise_schedule": [StrOptions({"cosine", "linear"})],
+        "prediction": [StrOptions({"epsilon", "v"})],
+        "sampling_steps": [Interval(Integral, 1, None, closed="left")],
+        "eta": [Interval(Real, 0, None, closed="left")],
+        "orientation_invariant": ["boolean"],
+        "masked_loss": ["boolean"],
+    }
+    _feature_prefix = "minuet"
+
+    def __init__(
+        self,
+        n_components=5,
+        *,
+        image_shape=(3, 72, 72),
+        patch_size=6,
+        width=64,
+        encoder_depth=2,
+        decoder_depth=2,
+        n_heads=4,
+        diffusion_steps=1000,
+        noise_schedule="cosine",
+        prediction="v",
+        sampling_steps=50,
+        eta=0.0,
+        orientation_invariant=True,
+        masked_loss=False,
+        max_epochs=20,
+        batch_size=128,
+        lr=1e-3,
+        weight_decay=0.0,
+        validation_fraction=0.1,
+        early_stopping=True,
+        patience=4,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        checkpoint_dir=None,
+    ):
+        self.n_components = n_components
+        self.image_shape = image_shape
+        self.patch_size = patch_size
+        self.width = width
+        self.encoder_depth = encoder_depth
+        self.decoder_depth = decoder_depth
+        self.n_heads = n_heads
+        self.diffusion_steps = diffusion_steps
+        self.noise_schedule = noise_schedule
+        self.prediction = prediction
+        self.sampling_steps = sampling_steps
+        self.eta = eta
+        self.orientation_invariant = orientation_invariant
+        self.masked_loss = masked_loss
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+
+    @classmethod
+    def from_preset(cls, name, **params):
+        """A ``MinuetEncoder`` with the parameters of a named preset (see :data:`PRESETS`).
+
+        Parameters
+        ----------
+        name : {"paper"}
+            ``"paper"``: patch 3, width 256, 4+4 blocks, linear betas, 200 DDIM steps.
+        **params
+            Any other parameters, which override the preset's.
+
+        Returns
+        -------
+        MinuetEncoder
+
+        Examples
+        --------
+        >>> MinuetEncoder.from_preset("paper", random_state=0).get_params()["width"]
+        256
+        """
+        if name not in PRESETS:
+            raise ValueError(f"Unknown preset {name!r}; choose from {sorted(PRESETS)}.")
+        return cls(**{**PRESETS[name], **params})
+
+    # ---- hooks of the encoder base ----------------------------------------------------
+    def _module_class(self):
+        return DiffusionAutoencoder
+
+    def _module_kwargs(self):
+        if self.width % self.n_heads:
+            raise ValueError(
+                f"width={self.width} must be a multiple of n_heads={self.n_heads}."
+            )
+        if self.sampling_steps > self.diffusion_steps:
+            raise ValueError(
+                f"sampling_steps={self.sampling_steps} exceeds "
+                f"diffusion_steps={self.diffusion_steps}."
+            )
+        return {
+            "image_shape": self.image_shape_,
+            "n_latents": self.n_components,
+            "patch_size": self.patch_size,
+            "width": self.width,
+            "encoder_depth": self.encoder_depth,
+            "decoder_depth": self.decoder_depth,
+            "n_heads": self.n_heads,
+            "diffusion_steps": self.diffusion_steps,
+            "noise_schedule": self.noise_schedule,
+            "prediction": self.prediction,
+        }
+
+    def _loss(self, module, x, weight, generator, training):
+        if not training:
+            per_pixel, weight = self._fixed_noise_loss(module, x, weight)
+            return per_pixel.sum() / weight.sum().clamp_min(1e-12)
+        n, device = len(x), x.device
+        if self.masked_loss:
+            weight = weight * _central_mask_weights(x, weight)
+        theta_target = random_orientation_matrices(n, generator, device)
+        theta_encoder = (random_orientation_matrices(n, generator, device)
+                         if self.orientation_invariant else theta_target)
+        t = torch.randint(module.diffusion.diffusion_steps, (n,), generator=generator,
+                          device=device)
+        noise = torch.randn(x.shape, generator=generator, device=device)
+        return module.loss(orient(x, theta_encoder), orient(x, theta_target), t, noise,
+                           orient(weight, theta_target))
+
+    def _encode(self, module, x, weight):
+        return module.encode(x)
+
+    @staticmethod
+    def _fixed_noise_loss(module, x, weight):
+        """Per-pixel weighted loss at evenly spread times and seeded noise (no rotation)."""
+        n, steps = len(x), module.diffusion.diffusion_steps
+        t = ((torch.arange(n, device=x.device) + 0.5) * steps / n).long()
+        generator = torch.Generator(device=x.device).manual_seed(_SCORE_SEED)
+        noise = torch.randn(x.shape, generator=generator, device=x.device)
+        return module.loss(x, x, t, noise, weight, reduction="none"), weight
+
+    def _decoder(self, generator):
+        """``fn(module, z)`` -> DDIM images, for ``_map_latents``."""
+        def decode(module, z):
+            return module.decode(z, sampling_steps=self.sampling_steps, eta=self.eta,
+                                 generator=generator)
+        return decode
+
+    def _generator(self, random_state):
+        """A torch.Generator on the fitted device, seeded from ``random_state``.
+
+        None means the fit's own seed (reproducible), not fresh randomness.
+        """
+        if random_state is None:
+            seed = self._seeds[2]
+        else:
+            seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
+        return torch.Generator(device=self.device_).manual_seed(seed)
+
+    # ---- public API ---------------------------------------------------------------------
+    def inverse_transform(self, X):
+        """Decode latents into images by DDIM (``sampling_steps``, ``eta``), flattened.
+
+        The starting noise comes from the fit's seed, so the same latents always give the
+        same images (and an integer ``random_state`` makes them reproducible across fits).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Latents.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, C*H*W)
+            Images in the input units.
+        """
+        check_is_fitted(self)
+        images = self._map_latents(self._decoder(self._generator(None)), X)
+        images = self._destandardise(images)
+        return images.reshape(len(images), -1)
+
+    def sample(self, Z, n_samples=5, random_state=None):
+        """Draw ``n_samples`` posterior reconstructions of each row of latents ``Z``.
+
+        Each draw starts DDIM from its own Gaussian noise: the spread of the draws shows
+        what the latents do not pin down (noise, position angle, fine structure).
+
+        Parameters
+        ----------
+        Z : array-like of shape (n, n_components)
+        n_samples : int, default=5
+        random_state : int, RandomState instance or None, default=None
+            Seeds the starting noise (and the DDIM noise when ``eta > 0``).
+
+        Returns
+        -------
+        ndarray of shape (n, n_samples, C, H, W)
+            Images in the input units.
+        """
+        check_is_fitted(self)
+        if not (isinstance(n_samples, Integral) and n_samples >= 1):
+            raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+        generator = self._generator(check_random_state(random_state))
+        Z = np.asarray(Z, dtype=np.float32)
+        repeated = np.repeat(Z, n_samples, axis=0) if Z.ndim == 2 else Z
+        images = self._map_latents(self._decoder(generator), repeated)
+        images = self._destandardise(images)
+        return images.reshape((len(Z), n_samples) + tuple(self.image_shape_))
+
+    def reconstruct(self, X, n_samples=1, random_state=None):
+        """Encode and decode images: the mean of ``n_samples`` DDIM reconstructions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, H, W) or (n, C*H*W)
+        n_samples : int, default=1
+            Draws averaged per image (more draws: a smoother posterior-mean image).
+        random_state : int, RandomState instance or None, default=None
+            Seeds the starting noise; None uses the fit's seed (reproducible).
+
+        Returns
+        -------
+        ndarray of shape (n, C, H, W)
+        """
+        check_is_fitted(self)
+        if random_state is None:
+            random_state = self._seeds[2]
+        return self.sample(self.transform(X), n_samples, random_state).mean(axis=1)
+
+    def score(self, X, y=None):
+        """Minus the mean denoising loss per pixel at fixed noise and times (higher is better).
+
+        Deterministic: the times are spread evenly over the diffusion and the noise is
+        seeded; images are not rotated; missing pixels are left out.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, H, W) or (n, C*H*W)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        float
+        """
+        check_is_fitted(self)
+
+        def sums(module, x, weight):
+            per_pixel, weight = self._fixed_noise_loss(module, x, weight)
+            return per_pixel.flatten(1).sum(1), weight.flatten(1).sum(1)
+
+        loss, weight = self._predict_batches(sums, X)
+        return -float(loss.sum() / max(weight.sum(), 1e-12))

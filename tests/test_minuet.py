@@ -1,0 +1,203 @@
+import pickle
+
+import h5py
+import joblib
+import numpy as np
+import pytest
+import torch
+from conftest import make_blobs_images
+
+from minuet_sk import MinuetEncoder
+from minuet_sk.minuet import _central_mask_weights
+
+SHAPE = (3, 16, 16)
+TINY = {"image_shape": SHAPE, "patch_size": 4, "width": 16, "encoder_depth": 1,
+        "decoder_depth": 1, "n_heads": 2, "diffusion_steps": 50, "sampling_steps": 5,
+        "max_epochs": 1, "batch_size": 16, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def X():
+    return make_blobs_images(48, SHAPE, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(X):
+    torch.set_num_threads(1)  # module fixtures run before the per-test one of conftest
+    return MinuetEncoder(3, **TINY).fit(X)
+
+
+class TestShapesAndNames:
+    def test_outputs(self, fitted, X):
+        Z = fitted.transform(X)
+        assert Z.shape == (48, 3) and Z.dtype == np.float32
+        assert fitted.get_feature_names_out().tolist() == ["minuet0", "minuet1", "minuet2"]
+        assert fitted.inverse_transform(Z[:4]).shape == (4, 3 * 16 * 16)
+        assert fitted.sample(Z[:2], n_samples=3, random_state=0).shape == (2, 3) + SHAPE
+        assert fitted.reconstruct(X[:2], n_samples=2).shape == (2,) + SHAPE
+        assert np.isfinite(fitted.score(X))
+        assert fitted.n_iter_ == 1 and len(fitted.history_) == 1
+
+    def test_flat_input_and_pandas_output(self, fitted, X):
+        np.testing.assert_array_equal(fitted.transform(X.reshape(48, -1)), fitted.transform(X))
+        frame = MinuetEncoder(3, **TINY).set_output(transform="pandas").fit(X).transform(X)
+        assert list(frame.columns) == ["minuet0", "minuet1", "minuet2"]
+
+    def test_any_image_shape(self):
+        X = np.random.default_rng(0).random((10, 1, 5, 7), dtype=np.float32)
+        est = MinuetEncoder(2, **{**TINY, "image_shape": None}).fit(X)
+        assert est.transform(X).shape == (10, 2)
+        assert est.inverse_transform(est.transform(X)).shape == (10, 35)
+
+    def test_wrong_latent_width(self, fitted):
+        with pytest.raises(ValueError, match="n_components"):
+            fitted.inverse_transform(np.zeros((2, 5)))
+
+    def test_preset(self):
+        params = MinuetEncoder.from_preset("paper", max_epochs=3).get_params()
+        assert (params["patch_size"], params["width"], params["sampling_steps"],
+                params["noise_schedule"], params["max_epochs"]) == (3, 256, 200, "linear", 3)
+        with pytest.raises(ValueError, match="preset"):
+            MinuetEncoder.from_preset("laptop")
+
+    def test_masked_loss_weights_central_galaxy(self, X):
+        x = torch.from_numpy(X[:4])
+        weight = torch.ones_like(x)
+        weight[0, :, :3] = 0.0  # missing rows stay out of the detection
+        w = _central_mask_weights(x, weight)
+        assert w.shape == (4, 1, 16, 16)
+        torch.testing.assert_close(torch.unique(w), torch.tensor([0.1, 0.9]))
+        assert (w[:, 0, 7:9, 7:9] == 0.9).all() and (w[:, 0, 0, 0] == 0.1).all()
+        est = MinuetEncoder(3, **TINY, masked_loss=True).fit(X)
+        assert np.isfinite(est.history_[0]["train_loss"])
+
+
+class TestDeterminism:
+    def test_same_seed_same_fit(self, fitted, X):
+        other = MinuetEncoder(3, **TINY).fit(X)
+        np.testing.assert_array_equal(other.transform(X), fitted.transform(X))
+        assert other.score(X) == fitted.score(X)
+
+    def test_methods_repeatable(self, fitted, X):
+        Z = fitted.transform(X[:4])
+        np.testing.assert_array_equal(fitted.inverse_transform(Z), fitted.inverse_transform(Z))
+        np.testing.assert_array_equal(fitted.reconstruct(X[:2]), fitted.reconstruct(X[:2]))
+        a, b, c = (fitted.sample(Z, 2, random_state=s) for s in (1, 1, 2))
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(a, c)
+
+    def test_stochastic_ddim(self, fitted, X):
+        Z = fitted.transform(X[:2])
+        est = pickle.loads(pickle.dumps(fitted)).set_params(eta=1.0)
+        np.testing.assert_array_equal(est.sample(Z, 2, random_state=0),
+                                      est.sample(Z, 2, random_state=0))
+        assert not np.array_equal(est.sample(Z, 1, random_state=0),
+                                  fitted.sample(Z, 1, random_state=0))
+
+
+class TestPersistence:
+    def test_save_load_pickle_identical(self, fitted, X, tmp_path):
+        Z = fitted.transform(X)
+        images = fitted.inverse_transform(Z[:3])
+        loaded = MinuetEncoder.load(fitted.save(tmp_path / "minuet"))
+        for other in (loaded, pickle.loads(pickle.dumps(fitted))):
+            np.testing.assert_array_equal(other.transform(X), Z)
+            np.testing.assert_array_equal(other.inverse_transform(Z[:3]), images)
+        joblib.dump(fitted, tmp_path / "m.joblib")
+        np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").transform(X), Z)
+
+    def test_checkpoint_resume_equals_uninterrupted(self, X, tmp_path):
+        full = MinuetEncoder(3, **{**TINY, "max_epochs": 2}).fit(X)
+        ckpt = tmp_path / "ckpt"
+        MinuetEncoder(3, **TINY, checkpoint_dir=ckpt).fit(X)  # "killed" after one epoch
+        resumed = MinuetEncoder(3, **{**TINY, "max_epochs": 2}, checkpoint_dir=ckpt).fit(X)
+        assert resumed.n_iter_ == 2
+        np.testing.assert_array_equal(resumed.transform(X), full.transform(X))
+
+    def test_warm_start_continues(self, X):
+        est = MinuetEncoder(3, **TINY, warm_start=True).fit(X)
+        est.fit(X)
+        assert est.n_iter_ == 2
+        est.partial_fit(X)
+        assert est.n_iter_ == 3
+
+
+class TestInputs:
+    def test_nan_accepted_inf_rejected(self, fitted, X):
+        Xn = X.copy()
+        Xn[0, :, :4, :4] = np.nan
+        est = MinuetEncoder(3, **TINY).fit(Xn)
+        assert np.isfinite(est.transform(Xn)).all() and np.isfinite(est.score(Xn))
+        Xi = X.copy()
+        Xi[1, 0, 0, 0] = np.inf
+        with pytest.raises(ValueError, match="infinit"):
+            fitted.transform(Xi)
+        with pytest.raises(ValueError, match="infinit"):
+            MinuetEncoder(3, **TINY).fit(Xi)
+
+    def test_memmap_and_h5py_same_latents(self, fitted, X, tmp_path):
+        expected = fitted.transform(X)
+        mm = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.float32,
+                                       shape=X.shape)
+        mm[:] = X
+        mm.flush()
+        np.testing.assert_array_equal(fitted.transform(np.load(tmp_path / "x.npy",
+                                                               mmap_mode="r")), expected)
+        with h5py.File(tmp_path / "x.h5", "w") as f:
+            f["images"] = X
+        with h5py.File(tmp_path / "x.h5", "r") as f:
+            np.testing.assert_array_equal(fitted.transform(f["images"]), expected)
+            streamed = MinuetEncoder(3, **TINY).fit(f["images"])
+        assert streamed.transform(X).shape == (48, 3)
+
+
+class TestOrientation:
+    @pytest.mark.parametrize("invariant", [True, False])
+    def test_encoder_and_denoiser_see_other_orientations(self, fitted, X, invariant):
+        seen = {}
+
+        class Spy:
+            diffusion = fitted.net_.module_.diffusion
+
+            def loss(self, encoder_images, target_images, t, noise, weights):
+                seen.update(encoder=encoder_images, target=target_images, weights=weights)
+                return target_images.sum()
+
+        est = pickle.loads(pickle.dumps(fitted)).set_params(orientation_invariant=invariant)
+        x = torch.from_numpy(X[:8])
+        est._loss(Spy(), x, torch.ones_like(x), torch.Generator().manual_seed(0), True)
+        same = torch.allclose(seen["encoder"], seen["target"])
+        assert same != invariant
+        assert not torch.allclose(seen["target"], x)  # both views are randomly oriented
+        # a rotation keeps the total flux of a centred galaxy (up to interpolation)
+        torch.testing.assert_close(seen["encoder"].sum((1, 2, 3)), x.sum((1, 2, 3)),
+                                   rtol=0.1, atol=2.0)
+
+
+def _elongated_galaxies(n, size, random_state):
+    """Elliptical exponential profiles: size, flux and colour vary; angle is random."""
+    rng = np.random.default_rng(random_state)
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    radius = rng.uniform(1.5, 5.0, n)[:, None, None]
+    q = rng.uniform(0.3, 0.7, n)[:, None, None]
+    angle = rng.uniform(0, np.pi, n)[:, None, None]
+    u = np.cos(angle) * xx + np.sin(angle) * yy
+    v = -np.sin(angle) * xx + np.cos(angle) * yy
+    profile = np.exp(-np.sqrt(u**2 + (v / q) ** 2) / radius)
+    colour = rng.uniform(0.3, 2.0, (n, 3)) * rng.uniform(0.5, 3, (n, 1))
+    images = colour[:, :, None, None] * profile[:, None]
+    return (images + 0.02 * rng.standard_normal(images.shape)).astype(np.float32)
+
+
+@pytest.mark.slow
+def test_rotation_by_90_degrees_barely_moves_latents():
+    X = _elongated_galaxies(1200, 24, random_state=0)
+    est = MinuetEncoder(3, image_shape=(3, 24, 24), patch_size=6, width=32, encoder_depth=2,
+                        decoder_depth=2, max_epochs=6, batch_size=64, lr=2e-3,
+                        validation_fraction=0.0, random_state=0).fit(X)
+    test = _elongated_galaxies(200, 24, random_state=1)
+    Z = est.transform(test)
+    Z_rot = est.transform(np.rot90(test, 1, axes=(2, 3)).copy())
+    shift = np.linalg.norm(Z - Z_rot, axis=1)
+    pairs = np.linalg.norm(Z[:100] - Z[100:], axis=1)
+    assert np.median(shift) < 0.25 * np.median(pairs)
