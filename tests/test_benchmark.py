@@ -1,0 +1,54 @@
+"""The benchmark harness end to end on a tiny configuration (the harness, not the figures)."""
+
+import json
+
+import pytest
+
+from minuet_sk.benchmark import PRESETS, PROBE_TASKS, run_benchmark
+from minuet_sk.report import write_figures, write_report
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    results, artifacts = run_benchmark("tiny", out_dir=out, progress=False)
+    return out, results, artifacts
+
+
+def test_results_json_has_every_question(tiny_run):
+    out, _, _ = tiny_run
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["seed"] == PRESETS["tiny"].seed
+    assert {"package_version", "settings", "machine", "data", "pixel_probes",
+            "oracle_posteriors", "peak_memory_mb"} <= set(saved)
+    assert set(saved["encoders"]) == {"minuet", "vae", "pca"}
+    for name, enc in saved["encoders"].items():
+        assert set(enc) == {"reconstruction", "probes", "posteriors", "similarity",
+                            "orientation", "correlations", "cost"}, name
+        assert len(enc["reconstruction"]["mse_per_band"]) == 3
+        assert set(enc["probes"]) == set(PROBE_TASKS)
+        assert {"sigma_nmad", "outlier_fraction", "bias"} == set(enc["posteriors"]["redshift"])
+        assert set(enc["posteriors"]["coverage_68"]) == {"redshift", "log_mstar", "log_sfr"}
+        assert {"rot90", "flip_lr", "mean"} <= set(enc["orientation"])
+        assert {"fit_seconds", "transform_galaxies_per_s",
+                "inverse_transform_galaxies_per_s", "flow_samples_per_s"} <= set(enc["cost"])
+    assert "mse_per_band_posterior_mean" in saved["encoders"]["minuet"]["reconstruction"]
+
+
+def test_split_is_held_out(tiny_run):
+    _, results, artifacts = tiny_run
+    n = PRESETS["tiny"].n_galaxies
+    assert results["data"]["n_train"] + results["data"]["n_test"] == n
+    assert len(artifacts["X_test"]) == results["data"]["n_test"]
+
+
+def test_markdown_and_report(tiny_run):
+    out, _, artifacts = tiny_run
+    text = (out / "results.md").read_text()
+    for heading in ("1. Reconstruction", "2. Galaxy Zoo probes", "3. Physical posteriors",
+                    "4. Similarity", "5. Orientation", "6. Correlations", "7. Cost"):
+        assert heading in text
+    paths = write_figures(artifacts, out)
+    assert all(p.stat().st_size > 1000 for p in paths)
+    page = write_report(out).read_text()
+    assert page.count("<img") == len(paths) and page.count("<table") >= 7
