@@ -14,9 +14,10 @@ the image edge, against an in-domain PCA fitted on half of the HDF itself:
    latent space.
 
 The training set is a small GalSim simulation drawn here (bulge + inclined exponential disk,
-red bulge and blue disk colours, Gaussian PSF, sky noise): a stand-in for
-``minuet_sk.datasets.make_galaxies``, which is not on main yet; swap it in when it lands.
-Sizes are in pixels because the scikit-image HDF image comes without a pixel scale.
+red bulge and blue disk colours, Gaussian PSF, sky noise) rather than
+``minuet_sk.datasets.make_galaxies``: that one draws DECaLS stamps at 0.262"/pixel and 1.2-1.6"
+seeing, while the HDF galaxies span 1.5-10 pixels of an image without a pixel scale, so the
+sizes here are drawn in HDF pixels to match.
 Both sets get the same preprocessing, which discards what cannot transfer: each cutout is
 divided by its central flux (8-bit display units and nanomaggies do not share a scale) and
 asinh-stretched; the HDF channels are put in blue, green, red order to match g, r, z.

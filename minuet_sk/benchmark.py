@@ -16,13 +16,21 @@ import platform
 import resource
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+from sklearn.metrics import roc_curve
+from sklearn.model_selection import (
+    StratifiedKFold,
+    cross_val_predict,
+    cross_val_score,
+    train_test_split,
+)
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline as sk_make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -65,6 +73,14 @@ class BenchmarkConfig:
         Also fit a 2-latent VAE (the latent-space VAE study) for its correlation tables.
     seed : int
     device : str
+
+    Examples
+    --------
+    >>> from minuet_sk.benchmark import PRESETS, BenchmarkConfig
+    >>> BenchmarkConfig(n_galaxies=500, image_size=32).n_components
+    5
+    >>> PRESETS["quick"].n_galaxies, PRESETS["quick"].image_size
+    (2000, 48)
     """
 
     n_galaxies: int = 3000
@@ -94,13 +110,14 @@ PRESETS = {
     ),
     "demo": BenchmarkConfig(
         n_galaxies=1000, image_size=48, n_reconstruct=100, n_posterior_samples=4,
-        minuet={"max_epochs": 10, "sampling_steps": 20},
+        # small batches: a diffusion model needs optimizer steps more than epochs
+        minuet={"max_epochs": 30, "batch_size": 32, "sampling_steps": 20},
         vae={"max_epochs": 10},
         flow={"n_transforms": 3, "hidden_features": 32, "max_epochs": 80, "n_samples": 500},
     ),
     "quick": BenchmarkConfig(
         n_galaxies=2000, image_size=48,
-        minuet={"max_epochs": 20, "sampling_steps": 20},
+        minuet={"max_epochs": 30, "batch_size": 32, "sampling_steps": 20},
         vae={"max_epochs": 20},
         flow={"max_epochs": 200},
     ),
@@ -138,13 +155,13 @@ def _truth_classes(truth):
     return classes
 
 
-def _encoders(config):
+def _encoders(config, verbose=0):
     """The three encoders, and the names of those already fitted (shipped weights)."""
     from minuet_sk import EigengalaxyPCA, MinuetEncoder, VAEEncoder
 
     shape = (3, config.image_size, config.image_size)
     common = {"image_shape": shape, "random_state": config.seed}
-    torch_common = {**common, "device": config.device}
+    torch_common = {**common, "device": config.device, "verbose": verbose}
     minuet_params = dict(config.minuet)
     preset = minuet_params.pop("preset", None)
     pretrained = minuet_params.pop("pretrained", None)
@@ -200,10 +217,11 @@ def _probe_models(seed):
     }
 
 
-def _probes(encoder, X, labels, config):
-    """ROC AUC of linear and MLP probes on frozen latents, stratified k-fold."""
+def _probes(encoder, X, labels, config, Z):
+    """ROC AUC of linear and MLP probes on frozen latents, stratified k-fold; and the ROC
+    curve of the linear probe from out-of-fold probabilities (same folds) on latents ``Z``."""
     cv = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
-    scores = {}
+    scores, curves = {}, {}
     for task in PROBE_TASKS:
         y = labels[task]
         known = y.notna().to_numpy()
@@ -214,12 +232,19 @@ def _probes(encoder, X, labels, config):
         row = {"n": int(known.sum()), "n_positive": int(counts[1])}
         for probe_name, probe in _probe_models(config.seed).items():
             model = sk_make_pipeline(FrozenEstimator(encoder), StandardScaler(), probe)
-            auc = cross_val_score(model, X[known], y[known].astype(int), cv=cv,
-                                  scoring="roc_auc")
+            with warnings.catch_warnings():  # a probe has a fixed iteration budget by design
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                auc = cross_val_score(model, X[known], y[known].astype(int), cv=cv,
+                                      scoring="roc_auc")
             row[probe_name] = float(auc.mean())
             row[f"{probe_name}_std"] = float(auc.std())
         scores[task] = row
-    return scores
+        linear = sk_make_pipeline(StandardScaler(), _probe_models(config.seed)["logistic"])
+        proba = cross_val_predict(linear, Z[known], y[known].astype(int), cv=cv,
+                                  method="predict_proba")[:, 1]
+        fpr, tpr, _ = roc_curve(y[known].astype(int), proba)
+        curves[task] = (fpr, tpr, row["logistic"])
+    return scores, curves
 
 
 def _pixel_probes(X, labels, config):
@@ -326,6 +351,15 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
         Every figure, with the package version, seed, settings and machine.
     artifacts : dict
         Arrays behind the figures (test images, reconstructions, latents, posteriors).
+
+    Examples
+    --------
+    The ``tiny`` preset runs every question end to end in about a minute on a laptop:
+
+    >>> from minuet_sk.benchmark import run_benchmark
+    >>> results, artifacts = run_benchmark("tiny", out_dir="bench")  # doctest: +SKIP
+    >>> sorted(results["encoders"])  # doctest: +SKIP
+    ['minuet', 'pca', 'vae']
     """
     import minuet_sk
     from minuet_sk import AsinhStretch
@@ -379,7 +413,7 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
                  "figures": {}, "encoders": {}}
 
     stage("fit")
-    encoders, prefitted = _encoders(config)
+    encoders, prefitted = _encoders(config, verbose=int(progress))
     for name, encoder in encoders.items():
         if name in prefitted:
             clock.seconds[f"{name}.fit"] = 0.0
@@ -402,8 +436,10 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
         artifacts["figures"][name] = figs
 
     stage("probes")
+    artifacts["roc"] = {}
     for name, encoder in encoders.items():
-        results["encoders"][name]["probes"] = _probes(encoder, X_test, labels_test, config)
+        results["encoders"][name]["probes"], artifacts["roc"][name] = _probes(
+            encoder, X_test, labels_test, config, latents_test[name])
     results["pixel_probes"] = _pixel_probes(X_test, labels_test, config)
 
     stage("posteriors")
@@ -493,6 +529,13 @@ def question_tables(results):
     Returns
     -------
     list of tuple
+
+    Examples
+    --------
+    >>> import json
+    >>> results = json.load(open("bench/results.json"))  # doctest: +SKIP
+    >>> [title for title, frame, better in question_tables(results)][0]  # doctest: +SKIP
+    '1. Reconstruction of held-out galaxies (asinh-stretched units)'
     """
     enc = results["encoders"]
     names = list(enc)
@@ -504,7 +547,7 @@ def question_tables(results):
             if f"mse_per_band{suffix}" in rec:
                 rows[label] = {
                     **{f"MSE {b}": v for b, v in zip("grz", rec[f"mse_per_band{suffix}"])},
-                    **{f"P(k) |log10 ratio| {b}": v for b, v in zip(
+                    **{f"P(k) log-ratio error {b}": v for b, v in zip(
                         "grz", rec[f"power_spectrum_log_error_per_band{suffix}"])}}
     tables.append(("1. Reconstruction of held-out galaxies (asinh-stretched units)",
                    pd.DataFrame(rows), "lower"))
@@ -589,6 +632,13 @@ def results_markdown(results):
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import json
+    >>> results = json.load(open("bench/results.json"))  # doctest: +SKIP
+    >>> print(results_markdown(results).splitlines()[0])  # doctest: +SKIP
+    # Benchmark: minuet vs vae vs pca
     """
     out = [
         f"# Benchmark: {' vs '.join(results['encoders'])}",

@@ -100,7 +100,7 @@ def _demo(args):
     from minuet_sk.benchmark import PRESETS, run_benchmark
     from minuet_sk.report import write_figures, write_report
 
-    config = dataclasses.replace(PRESETS["demo"], seed=args.seed, device=args.device)
+    config = dataclasses.replace(PRESETS[args.preset], seed=args.seed, device=args.device)
     if args.size is not None:
         config.n_galaxies = args.size
     if args.epochs is not None:
@@ -274,6 +274,8 @@ def build_parser():
     p = _add(sub, "demo", _demo, "simulate galaxies, fit PCA, VAE and Minuet, the flow and "
              "the probes; write an HTML report", "minuet demo --out report")
     p.add_argument("--size", type=int, help="number of simulated galaxies")
+    p.add_argument("--preset", choices=("tiny", "demo", "quick", "full"), default="demo",
+                   help="settings (tiny: a smoke test in about a minute)")
     p.add_argument("--epochs", type=int, help="training epochs of the VAE and Minuet")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--seed", type=int, default=0)

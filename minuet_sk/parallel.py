@@ -119,6 +119,19 @@ def predict_dist_frame(estimator, X, **params):
     -------
     dask.dataframe.DataFrame
         One row per galaxy (index 0..n-1), the columns of ``PropertyPosterior.to_frame``.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> from minuet_sk import FlowPropertyRegressor, parallel
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 2)).astype("float32")
+    >>> y = X[:, 0] + 0.1 * rng.normal(size=60)
+    >>> flow = FlowPropertyRegressor(n_transforms=1, hidden_features=8, max_epochs=2,
+    ...                              n_samples=20, random_state=0).fit(X, y)
+    >>> frame = parallel.predict_dist_frame(flow, da.from_array(X, chunks=(25, 2)))
+    >>> len(frame.compute()) == len(flow.predict_dist(X).to_frame())
+    True
     """
     import dask
     import dask.dataframe as dd

@@ -118,6 +118,10 @@ def _corner_figure(Z, colour, title):
     import matplotlib.pyplot as plt
 
     k = Z.shape[1]
+    # robust limits: a few outlying galaxies must not squash the rest into a corner
+    low, high = np.percentile(Z, [1, 99], axis=0)
+    pad = 0.05 * (high - low)
+    low, high = low - pad, high + pad
     fig, axes = plt.subplots(k, k, figsize=(1.7 * k, 1.7 * k))
     for i in range(k):
         for j in range(k):
@@ -127,9 +131,11 @@ def _corner_figure(Z, colour, title):
             if j > i:
                 ax.axis("off")
             elif i == j:
-                ax.hist(Z[:, i], bins=30, color="0.5")
+                ax.hist(Z[:, i], bins=30, range=(low[i], high[i]), color="0.5")
             else:
                 sc = ax.scatter(Z[:, j], Z[:, i], c=colour, s=3, cmap="viridis")
+                ax.set_xlim(low[j], high[j])
+                ax.set_ylim(low[i], high[i])
             if i == k - 1:
                 ax.set_xlabel(f"latent {j}", fontsize=8)
             if j == 0:
@@ -158,6 +164,26 @@ def _posterior_figure(posterior, y_test, n_show=4):
                 ax.set_title(name)
     axes[0, -1].legend(fontsize=7)
     fig.suptitle("Posteriors from the flow on Minuet latents (held-out galaxies; black: truth)")
+    return fig
+
+
+def _roc_figure(artifacts):
+    import matplotlib.pyplot as plt
+
+    tasks = sorted({t for curves in artifacts["roc"].values() for t in curves})
+    fig, axes = plt.subplots(1, len(tasks), figsize=(2.6 * len(tasks), 2.8), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for name, curves in artifacts["roc"].items():
+            if task in curves:
+                fpr, tpr, auc = curves[task]
+                ax.plot(fpr, tpr, label=f"{name} {auc:.2f}")
+        ax.plot([0, 1], [0, 1], color="0.7", lw=0.8)
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("false positive rate", fontsize=7)
+        ax.legend(fontsize=6, loc="lower right")
+    axes[0, 0].set_ylabel("true positive rate", fontsize=7)
+    fig.suptitle("Galaxy Zoo probes: ROC of a logistic regression on the latents "
+                 "(out-of-fold; legend: AUC)")
     return fig
 
 
@@ -215,6 +241,13 @@ def write_figures(artifacts, out_dir):
     -------
     list of Path
         The files written, in report order.
+
+    Examples
+    --------
+    >>> from minuet_sk.benchmark import run_benchmark
+    >>> results, artifacts = run_benchmark("tiny", out_dir="bench")  # doctest: +SKIP
+    >>> [p.name for p in write_figures(artifacts, "bench")][0]  # doctest: +SKIP
+    '1_reconstructions.png'
     """
     import matplotlib
 
@@ -230,6 +263,8 @@ def write_figures(artifacts, out_dir):
         ("4_posteriors", lambda: _posterior_figure(
             artifacts["posteriors"]["minuet"], artifacts["y_test"][list(TARGETS)])),
     ]
+    if any(artifacts.get("roc", {}).values()):
+        figures.append(("4b_probe_roc", lambda: _roc_figure(artifacts)))
     figures += [(f"5_neighbours_{name}", lambda name=name: _neighbour_figure(artifacts, name))
                 for name in artifacts["latents"]]
     figures.append(("6_latent_traversals", lambda: _traversal_figure(artifacts)))
@@ -248,6 +283,7 @@ _FIGURE_TITLES = {
     "2_power_spectra": "Radial power spectra",
     "3_latents_by_redshift": "Minuet latents coloured by redshift (cf. Fig. 5)",
     "4_posteriors": "Physical posteriors for a few galaxies",
+    "4b_probe_roc": "Galaxy Zoo probes: ROC curves",
     "6_latent_traversals": "Latent traversals",
 }
 
@@ -267,6 +303,11 @@ def write_report(out_dir, *, title="minuet_sk report"):
     -------
     Path
         The ``index.html`` written.
+
+    Examples
+    --------
+    >>> write_report("bench")  # a folder of ``minuet benchmark``  # doctest: +SKIP
+    PosixPath('bench/index.html')
     """
     out_dir = Path(out_dir)
     results_path = out_dir / "results.json"

@@ -119,3 +119,13 @@ class TestErrors:
 def test_report_of_a_missing_folder_fails_cleanly(tmp_path, capsys):
     assert main(["report", str(tmp_path / "none")]) == 2
     assert "run `minuet benchmark" in capsys.readouterr().err
+
+
+def test_demo_writes_a_readable_report(tmp_path):
+    out = tmp_path / "report"
+    assert main(["demo", "--preset", "tiny", "--seed", "3", "--out", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    figures = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert "1_reconstructions.png" in figures and "4b_probe_roc.png" in figures
+    assert page.count("<img") == len(figures) and page.count("<table") >= 7
+    assert json.loads((out / "results.json").read_text())["seed"] == 3
