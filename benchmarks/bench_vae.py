@@ -1,9 +1,7 @@
 """VAEEncoder: training images/s, transform galaxies/s, held-out reconstruction MSE vs PCA.
 
 Usage: python benchmarks/bench_vae.py [--n 2000] [--n-test 500] [--size 32] [--epochs 15]
-Writes benchmarks/results/vae.json and vae.md. Uses make_galaxies when available (the
-default data set); otherwise analytic galaxies (bulge + inclined exponential disk, random
-position angle, per-band colours, Gaussian PSF-like blur, sky noise), and says so.
+Writes benchmarks/results/vae.json and vae.md, on simulated galaxies (make_galaxies).
 Both models see the same images; PCA is EigengalaxyPCA at the same n_components.
 """
 
@@ -19,57 +17,13 @@ import pandas as pd
 import torch
 
 from minuet_sk import EigengalaxyPCA, VAEEncoder, __version__
+from minuet_sk.datasets import make_galaxies
 from minuet_sk.plotting import correlation_table
 
 
-def analytic_galaxies(n, size, seed):
-    """Bulge + disk galaxies in nanomaggy-like units, shape (n, 3, size, size), and their
-    true parameters as a DataFrame."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
-    pa = rng.uniform(0, np.pi, n)[:, None, None]
-    q = rng.uniform(0.2, 1.0, n)[:, None, None]
-    u = xx * np.cos(pa) + yy * np.sin(pa)
-    v = (-xx * np.sin(pa) + yy * np.cos(pa)) / q
-    r_disk = np.hypot(u, v)
-    r_bulge = np.hypot(xx, yy)
-    h = rng.uniform(1.0, size / 8, n)[:, None, None]
-    re_b = rng.uniform(0.5, 2.0, n)[:, None, None]
-    disk = np.exp(-r_disk / h)
-    bulge = np.exp(-7.67 * ((r_bulge / re_b) ** 0.25 - 1))
-    bt = rng.beta(1.5, 2.5, n)
-    disk_colour = np.array([0.6, 1.0, 1.2]) * rng.uniform(0.8, 1.2, (n, 3))
-    bulge_colour = np.array([0.4, 1.0, 1.6]) * rng.uniform(0.8, 1.2, (n, 3))
-    flux = 10 ** rng.uniform(0.5, 2.0, n)
-    disk /= disk.sum(axis=(1, 2), keepdims=True)
-    bulge /= bulge.sum(axis=(1, 2), keepdims=True)
-    images = flux[:, None, None, None] * (
-        ((1 - bt)[:, None] * disk_colour)[:, :, None, None] * disk[:, None]
-        + (bt[:, None] * bulge_colour)[:, :, None, None] * bulge[:, None]
-    )
-    kernel = np.exp(-0.5 * (np.arange(-3, 4) / 1.2) ** 2)
-    kernel /= kernel.sum()
-    for axis in (2, 3):
-        images = np.apply_along_axis(np.convolve, axis, images, kernel, mode="same")
-    images += rng.normal(0, 0.01, images.shape)
-    truth = pd.DataFrame({
-        "log_flux": np.log10(flux), "disk_scale": h.ravel(), "bulge_radius": re_b.ravel(),
-        "bulge_to_total": bt, "axis_ratio": q.ravel(), "g_minus_z": -2.5 * np.log10(
-            images[:, 0].sum((1, 2)).clip(1e-3) / images[:, 2].sum((1, 2)).clip(1e-3)
-        ),
-    })
-    return images.astype(np.float32), truth
-
-
 def _images(n, size, seed):
-    try:
-        from minuet_sk.datasets import make_galaxies
-    except ImportError:  # the simulator lands on another branch
-        images, truth = analytic_galaxies(n, size, seed)
-        return images, truth, "analytic bulge+disk galaxies (no simulator)"
     data = make_galaxies(n, image_size=size, random_state=seed)
-    truth = data.target if isinstance(data.target, pd.DataFrame) else None
-    return data.images, truth, "make_galaxies"
+    return data.images, data.target, "make_galaxies"
 
 
 def _time(fn):

@@ -419,6 +419,8 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
             clock.seconds[f"{name}.fit"] = 0.0
         else:
             clock(f"{name}.fit", encoder.fit, X_train)
+        if "verbose" in encoder.get_params():  # progress for training only, not every probe
+            encoder.set_params(verbose=0)
         artifacts["encoders"][name] = encoder
 
     latents_train, latents_test = {}, {}
