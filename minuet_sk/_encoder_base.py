@@ -36,7 +36,15 @@ from skorch.history import History
 from tqdm.auto import tqdm
 
 from ._base import LatentFeaturesMixin
-from ._persistence import atomic_write_bytes, load_state, save_state, to_jsonable
+from ._persistence import (
+    atomic_write_bytes,
+    check_saved_class,
+    estimator_config,
+    estimator_from_params,
+    json_params,
+    load_state,
+    save_state,
+)
 from ._streaming import ImageBatches, band_statistics, is_out_of_core, split_blocks
 from ._validation import resolve_image_shape, validate_images
 
@@ -509,12 +517,6 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         )
 
     # ---- persistence ----------------------------------------------------------------
-    def _params_config(self):
-        params = self.get_params(deep=False)
-        if not (params["random_state"] is None or isinstance(params["random_state"], Integral)):
-            params["random_state"] = None  # a RandomState instance cannot go in JSON
-        return to_jsonable(params)
-
     def _fitted_config(self):
         state = {
             "image_shape_": self.image_shape_,
@@ -528,7 +530,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         }
         if hasattr(self, "feature_names_in_"):
             state["feature_names_in_"] = self.feature_names_in_
-        return to_jsonable(state)
+        return state
 
     def _set_fitted_config(self, state):
         self.image_shape_ = tuple(state["image_shape_"])
@@ -542,16 +544,6 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         if "feature_names_in_" in state:
             self.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
         self.device_ = resolve_device(self.device)
-
-    def _config(self):
-        from . import __version__
-
-        return {
-            "class": type(self).__name__,
-            "version": __version__,
-            "params": self._params_config(),
-            "fitted": self._fitted_config(),
-        }
 
     def save(self, path):
         """Save the fitted encoder to the directory ``path`` (safetensors + JSON, no pickle).
@@ -567,25 +559,9 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         path : pathlib.Path
         """
         check_is_fitted(self)
-        save_state(path, self._config(), self.net_.module_.state_dict())
+        save_state(path, estimator_config(self, self._fitted_config()),
+                   self.net_.module_.state_dict())
         return Path(path)
-
-    @classmethod
-    def _check_class(cls, name, path):
-        if name != cls.__name__:
-            raise ValueError(
-                f"{path} holds a {name}, not a {cls.__name__}; load it with {name}.load()."
-            )
-
-    @classmethod
-    def _from_params_config(cls, params):
-        import inspect
-
-        defaults = inspect.signature(cls.__init__).parameters
-        for key, value in params.items():
-            if isinstance(value, list) and isinstance(defaults[key].default, tuple):
-                params[key] = tuple(value)  # JSON turned tuples into lists
-        return cls(**params)
 
     @classmethod
     def load(cls, path, *, device=None):
@@ -603,8 +579,8 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         estimator
         """
         config, tensors = load_state(path)
-        cls._check_class(config["class"], path)
-        est = cls._from_params_config(config["params"])
+        check_saved_class(config, cls, path)
+        est = estimator_from_params(cls, config["params"])
         if device is not None:
             est.set_params(device=device)
         est._set_fitted_config(config["fitted"])
@@ -619,7 +595,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         if not hasattr(self, "_stopped_early"):
             self._stopped_early = False
         state = {
-            "config": json.dumps(self._config()),
+            "config": json.dumps(estimator_config(self, self._fitted_config())),
             "module": net.module_.state_dict(),
             "optimizer": net.optimizer_.state_dict(),
             "rng_shuffle": net.shuffle_generator.get_state(),
@@ -638,8 +614,8 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
             return False
         state = torch.load(path, map_location="cpu", weights_only=True)
         config = json.loads(state["config"])
-        self._check_class(config["class"], path)
-        mine = self._params_config()
+        check_saved_class(config, type(self), path)
+        mine = json_params(self)
         changed = sorted(
             k for k in mine if k not in _RESUMABLE_PARAMS and mine[k] != config["params"].get(k)
         )

@@ -9,15 +9,27 @@ config is written last and so marks a complete save.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-__all__ = ["atomic_write_bytes", "load_estimator", "load_state", "save_state", "to_jsonable"]
+__all__ = [
+    "atomic_write_bytes",
+    "check_saved_class",
+    "estimator_config",
+    "estimator_from_params",
+    "json_params",
+    "load_estimator",
+    "load_state",
+    "save_state",
+    "to_jsonable",
+]
 
 CONFIG_NAME = "config.json"
 TENSORS_NAME = "model.safetensors"
@@ -134,6 +146,72 @@ def load_state(path, device="cpu"):
     config = _read_config(path)
     tensors = load_file(str(Path(path) / TENSORS_NAME), device=str(torch.device(device)))
     return config, tensors
+
+
+def json_params(estimator):
+    """``get_params(deep=False)`` in JSON types; a RandomState instance becomes None (it
+    cannot be stored, and an int or None seed is what reproduces a fit).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.decomposition import PCA
+    >>> json_params(PCA(random_state=np.random.RandomState(0)))["random_state"] is None
+    True
+    """
+    params = estimator.get_params(deep=False)
+    if not (params.get("random_state") is None or isinstance(params["random_state"], Integral)):
+        params["random_state"] = None
+    return to_jsonable(params)
+
+
+def estimator_config(estimator, fitted):
+    """The ``config.json`` of a saved estimator: class, package version, parameters, and its
+    fitted non-tensor state ``fitted``.
+
+    Examples
+    --------
+    >>> from sklearn.decomposition import PCA
+    >>> sorted(estimator_config(PCA(), {"n_samples_": 3}))
+    ['class', 'fitted', 'params', 'version']
+    """
+    from minuet_sk import __version__
+
+    return {"class": type(estimator).__name__, "version": __version__,
+            "params": json_params(estimator), "fitted": to_jsonable(fitted)}
+
+
+def check_saved_class(config, cls, path):
+    """Refuse a folder that holds another class than ``cls``.
+
+    Examples
+    --------
+    >>> from sklearn.decomposition import PCA
+    >>> check_saved_class({"class": "PCA"}, PCA, "model/")
+    """
+    name = config.get("class")
+    if name != cls.__name__:
+        raise ValueError(
+            f"{path} holds a {name}, not a {cls.__name__}; load it with {name}.load()."
+        )
+
+
+def estimator_from_params(cls, params):
+    """``cls(**params)`` from a saved config, with the tuples JSON turned into lists restored
+    (parameters whose default is a tuple, e.g. ``image_shape``).
+
+    Examples
+    --------
+    >>> from minuet_sk import EigengalaxyPCA
+    >>> estimator_from_params(EigengalaxyPCA, {"image_shape": [3, 8, 8]}).image_shape
+    (3, 8, 8)
+    """
+    defaults = inspect.signature(cls.__init__).parameters
+    params = dict(params)
+    for key, value in params.items():
+        if isinstance(value, list) and isinstance(defaults[key].default, tuple):
+            params[key] = tuple(value)
+    return cls(**params)
 
 
 def load_estimator(path, *, device=None):

@@ -23,7 +23,13 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._persistence import load_state, save_state
+from ._persistence import (
+    check_saved_class,
+    estimator_config,
+    estimator_from_params,
+    load_state,
+    save_state,
+)
 from ._validation import iter_batches
 from .nn.flows import build_spline_flow, flow_sample
 from .posterior import PropertyPosterior
@@ -573,19 +579,12 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
         pathlib.Path
         """
         check_is_fitted(self)
-        params = self.get_params()
-        if not isinstance(params["random_state"], (Integral, type(None))):
-            params["random_state"] = None
         fitted = {name: getattr(self, name) for name in self._FITTED_CONFIG}
         if hasattr(self, "feature_names_in_"):
             fitted["feature_names_in_"] = list(self.feature_names_in_)
         state = {f"flow.{k}": v for k, v in self.flow_.state_dict().items()}
         state.update({name: torch.from_numpy(getattr(self, name)) for name in self._FITTED_ARRAYS})
-        from . import __version__
-
-        config = {"class": type(self).__name__, "version": __version__, "params": params,
-                  "fitted": fitted}
-        save_state(path, config, state)
+        save_state(path, estimator_config(self, fitted), state)
         return Path(path)
 
     @classmethod
@@ -603,9 +602,8 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
         FlowPropertyRegressor
         """
         config, state = load_state(path)
-        if config.get("class") != cls.__name__:
-            raise ValueError(f"{path} holds a {config.get('class')}, not a {cls.__name__}.")
-        est = cls(**config["params"])
+        check_saved_class(config, cls, path)
+        est = estimator_from_params(cls, config["params"])
         for name, value in config["fitted"].items():
             if name == "feature_names_in_":
                 value = np.asarray(value, dtype=object)

@@ -222,13 +222,9 @@ class EigengalaxyPCA(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         """
         import torch
 
-        from minuet_sk import __version__
-        from minuet_sk._persistence import save_state
+        from minuet_sk._persistence import estimator_config, save_state
 
         check_is_fitted(self)
-        params = self.get_params()
-        if not (params["random_state"] is None or isinstance(params["random_state"], Integral)):
-            params["random_state"] = None
         fitted = {"image_shape_": self.image_shape_, "n_features_in_": self.n_features_in_,
                   "n_components_": self.pca_.n_components_, "n_samples_": self.pca_.n_samples_,
                   "noise_variance_": float(self.pca_.noise_variance_)}
@@ -236,9 +232,7 @@ class EigengalaxyPCA(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
             fitted["feature_names_in_"] = list(self.feature_names_in_)
         tensors = {k: torch.from_numpy(np.ascontiguousarray(getattr(self.pca_, k)))
                    for k in self._PCA_ARRAYS}
-        config = {"class": type(self).__name__, "version": __version__, "params": params,
-                  "fitted": fitted}
-        save_state(path, config, tensors)
+        save_state(path, estimator_config(self, fitted), tensors)
         return Path(path)
 
     @classmethod
@@ -253,15 +247,11 @@ class EigengalaxyPCA(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         -------
         EigengalaxyPCA
         """
-        from minuet_sk._persistence import load_state
+        from minuet_sk._persistence import check_saved_class, estimator_from_params, load_state
 
         config, tensors = load_state(path)
-        if config.get("class") != cls.__name__:
-            raise ValueError(f"{path} holds a {config.get('class')}, not a {cls.__name__}.")
-        params = config["params"]
-        if params["image_shape"] is not None:
-            params["image_shape"] = tuple(params["image_shape"])
-        est = cls(**params)
+        check_saved_class(config, cls, path)
+        est = estimator_from_params(cls, config["params"])
         fitted = config["fitted"]
         pca = PCA(n_components=est.n_components, whiten=est.whiten, svd_solver=est.svd_solver,
                   random_state=est.random_state)
