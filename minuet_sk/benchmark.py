@@ -217,32 +217,35 @@ def _probe_models(seed):
     }
 
 
+def _labelled(labels, config):
+    """For each task: the galaxies with a label, their 0/1 labels, and whether both classes
+    have at least one galaxy per fold (else the task cannot be scored)."""
+    for task in PROBE_TASKS:
+        known = labels[task].notna().to_numpy()
+        y = labels[task][known].astype(int).to_numpy()
+        counts = np.bincount(y, minlength=2)
+        yield task, known, y, counts, counts.min() >= config.cv_folds
+
+
 def _probes(encoder, X, labels, config, Z):
     """ROC AUC of linear and MLP probes on frozen latents, stratified k-fold; and the ROC
     curve of the linear probe from out-of-fold probabilities (same folds) on latents ``Z``."""
     cv = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
     scores, curves = {}, {}
-    for task in PROBE_TASKS:
-        y = labels[task]
-        known = y.notna().to_numpy()
-        counts = np.bincount(y[known].astype(int), minlength=2)
-        if counts.min() < config.cv_folds:
-            scores[task] = {"n": int(known.sum()), "n_positive": int(counts[1])}
+    for task, known, y, counts, scorable in _labelled(labels, config):
+        row = scores[task] = {"n": int(known.sum()), "n_positive": int(counts[1])}
+        if not scorable:
             continue
-        row = {"n": int(known.sum()), "n_positive": int(counts[1])}
         for probe_name, probe in _probe_models(config.seed).items():
             model = sk_make_pipeline(FrozenEstimator(encoder), StandardScaler(), probe)
             with warnings.catch_warnings():  # a probe has a fixed iteration budget by design
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                auc = cross_val_score(model, X[known], y[known].astype(int), cv=cv,
-                                      scoring="roc_auc")
+                auc = cross_val_score(model, X[known], y, cv=cv, scoring="roc_auc")
             row[probe_name] = float(auc.mean())
             row[f"{probe_name}_std"] = float(auc.std())
-        scores[task] = row
         linear = sk_make_pipeline(StandardScaler(), _probe_models(config.seed)["logistic"])
-        proba = cross_val_predict(linear, Z[known], y[known].astype(int), cv=cv,
-                                  method="predict_proba")[:, 1]
-        fpr, tpr, _ = roc_curve(y[known].astype(int), proba)
+        proba = cross_val_predict(linear, Z[known], y, cv=cv, method="predict_proba")[:, 1]
+        fpr, tpr, _ = roc_curve(y, proba)
         curves[task] = (fpr, tpr, row["logistic"])
     return scores, curves
 
@@ -251,14 +254,12 @@ def _pixel_probes(X, labels, config):
     cv = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
     flat = X.reshape(len(X), -1)
     scores = {}
-    for task in PROBE_TASKS:
-        y = labels[task]
-        known = y.notna().to_numpy()
-        if np.bincount(y[known].astype(int), minlength=2).min() < config.cv_folds:
+    for task, known, y, _, scorable in _labelled(labels, config):
+        if not scorable:
             continue
         model = sk_make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=2000))
         scores[task] = {"logistic": float(cross_val_score(
-            model, flat[known], y[known].astype(int), cv=cv, scoring="roc_auc").mean())}
+            model, flat[known], y, cv=cv, scoring="roc_auc").mean())}
     return scores
 
 
