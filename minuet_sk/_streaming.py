@@ -175,6 +175,9 @@ class ImageBatches(IterableDataset):
     pixel_weight : array-like of shape (n_images, C, H, W) or (n_images, C*H*W), or None
         Per-pixel loss weights (in memory or out of core), read with the same indices as
         ``source`` and multiplied into the batch weights.
+    pin_memory : bool, default=False
+        Return tensors in page-locked host memory, for fast non-blocking copies to a GPU
+        (needs CUDA).
 
     Notes
     -----
@@ -193,7 +196,7 @@ class ImageBatches(IterableDataset):
 
     def __init__(
         self, source, blocks, image_shape, batch_size, median, scale, validated, generator=None,
-        pixel_weight=None,
+        pixel_weight=None, pin_memory=False,
     ):
         self.source = source
         self.blocks = np.asarray(blocks, dtype=np.int64).reshape(-1, 2)
@@ -206,6 +209,7 @@ class ImageBatches(IterableDataset):
         self.validated = validated
         self.generator = generator
         self.pixel_weight = pixel_weight
+        self.pin_memory = pin_memory
 
     def __len__(self):
         return int((self.blocks[:, 1] - self.blocks[:, 0]).sum())
@@ -238,13 +242,20 @@ class ImageBatches(IterableDataset):
         if group:
             yield group
 
+    def _empty(self, shape):
+        return torch.empty(shape, dtype=torch.float32, pin_memory=self.pin_memory)
+
     def _to_tensors(self, images, pixel_weight):
         missing = np.isnan(images)
-        x = np.where(missing, np.float32(0), (images - self.median) / self.scale)
-        weight = (~missing).astype(np.float32)
+        x, weight = self._empty(images.shape), self._empty(images.shape)
+        x_np, weight_np = x.numpy(), weight.numpy()
+        np.subtract(images, self.median, out=x_np)
+        np.divide(x_np, self.scale, out=x_np)
+        x_np[missing] = 0.0
+        np.logical_not(missing, out=weight_np, casting="unsafe")
         if pixel_weight is not None:
-            weight *= pixel_weight
-        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(weight)
+            weight_np *= pixel_weight
+        return x, weight
 
     def __iter__(self):
         rest = None  # images (and weights) left over from the previous chunk
