@@ -487,6 +487,11 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
     def _initialize(self, source, shape, validated, n):
         seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=3)
         self._seeds = [int(s) for s in seeds]
+        if self.accelerator is not None and self.accelerator.num_processes > 1:
+            # one fit, one set of seeds (random_state=None draws differently per process)
+            from accelerate.utils import broadcast_object_list
+
+            self._seeds = broadcast_object_list([self._seeds])[0]
         self.image_shape_ = tuple(int(s) for s in shape)
         self.band_median_, self.band_scale_ = band_statistics(
             source, n, self.image_shape_, validated
