@@ -199,13 +199,15 @@ class AcceleratedImageNet(AccelerateMixin, ImageNet):
         self._set_training(True)
         x, weight = self._to_device(batch)
         n, rows = len(x), self._rows(len(x))
+        share = (rows.stop - rows.start) * self.accelerator.num_processes / n
+        if share == 0:
+            # a last batch smaller than the number of processes: DDP needs every process
+            # in the backward pass, so this one computes one row and gives it weight 0
+            rows = slice(0, 1)
         view = RankView(self.ddp_module_, self.module_, rows, n)
         with self._autocast():
             loss = self.owner._loss(view, x, weight, self.loss_generator, True)
-        share = (rows.stop - rows.start) * self.accelerator.num_processes / n
-        # A process with no rows (a last batch smaller than the number of processes) still
-        # joins the gradient average, with weight 0 (its mean over no rows is NaN).
-        local = torch.nan_to_num(loss.float()) * share
+        local = loss.float() * share
         self.accelerator.backward(local)
         return {"loss": self.accelerator.reduce(local.detach(), "mean"), "y_pred": None}
 

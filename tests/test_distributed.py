@@ -5,7 +5,10 @@ Every process reads the same global batch, makes the same random draws as one pr
 computes the loss of its half of the rows; DDP averages the gradients. The two fits then
 differ from the one-process fit only by float rounding (a sum of two half-batch gradients
 instead of one whole-batch sum): measured relative differences of the losses are about
-1e-7 after two epochs, latents differ by about 4e-7, so the test asks for 1e-5.
+1e-7 after two epochs, so the test asks for 1e-5. Latents differ by 4e-7 here and by up to
+6e-6 in other tiny runs (Adam divides small gradients by their small running RMS, which
+magnifies rounding), so they are compared to 1e-4; an independently seeded fit differs by
+order 1.
 """
 
 import json
@@ -111,7 +114,7 @@ def test_two_processes_train_the_one_process_model(tmp_path):
         config = json.loads((tmp_path / name / "config.json").read_text())
         assert config["params"]["accelerator"] is None
         loaded = CLASSES[name].load(tmp_path / name)
-        np.testing.assert_allclose(loaded.transform(X), one.transform(X), atol=1e-5)
+        np.testing.assert_allclose(loaded.transform(X), one.transform(X), atol=1e-4)
 
 
 class TestAcceleratorParameter:
