@@ -55,7 +55,8 @@ class RankView:
     Attributes (submodules, buffers, plain values) are the module's own; a method call
     ``view.loss(x, t, ...)`` runs ``module.loss`` through the DDP wrapper ``ddp`` on this
     process's ``rows`` of every tensor argument whose first dimension is the batch size
-    ``n``.
+    ``n``. Only the module's own methods are routed: a loss hook that called a submodule's
+    method (``view.encoder(x)``) would bypass DDP, and its gradients would not be averaged.
 
     Parameters
     ----------
