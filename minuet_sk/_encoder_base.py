@@ -513,9 +513,9 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
 
     def _make_net(self):
         """Build and initialise the skorch net from the fitted state and ``_seeds``."""
-        module_kwargs = {f"module__{k}": v for k, v in self._module_kwargs().items()}
+        net_kwargs = {f"module__{k}": v for k, v in self._module_kwargs().items()}
         compile_kwargs = self.compile if isinstance(self.compile, dict) else {}
-        module_kwargs.update({f"compile__{k}": v for k, v in compile_kwargs.items()})
+        net_kwargs.update({f"compile__{k}": v for k, v in compile_kwargs.items()})
         if self.accelerator is None:
             net_class, placement = ImageNet, {"device": self.device_}
         else:
@@ -537,7 +537,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
             compile=bool(self.compile),
             owner=self,
             **placement,
-            **module_kwargs,
+            **net_kwargs,
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seeds[0])
