@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
 import time
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import (
@@ -54,7 +55,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 # Parameters that may change between a checkpointed fit and its resumption.
 _RESUMABLE_PARAMS = {
     "max_epochs", "verbose", "device", "checkpoint_dir", "warm_start", "early_stopping",
-    "patience",
+    "patience", "accelerator", "compile",
 }
 
 
@@ -108,8 +109,15 @@ class ImageNet(NeuralNet):
     :class:`~minuet_sk._streaming.ImageBatches` (the validation one may be None): the split
     is made by the estimator, which knows the storage layout. The loss is
     ``owner._loss(module, x, weight, loss_generator, training)``; ``shuffle_generator`` and
-    ``loss_generator`` are the ``torch.Generator`` objects that drive shuffling and noise.
+    ``loss_generator`` are the ``torch.Generator`` objects that drive shuffling and noise;
+    validation batch ``i`` draws its noise from a generator seeded ``valid_seed + i``.
     On CUDA the loss runs under bf16 autocast.
+
+    ``compile=True`` (with ``compile__*`` keyword arguments for :func:`torch.compile`)
+    compiles each child module of the module in place (:meth:`torch.nn.Module.compile`):
+    the estimators call their module through methods (``encode``, ``loss``), which
+    skorch's default, ``torch.compile(module)``, would leave uncompiled (it compiles only
+    ``forward``), and it would prefix the state-dict keys with ``_orig_mod.``.
     """
 
     def __init__(self, module, *args, owner=None, **kwargs):
@@ -138,11 +146,21 @@ class ImageNet(NeuralNet):
         return X
 
     def get_iterator(self, dataset, training=False):
-        return dataset
+        return dataset if training else NumberedBatches(dataset)
 
-    def get_loss(self, x, weight, training=False):
-        with autocast(self.device):
-            return self.owner._loss(self.module_, x, weight, self.loss_generator, training)
+    def torch_compile(self, module, name):
+        if self.compile:
+            for child in module.children():
+                child.compile(**self.get_params_for("compile"))
+        return module
+
+    def _autocast(self):
+        return autocast(self.device)
+
+    def get_loss(self, x, weight, training=False, generator=None):
+        generator = self.loss_generator if generator is None else generator
+        with self._autocast():
+            return self.owner._loss(self.module_, x, weight, generator, training)
 
     def _to_device(self, batch):
         return [t.to(self.device, non_blocking=True) for t in batch]
@@ -153,11 +171,38 @@ class ImageNet(NeuralNet):
         loss.backward()
         return {"loss": loss, "y_pred": None}
 
+    def _validation_generator(self, index):
+        """The generator of validation batch ``index``: seeded by the fit and the index, so
+        that each batch gets the same noise in every epoch, whichever process scores it."""
+        device = self.loss_generator.device
+        return torch.Generator(device=device).manual_seed(self.valid_seed + int(index))
+
     def validation_step(self, batch, **fit_params):
         self._set_training(False)
+        x, weight, index = batch
         with torch.no_grad():
-            loss = self.get_loss(*self._to_device(batch), training=False)
+            loss = self.get_loss(*self._to_device((x, weight)), training=False,
+                                 generator=self._validation_generator(index))
         return {"loss": loss, "y_pred": None}
+
+
+class NumberedBatches:
+    """Re-iterable ``(x, weight, index)`` validation batches: every ``step``-th batch of
+    ``dataset`` from the ``start``-th, with its index.
+
+    Examples
+    --------
+    >>> [b[2] for b in NumberedBatches([(0, 0), (1, 1), (2, 2)], start=1, step=2)]
+    [1]
+    """
+
+    def __init__(self, dataset, start=0, step=1):
+        self.dataset, self.start, self.step = dataset, start, step
+
+    def __iter__(self):
+        numbered = itertools.islice(enumerate(self.dataset), self.start, None, self.step)
+        for index, (x, weight) in numbered:
+            yield x, weight, index
 
 
 def autocast(device):
@@ -243,7 +288,20 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
     patience : int
     device : str
         ``"auto"`` (CUDA with bf16 autocast when available, else CPU), ``"cpu"``,
-        ``"cuda"``, ``"cuda:1"``...
+        ``"cuda"``, ``"cuda:1"``... On CUDA, batches are copied from page-locked (pinned)
+        host memory without blocking. Ignored when ``accelerator`` is given.
+    compile : bool or dict
+        Compile the module's parts with :func:`torch.compile` (True: its defaults; a dict:
+        its keyword arguments, e.g. ``{"mode": "max-autotune"}``). Worth it on a GPU for
+        long fits and large transforms; the first batches are slow while it compiles.
+    accelerator : accelerate.Accelerator or None
+        Train data-parallel over the processes of an ``accelerate launch`` (DDP, one
+        process per GPU, or CPU processes with gloo): ``batch_size`` is the global batch,
+        every process reads it and computes the loss of its share of the rows, and the
+        result is the model one process would train (same random draws). The accelerator
+        chooses the device and mixed precision (``Accelerator(mixed_precision="bf16")``);
+        only its main process prints, checkpoints and saves. Not saved with the model
+        (a loaded model has ``accelerator=None``). See ``minuet_sk._distributed``.
     random_state : int, RandomState instance or None
         Seeds the ``torch.Generator`` objects used for initialisation, shuffling and noise;
         the same integer gives bit-identical fits on CPU. The global RNGs are not touched.
@@ -280,6 +338,8 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "checkpoint_dir": [str, os.PathLike, None],
+        "compile": ["boolean", dict],
+        "accelerator": [None, HasMethods(["prepare", "backward", "reduce"])],
     }
     _feature_prefix = "encoder"
 
@@ -407,7 +467,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         common = {
             "source": source, "image_shape": shape, "batch_size": self.batch_size,
             "median": self.band_median_, "scale": self.band_scale_, "validated": validated,
-            "pixel_weight": pixel_weight,
+            "pixel_weight": pixel_weight, "pin_memory": self._pin_memory(),
         }
         train = ImageBatches(blocks=train_blocks, generator=net.shuffle_generator, **common)
         valid = ImageBatches(blocks=valid_blocks, **common) if len(valid_blocks) else None
@@ -427,17 +487,44 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
     def _initialize(self, source, shape, validated, n):
         seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=3)
         self._seeds = [int(s) for s in seeds]
+        if self.accelerator is not None and self.accelerator.num_processes > 1:
+            # one fit, one set of seeds (random_state=None draws differently per process)
+            from accelerate.utils import broadcast_object_list
+
+            self._seeds = broadcast_object_list([self._seeds])[0]
         self.image_shape_ = tuple(int(s) for s in shape)
         self.band_median_, self.band_scale_ = band_statistics(
             source, n, self.image_shape_, validated
         )
-        self.device_ = resolve_device(self.device)
+        self.device_ = self._resolve_device()
         self.net_ = self._make_net()
+
+    def _resolve_device(self):
+        if self.accelerator is not None:
+            return str(self.accelerator.device)
+        return resolve_device(self.device)
+
+    def _pin_memory(self):
+        """Page-locked batches speed up (non-blocking) host-to-GPU copies; CUDA only."""
+        return self.device_.startswith("cuda") and torch.cuda.is_available()
+
+    def _is_main_process(self):
+        return self.accelerator is None or self.accelerator.is_main_process
 
     def _make_net(self):
         """Build and initialise the skorch net from the fitted state and ``_seeds``."""
-        module_kwargs = {f"module__{k}": v for k, v in self._module_kwargs().items()}
-        net = ImageNet(
+        net_kwargs = {f"module__{k}": v for k, v in self._module_kwargs().items()}
+        compile_kwargs = self.compile if isinstance(self.compile, dict) else {}
+        net_kwargs.update({f"compile__{k}": v for k, v in compile_kwargs.items()})
+        if self.accelerator is None:
+            net_class, placement = ImageNet, {"device": self.device_}
+        else:
+            from ._distributed import AcceleratedImageNet
+
+            net_class = AcceleratedImageNet
+            placement = {"accelerator": self.accelerator, "device": None,
+                         "unwrap_after_train": False}
+        net = net_class(
             self._module_class(),
             criterion=None,
             optimizer=torch.optim.AdamW,
@@ -447,15 +534,17 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
             batch_size=self.batch_size,
             train_split=None,
             verbose=self.verbose,
-            device=self.device_,
+            compile=bool(self.compile),
             owner=self,
-            **module_kwargs,
+            **placement,
+            **net_kwargs,
         )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seeds[0])
             net.initialize()
         net.shuffle_generator = torch.Generator().manual_seed(self._seeds[1])
         net.loss_generator = torch.Generator(device=self.device_).manual_seed(self._seeds[2])
+        net.valid_seed = self._seeds[2] + 1
         return net
 
     def _callbacks(self, has_validation):
@@ -479,7 +568,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         source, shape, validated = self._input_source(X, reset=False)
         batches = ImageBatches(
             source, [(0, source.shape[0])], shape, self.batch_size,
-            self.band_median_, self.band_scale_, validated,
+            self.band_median_, self.band_scale_, validated, pin_memory=self._pin_memory(),
         )
         return self._collect(
             fn, (self.net_._to_device(b) for b in batches), batches.n_batches()
@@ -543,7 +632,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         self._stopped_early = bool(state["stopped_early"])
         if "feature_names_in_" in state:
             self.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
-        self.device_ = resolve_device(self.device)
+        self.device_ = self._resolve_device()
 
     def save(self, path):
         """Save the fitted encoder to the directory ``path`` (safetensors + JSON, no pickle).
@@ -557,10 +646,18 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         path : pathlib.Path
+
+        Notes
+        -----
+        In a data-parallel fit (``accelerator``) only the main process writes; the others
+        wait for it.
         """
         check_is_fitted(self)
-        save_state(path, estimator_config(self, self._fitted_config()),
-                   self.net_.module_.state_dict())
+        if self._is_main_process():
+            save_state(path, estimator_config(self, self._fitted_config()),
+                       self.net_.module_.state_dict())
+        if self.accelerator is not None:
+            self.accelerator.wait_for_everyone()
         return Path(path)
 
     @classmethod
@@ -594,6 +691,8 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         self.n_iter_ = len(self.history_)
         if not hasattr(self, "_stopped_early"):
             self._stopped_early = False
+        if not self._is_main_process():
+            return
         state = {
             "config": json.dumps(estimator_config(self, self._fitted_config())),
             "module": net.module_.state_dict(),

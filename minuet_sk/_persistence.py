@@ -150,7 +150,8 @@ def load_state(path, device="cpu"):
 
 def json_params(estimator):
     """``get_params(deep=False)`` in JSON types; a RandomState instance becomes None (it
-    cannot be stored, and an int or None seed is what reproduces a fit).
+    cannot be stored, and an int or None seed is what reproduces a fit), and so does an
+    ``accelerator`` (a live ``accelerate.Accelerator``: a saved model loads without it).
 
     Examples
     --------
@@ -162,6 +163,8 @@ def json_params(estimator):
     params = estimator.get_params(deep=False)
     if not (params.get("random_state") is None or isinstance(params["random_state"], Integral)):
         params["random_state"] = None
+    if "accelerator" in params:
+        params["accelerator"] = None
     return to_jsonable(params)
 
 

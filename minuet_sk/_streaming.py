@@ -10,6 +10,7 @@ batches for torch, shuffled by a ``torch.Generator`` when one is given.
 from __future__ import annotations
 
 import math
+import mmap
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,7 +19,7 @@ from torch.utils.data import IterableDataset
 
 from ._validation import check_image_batch
 
-__all__ = ["ImageBatches", "band_statistics", "is_out_of_core", "split_blocks"]
+__all__ = ["ImageBatches", "band_statistics", "is_out_of_core", "release_pages", "split_blocks"]
 
 # Out-of-core arrays are read this many images at a time (about 60 MB of 3x72x72 float32).
 CHUNK_IMAGES = 1024
@@ -93,6 +94,53 @@ def _expand(blocks):
     return offsets + np.arange(lengths.sum())
 
 
+def release_pages(rows):
+    """Drop the pages behind ``rows``, a contiguous slice of an ``np.memmap``, from this
+    process's resident memory (``madvise(MADV_DONTNEED)``).
+
+    The file's data stay in the kernel's page cache (reclaimable, not this process's) and
+    are read again if ``rows`` are touched again, so nothing changes but the resident set:
+    without this, every page of a memmap once read stays in the RSS of the reader (11 GB
+    for a 13 GB file, see ``benchmarks/results/scale.md``). A no-op for anything else, for
+    copy-on-write memmaps (``mode="c"``, whose changed pages would be lost) and where
+    ``madvise`` is missing (not Linux/macOS).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> np.save(path, np.arange(4096, dtype=np.float32))
+    >>> x = np.load(path, mmap_mode="r")
+    >>> release_pages(x[:2048])
+    >>> float(x[2047])
+    2047.0
+    """
+    root = rows
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    mapped = root.base
+    if not (isinstance(rows, np.memmap) and isinstance(mapped, mmap.mmap)
+            and hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED")
+            and rows.mode != "c" and rows.flags.c_contiguous and rows.nbytes):
+        return
+    # np.memmap maps the file from an offset rounded down to ALLOCATIONGRANULARITY
+    start = (rows.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+             + root.offset % mmap.ALLOCATIONGRANULARITY)
+    first = start - start % mmap.PAGESIZE
+    mapped.madvise(mmap.MADV_DONTNEED, first, min(start + rows.nbytes, len(mapped)) - first)
+
+
+def _read_rows(source, start, stop):
+    """``source[start:stop]`` in memory; a memmap's rows are copied and their pages released
+    (see :func:`release_pages`), so that reading a file does not grow the resident set."""
+    rows = source[start:stop]
+    if isinstance(rows, np.memmap):
+        copy = np.array(rows)
+        release_pages(rows)
+        return copy
+    return rows
+
+
 def _read(source, part, image_shape, validated):
     """Read images (NaN at missing pixels) from ``source``.
 
@@ -101,7 +149,9 @@ def _read(source, part, image_shape, validated):
     """
     if validated:
         return source[part]
-    return np.concatenate([check_image_batch(source[a:b], image_shape)[0] for a, b in part])
+    return np.concatenate(
+        [check_image_batch(_read_rows(source, a, b), image_shape)[0] for a, b in part]
+    )
 
 
 def _read_weights(weights, part, image_shape):
@@ -112,7 +162,7 @@ def _read_weights(weights, part, image_shape):
         rows = np.empty((len(part),) + tuple(weights.shape[1:]), np.float32)
         rows[order] = weights[part[order]]
     else:
-        rows = np.concatenate([np.asarray(weights[a:b]) for a, b in part])
+        rows = np.concatenate([np.asarray(_read_rows(weights, a, b)) for a, b in part])
     return np.asarray(rows, dtype=np.float32).reshape((len(rows),) + tuple(image_shape))
 
 
@@ -175,6 +225,9 @@ class ImageBatches(IterableDataset):
     pixel_weight : array-like of shape (n_images, C, H, W) or (n_images, C*H*W), or None
         Per-pixel loss weights (in memory or out of core), read with the same indices as
         ``source`` and multiplied into the batch weights.
+    pin_memory : bool, default=False
+        Return tensors in page-locked host memory, for fast non-blocking copies to a GPU
+        (needs CUDA).
 
     Notes
     -----
@@ -193,7 +246,7 @@ class ImageBatches(IterableDataset):
 
     def __init__(
         self, source, blocks, image_shape, batch_size, median, scale, validated, generator=None,
-        pixel_weight=None,
+        pixel_weight=None, pin_memory=False,
     ):
         self.source = source
         self.blocks = np.asarray(blocks, dtype=np.int64).reshape(-1, 2)
@@ -206,6 +259,7 @@ class ImageBatches(IterableDataset):
         self.validated = validated
         self.generator = generator
         self.pixel_weight = pixel_weight
+        self.pin_memory = pin_memory
 
     def __len__(self):
         return int((self.blocks[:, 1] - self.blocks[:, 0]).sum())
@@ -238,13 +292,20 @@ class ImageBatches(IterableDataset):
         if group:
             yield group
 
+    def _empty(self, shape):
+        return torch.empty(shape, dtype=torch.float32, pin_memory=self.pin_memory)
+
     def _to_tensors(self, images, pixel_weight):
         missing = np.isnan(images)
-        x = np.where(missing, np.float32(0), (images - self.median) / self.scale)
-        weight = (~missing).astype(np.float32)
+        x, weight = self._empty(images.shape), self._empty(images.shape)
+        x_np, weight_np = x.numpy(), weight.numpy()
+        np.subtract(images, self.median, out=x_np)
+        np.divide(x_np, self.scale, out=x_np)
+        x_np[missing] = 0.0
+        np.logical_not(missing, out=weight_np, casting="unsafe")
         if pixel_weight is not None:
-            weight *= pixel_weight
-        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(weight)
+            weight_np *= pixel_weight
+        return x, weight
 
     def __iter__(self):
         rest = None  # images (and weights) left over from the previous chunk

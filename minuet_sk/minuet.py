@@ -121,6 +121,11 @@ class MinuetEncoder(BaseImageEncoder):
     verbose : int, default=0
     warm_start : bool, default=False
     checkpoint_dir : str, path-like or None, default=None
+    compile : bool or dict, default=False
+        :func:`torch.compile` the networks (a dict: its keyword arguments); for GPUs.
+    accelerator : accelerate.Accelerator or None, default=None
+        Data-parallel training under ``accelerate launch`` (DDP); ``batch_size`` is the
+        global batch. See the user guide, "Running at scale".
 
     Attributes
     ----------
@@ -214,6 +219,8 @@ class MinuetEncoder(BaseImageEncoder):
         verbose=0,
         warm_start=False,
         checkpoint_dir=None,
+        compile=False,
+        accelerator=None,
     ):
         self.n_components = n_components
         self.image_shape = image_shape
@@ -241,6 +248,8 @@ class MinuetEncoder(BaseImageEncoder):
         self.verbose = verbose
         self.warm_start = warm_start
         self.checkpoint_dir = checkpoint_dir
+        self.compile = compile
+        self.accelerator = accelerator
 
     @classmethod
     def from_pretrained(cls, name="sim-grz-72", *, device=None):

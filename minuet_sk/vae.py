@@ -59,6 +59,11 @@ class VAEEncoder(BaseImageEncoder):
     verbose : int, default=0
     warm_start : bool, default=False
     checkpoint_dir : str, path-like or None, default=None
+    compile : bool or dict, default=False
+        :func:`torch.compile` the networks (a dict: its keyword arguments); for GPUs.
+    accelerator : accelerate.Accelerator or None, default=None
+        Data-parallel training under ``accelerate launch`` (DDP); ``batch_size`` is the
+        global batch. See the user guide, "Running at scale".
 
     Attributes
     ----------
@@ -132,6 +137,8 @@ class VAEEncoder(BaseImageEncoder):
         verbose=0,
         warm_start=False,
         checkpoint_dir=None,
+        compile=False,
+        accelerator=None,
     ):
         self.n_components = n_components
         self.image_shape = image_shape
@@ -151,6 +158,8 @@ class VAEEncoder(BaseImageEncoder):
         self.verbose = verbose
         self.warm_start = warm_start
         self.checkpoint_dir = checkpoint_dir
+        self.compile = compile
+        self.accelerator = accelerator
 
     # ---- hooks of the encoder base ----------------------------------------------------
     def _module_class(self):

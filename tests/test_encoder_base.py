@@ -285,7 +285,7 @@ class LinearEncoder(BaseImageEncoder):
     def __init__(self, n_components=2, *, image_shape=None, max_epochs=2, batch_size=8,
                  lr=1e-2, weight_decay=0.0, validation_fraction=0.25, early_stopping=True,
                  patience=3, device="cpu", random_state=None, verbose=0, warm_start=False,
-                 checkpoint_dir=None):
+                 checkpoint_dir=None, compile=False, accelerator=None):
         self.n_components = n_components
         self.image_shape = image_shape
         self.max_epochs = max_epochs
@@ -300,6 +300,8 @@ class LinearEncoder(BaseImageEncoder):
         self.verbose = verbose
         self.warm_start = warm_start
         self.checkpoint_dir = checkpoint_dir
+        self.compile = compile
+        self.accelerator = accelerator
 
     def _module_class(self):
         return _Linear

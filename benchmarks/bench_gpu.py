@@ -1,0 +1,197 @@
+"""GPU throughput of MinuetEncoder at 72x72 grz: transform galaxies/s and training images/s.
+
+For each batch size, with and without ``torch.compile``, on ``device="cuda"`` (bf16
+autocast):
+
+- ``transform``: ``MinuetEncoder.transform`` of NumPy images in host memory, end to end
+  (reading, standardising, pinned host-to-GPU copies, encoding, copies back);
+- ``encode``: the encoder network alone on a batch already on the GPU (the model's ceiling);
+- ``host batches``: the CPU side alone, standardising NumPy images into (pinned) torch
+  batches, as ``transform`` does (the input pipeline's ceiling);
+- ``train``: training images/s of ``fit`` (the second epoch, after compilation).
+
+The issue's target is a transform of at least 100,000 galaxies/s on one H100-class GPU.
+Weights do not change the speed, so the encoder is initialised by one short fit on random
+images.
+
+Usage::
+
+    python benchmarks/bench_gpu.py                      # on a CUDA machine, writes results
+    python benchmarks/bench_gpu.py --preset paper       # the authors' (larger) network
+    python benchmarks/bench_gpu.py --device cpu --tiny  # a smoke check of this script
+
+Writes benchmarks/results/gpu.json and gpu.md (``--tiny`` writes nothing unless ``--out``
+is given). Without CUDA (and without ``--device cpu``) it exits with an error.
+"""
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from minuet_sk import MinuetEncoder, __version__
+from minuet_sk._streaming import ImageBatches
+
+RESULTS = Path(__file__).parent / "results"
+TINY = {"n_components": 2, "patch_size": 4, "width": 16, "encoder_depth": 1,
+        "decoder_depth": 1, "n_heads": 2, "diffusion_steps": 20, "sampling_steps": 4}
+
+
+def _encoder(preset, tiny, device, batch_size, compile_, shape):
+    if tiny:
+        params = dict(TINY)
+    elif preset == "paper":
+        params = MinuetEncoder.from_preset("paper").get_params()
+    else:
+        params = {}
+    params.update(image_shape=shape, device=device, batch_size=batch_size, compile=compile_,
+                  validation_fraction=0.0, early_stopping=False, random_state=0)
+    return MinuetEncoder(**params)
+
+
+def _time(fn, device, repeats):
+    """Best of ``repeats`` timings of ``fn()`` (seconds), GPU work included."""
+    best = float("inf")
+    for _ in range(repeats):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure(args, shape, compile_, batch_size, X):
+    """One row: transform, encode and train throughput at one batch size."""
+    row = {"batch_size": batch_size, "compile": bool(compile_)}
+    try:
+        enc = _encoder(args.preset, args.tiny, args.device, batch_size, compile_, shape)
+        enc.set_params(max_epochs=1).fit(X[: 2 * batch_size])  # initialise (and compile)
+        enc.transform(X[: 2 * batch_size])  # warm up (compiles the no-grad graphs)
+        seconds = _time(lambda: enc.transform(X), args.device, args.repeats)
+        row["transform_galaxies_per_s"] = round(len(X) / seconds)
+
+        module = enc.net_.module_
+        x = torch.randn((batch_size,) + shape, device=args.device)
+        autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
+                    if args.device.startswith("cuda") else torch.autocast("cpu", enabled=False))
+
+        def encode():
+            with torch.no_grad(), autocast:
+                for _ in range(args.encode_batches):
+                    module.encode(x)
+
+        seconds = _time(encode, args.device, args.repeats)
+        row["encode_galaxies_per_s"] = round(args.encode_batches * batch_size / seconds)
+
+        batches = ImageBatches(X, [(0, len(X))], shape, batch_size, enc.band_median_,
+                               enc.band_scale_, True, pin_memory=enc._pin_memory())
+        seconds = _time(lambda: sum(1 for _ in batches), "cpu", args.repeats)
+        row["host_batches_galaxies_per_s"] = round(len(X) / seconds)
+
+        n_train = min(len(X), max(args.train_batches * batch_size, 2 * batch_size))
+        train = _encoder(args.preset, args.tiny, args.device, batch_size, compile_, shape)
+        train.set_params(max_epochs=2).fit(X[:n_train])
+        row["train_images_per_s"] = round(train.history_[-1]["images_per_s"])
+    except torch.OutOfMemoryError:
+        row["error"] = "out of GPU memory"
+    finally:
+        if args.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+    return row
+
+
+def _markdown(result):
+    lines = [
+        "# MinuetEncoder on a GPU", "",
+        (f"`{result['command']}` on {result['device_name']} (torch {result['torch']}, "
+         f"preset {result['preset']}, images {result['image_shape']}, "
+         f"{result['n_transform']} galaxies per transform)."), "",
+        ("| compile | batch | transform galaxies/s | encode galaxies/s | host batches "
+         "galaxies/s | train images/s |"),
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        if "error" in r:
+            lines.append(f"| {r['compile']} | {r['batch_size']} | {r['error']} | | | |")
+            continue
+        lines.append(f"| {r['compile']} | {r['batch_size']} | {r['transform_galaxies_per_s']} "
+                     f"| {r['encode_galaxies_per_s']} | {r['host_batches_galaxies_per_s']} "
+                     f"| {r['train_images_per_s']} |")
+    ok = [r for r in result["rows"] if "error" not in r]
+    if ok:
+        best = max(ok, key=lambda r: r["transform_galaxies_per_s"])
+        met = "met" if best["transform_galaxies_per_s"] >= 100_000 else "not met"
+        lines += ["", (f"Best transform: {best['transform_galaxies_per_s']} galaxies/s at "
+                       f"batch {best['batch_size']} (compile={best['compile']}); target "
+                       f"100,000: {met}.")]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--preset", choices=["default", "paper"], default="default")
+    parser.add_argument("--batch-sizes", type=int, nargs="+",
+                        default=[256, 512, 1024, 2048, 4096])
+    parser.add_argument("--n-transform", type=int, default=200_000,
+                        help="galaxies per timed transform")
+    parser.add_argument("--train-batches", type=int, default=50)
+    parser.add_argument("--encode-batches", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-compile", action="store_true", help="skip compile=True")
+    parser.add_argument("--tiny", action="store_true",
+                        help="tiny model, 3x16x16 images, few batches: a smoke check")
+    parser.add_argument("--out", default=None,
+                        help="folder for gpu.json/gpu.md (default benchmarks/results; "
+                             "none with --tiny)")
+    args = parser.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit("bench_gpu.py: CUDA is not available here. Run it on a GPU machine, or "
+                 "`python benchmarks/bench_gpu.py --device cpu --tiny` for a smoke check.")
+    shape = (3, 72, 72)
+    # inductor needs about a minute per graph on CPU; the smoke check compiles with the
+    # "eager" backend (TorchDynamo's tracing only)
+    compiled = {"backend": "eager"} if args.device == "cpu" else True
+    if args.tiny:
+        shape, args.batch_sizes, args.n_transform = (3, 16, 16), [16], 64
+        args.train_batches, args.encode_batches, args.repeats = 2, 2, 1
+    X = np.random.default_rng(0).normal(size=(args.n_transform,) + shape).astype(np.float32)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    # every batch size builds new modules (and a last, smaller batch): let Dynamo keep
+    # their graphs instead of falling back to eager after its default 8 recompilations
+    torch._dynamo.config.cache_size_limit = 64
+    rows = []
+    for compile_ in [False] + ([] if args.no_compile else [compiled]):
+        for batch_size in args.batch_sizes:
+            rows.append(measure(args, shape, compile_, batch_size, X))
+            print(json.dumps(rows[-1]), flush=True)
+    result = {
+        "command": "python benchmarks/bench_gpu.py " + " ".join(sys.argv[1:] if argv is None
+                                                                 else argv),
+        "package_version": __version__, "torch": torch.__version__,
+        "machine": platform.platform(), "device": args.device,
+        "device_name": (torch.cuda.get_device_name(args.device)
+                        if args.device.startswith("cuda") else platform.processor() or "CPU"),
+        "preset": "tiny" if args.tiny else args.preset, "image_shape": list(shape),
+        "n_transform": args.n_transform, "rows": rows,
+    }
+    markdown = _markdown(result)
+    print(markdown)
+    out = Path(args.out) if args.out else (None if args.tiny else RESULTS)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "gpu.json").write_text(json.dumps(result, indent=2))
+        (out / "gpu.md").write_text(markdown)
+
+
+if __name__ == "__main__":
+    main()
