@@ -2,7 +2,10 @@
 
 Fits the default flow architecture (5 transforms x 64 hidden, 3 targets, 6 features; two
 epochs: the cost of sampling does not depend on the weights) in a fresh process and reports
-the peak-RSS increase of ``predict_dist(X, n_samples=1000)`` for ``n`` galaxies::
+the peak-RSS increase of ``predict_dist(X, n_samples=1000)`` for ``n`` galaxies, and the
+arithmetic: the multiply-adds of the flow's conditioners per draw (their masked layers; the
+context layers run once per galaxy, the splines come on top), the GFLOP/s that the whole
+draw achieved, and the time the conditioners alone take for the same number of draws::
 
     python benchmarks/bench_flow_memory.py 2000 [--threads 1]
 """
@@ -34,11 +37,30 @@ def main():
     post = reg.predict_dist(X_new, n_samples=1000)
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    draws = args.n_galaxies * 1000
+    conditioners = [t.autoregressive_net for t in reg.flow_._transform._transform._transforms
+                    if hasattr(t, "autoregressive_net")]
+    # per draw: the masked layers (the context layers run once per galaxy)
+    macs = sum(m.in_features * m.out_features for c in conditioners
+               for name, m in c.named_modules()
+               if isinstance(m, torch.nn.Linear) and "context" not in name)
+    rows, context = torch.randn(8, 1000, 3), torch.randn(8, 1, 6)
+    with torch.no_grad():
+        start = time.perf_counter()
+        for _ in range(25):
+            for net in conditioners:
+                net(rows, context)
+        conditioner_seconds = (time.perf_counter() - start) / (25 * 8000) * draws
     print(
         f"{args.n_galaxies} galaxies x 1000 draws: {seconds:.1f} s "
         f"({args.n_galaxies * 1000 / seconds:.3g} draws/s, {args.threads} threads); samples "
         f"{post.samples.nbytes / 2**20:.0f} MiB; peak RSS {before:.0f} -> {after:.0f} MiB "
         f"(+{after - before:.0f})"
+    )
+    print(
+        f"conditioners: {macs} multiply-adds per draw ({2 * macs * draws / 1e12:.2f} TFLOP "
+        f"for these draws; whole draw at {2 * macs * draws / seconds / 1e9:.0f} GFLOP/s); "
+        f"the conditioners alone take {conditioner_seconds:.1f} s for them"
     )
 
 

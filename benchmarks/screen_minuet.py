@@ -1,0 +1,64 @@
+"""Screen MinuetEncoder variants on simulated galaxies at a fixed number of epochs.
+
+For each run: training images/s, R^2 of a linear regression from the latents to log10
+half-light radius, g-r and r magnitude (5000 training / 1000 held-out galaxies of
+``make_galaxies(6000, random_state=0)``), and the radial power-spectrum error of 20-step DDIM
+reconstructions of 100 held-out galaxies (mean |error| over bands and scales, and the error
+at six scales from large to small). One line of JSON per run is appended to
+``benchmarks/results/minuet_screen.jsonl``::
+
+    python benchmarks/screen_minuet.py --name refiner16 --params '{"refiner_channels": 16}'
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import LinearRegression
+
+from minuet_sk import MinuetEncoder, metrics
+from minuet_sk.datasets import make_galaxies
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--params", default="{}", help="MinuetEncoder parameters, JSON")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    galaxies = make_galaxies(6000, random_state=0)
+    X, t = galaxies.images, galaxies.truth
+    truth = {"log_r_half": np.log10(t["half_light_radius_arcsec"].to_numpy()),
+             "g_r": (t["mag_g"] - t["mag_r"]).to_numpy(), "r_mag": t["mag_r"].to_numpy()}
+    params = json.loads(args.params)
+    est = MinuetEncoder(random_state=0, **params)
+    start = time.perf_counter()
+    for _ in range(args.epochs):
+        est.partial_fit(X[:5000])
+    seconds = time.perf_counter() - start
+    Z = est.transform(X)
+    r2 = {k: round(LinearRegression().fit(Z[:5000], v[:5000]).score(Z[5000:], v[5000:]), 3)
+          for k, v in truth.items()}
+    test = X[5000:5100]
+    error = metrics.power_spectrum_error(test, est.set_params(sampling_steps=20).reconstruct(test))
+    result = {
+        "name": args.name, "params": params, "epochs": args.epochs, "threads": args.threads,
+        "train_seconds": round(seconds, 1), "images_per_s": round(5000 * args.epochs / seconds, 1),
+        "r2": r2, "power_spectrum_mean_abs_error": round(float(np.nanmean(np.abs(error))), 3),
+        "power_spectrum_error_by_scale": np.round(np.nanmean(error, 0)[::6], 2).tolist(),
+    }
+    print(json.dumps(result))
+    RESULTS.mkdir(exist_ok=True)
+    with open(RESULTS / "minuet_screen.jsonl", "a") as f:
+        f.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
