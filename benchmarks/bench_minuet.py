@@ -63,7 +63,8 @@ def main():
               "machine": platform.processor() or platform.machine(),
               "params": {k: v for k, v in est.get_params().items()
                          if k in ("patch_size", "width", "encoder_depth", "decoder_depth",
-                                  "n_heads", "batch_size", "diffusion_steps")}}
+                                  "n_heads", "refiner_channels", "batch_size",
+                                  "diffusion_steps")}}
     result["train"] = timed(lambda: est.partial_fit(X[: args.n_train]), args.n_train)
     result["transform"] = timed(lambda: est.transform(X[: args.n_transform]),
                                 args.n_transform)
