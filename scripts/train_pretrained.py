@@ -46,6 +46,16 @@ def held_out_quality(model, train_images, seed=7, n=1000):
         **{k: round(float(cross_val_score(LinearRegression(), latents, v, cv=5).mean()), 3)
            for k, v in targets.items()},
     }
+    half = len(latents) // 2
+    pair_distance = np.median(np.linalg.norm(latents[:half] - latents[half:], axis=1))
+    quality["orientation_shift"] = {
+        "metric": "median latent shift / median distance between two galaxies",
+        **{name: round(float(np.median(np.linalg.norm(
+            latents - model.transform(np.ascontiguousarray(move(X))), axis=1)) / pair_distance), 3)
+           for name, move in (("rot90", lambda a: np.rot90(a, 1, axes=(2, 3))),
+                              ("rot180", lambda a: np.rot90(a, 2, axes=(2, 3))),
+                              ("flip_lr", lambda a: a[..., ::-1]))},
+    }
     test = X[:200]
     pca = EigengalaxyPCA(5, image_shape=X.shape[1:], random_state=0).fit(train_images)
     recon = {"minuet": model.reconstruct(test),
