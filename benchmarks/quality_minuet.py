@@ -28,6 +28,7 @@ import torch
 from sklearn.linear_model import LinearRegression
 
 from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, metrics
+from minuet_sk.preprocessing import central_source_masks
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -88,14 +89,21 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--analytic", action="store_true")
     parser.add_argument("--stretch", choices=["asinh", "none"], default="asinh")
+    parser.add_argument("--masked", action="store_true",
+                        help="the masked loss, with the masks computed once before training")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     X_train, X_test, truth_train, truth_test = load_data(args.n_train, args.n_test,
                                                          args.analytic, args.stretch)
     est = MinuetEncoder(random_state=0)
+    weight = None
+    if args.masked:  # masked_loss=True, with the masks computed once instead of per batch
+        masks = central_source_masks(X_train)[:, None]
+        weight = np.ascontiguousarray(
+            np.broadcast_to(np.where(masks, 0.9, 0.1).astype(np.float32), X_train.shape))
     start = time.perf_counter()
     while time.perf_counter() - start < args.budget:
-        est.partial_fit(X_train)
+        est.partial_fit(X_train, pixel_weight=weight)
     train_seconds = time.perf_counter() - start
     Z_train, Z_test = est.transform(X_train), est.transform(X_test)
     r2 = {k: float(LinearRegression().fit(Z_train, truth_train[k])
@@ -111,7 +119,7 @@ def main():
     summary = {name: float(np.nanmean(np.abs(err))) for name, err in spectra.items()}
     result = {
         "data": "analytic" if args.analytic else "make_galaxies",
-        "stretch": args.stretch,
+        "stretch": args.stretch, "masked": args.masked,
         "n_train": args.n_train, "n_test": args.n_test, "threads": args.threads,
         "train_seconds": round(train_seconds, 1), "epochs": est.n_iter_,
         "final_train_loss": est.history_[-1]["train_loss"],
@@ -123,10 +131,12 @@ def main():
     }
     RESULTS.mkdir(exist_ok=True)
     stem = "minuet_quality" if args.stretch == "asinh" else f"minuet_quality_{args.stretch}"
+    stem += "_masked" if args.masked else ""
     write_figure(truth_images, minuet_recon, pca_recon, RESULTS / f"{stem}.png")
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2, default=str))
     lines = [
-        (f"MinuetEncoder defaults, {result['data']}, stretch {args.stretch}, "
+        (f"MinuetEncoder defaults{', masked loss' if args.masked else ''}, "
+         f"{result['data']}, stretch {args.stretch}, "
          f"{args.n_train} training galaxies, "
         f"{train_seconds:.0f} s ({est.n_iter_} epochs) on {args.threads} threads."), "",
         "| quantity | value |", "|---|---|",
