@@ -44,6 +44,7 @@ from ._persistence import (
     estimator_from_params,
     json_params,
     load_state,
+    restore_feature_names,
     save_state,
 )
 from ._streaming import ImageBatches, band_statistics, is_out_of_core, split_blocks
@@ -607,7 +608,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
 
     # ---- persistence ----------------------------------------------------------------
     def _fitted_config(self):
-        state = {
+        return {
             "image_shape_": self.image_shape_,
             "n_features_in_": self.n_features_in_,
             "band_median_": self.band_median_,
@@ -617,9 +618,6 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
             "seeds": self._seeds,
             "stopped_early": self._stopped_early,
         }
-        if hasattr(self, "feature_names_in_"):
-            state["feature_names_in_"] = self.feature_names_in_
-        return state
 
     def _set_fitted_config(self, state):
         self.image_shape_ = tuple(state["image_shape_"])
@@ -630,8 +628,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         self.n_iter_ = int(state["n_iter_"])
         self._seeds = list(state["seeds"])
         self._stopped_early = bool(state["stopped_early"])
-        if "feature_names_in_" in state:
-            self.feature_names_in_ = np.asarray(state["feature_names_in_"], dtype=object)
+        restore_feature_names(self, state)
         self.device_ = self._resolve_device()
 
     def save(self, path):

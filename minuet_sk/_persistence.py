@@ -170,7 +170,8 @@ def json_params(estimator):
 
 def estimator_config(estimator, fitted):
     """The ``config.json`` of a saved estimator: class, package version, parameters, and its
-    fitted non-tensor state ``fitted``.
+    fitted non-tensor state ``fitted`` (plus ``feature_names_in_`` when the estimator has
+    it; :func:`restore_feature_names` reads it back).
 
     Examples
     --------
@@ -180,8 +181,26 @@ def estimator_config(estimator, fitted):
     """
     from minuet_sk import __version__
 
+    if hasattr(estimator, "feature_names_in_"):
+        fitted = {**fitted, "feature_names_in_": list(estimator.feature_names_in_)}
     return {"class": type(estimator).__name__, "version": __version__,
             "params": json_params(estimator), "fitted": to_jsonable(fitted)}
+
+
+def restore_feature_names(estimator, fitted):
+    """Set ``feature_names_in_`` (an object array, as scikit-learn keeps it) from the
+    ``fitted`` part of a config written by :func:`estimator_config`, when it is there.
+
+    Examples
+    --------
+    >>> from sklearn.decomposition import PCA
+    >>> pca = PCA()
+    >>> restore_feature_names(pca, {"feature_names_in_": ["a", "b"]})
+    >>> pca.feature_names_in_.dtype
+    dtype('O')
+    """
+    if "feature_names_in_" in fitted:
+        estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
 
 
 def check_saved_class(config, cls, path):

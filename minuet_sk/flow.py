@@ -28,6 +28,7 @@ from ._persistence import (
     estimator_config,
     estimator_from_params,
     load_state,
+    restore_feature_names,
     save_state,
 )
 from ._validation import iter_batches
@@ -581,8 +582,6 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         fitted = {name: getattr(self, name) for name in self._FITTED_CONFIG}
-        if hasattr(self, "feature_names_in_"):
-            fitted["feature_names_in_"] = list(self.feature_names_in_)
         state = {f"flow.{k}": v for k, v in self.flow_.state_dict().items()}
         state.update({name: torch.from_numpy(getattr(self, name)) for name in self._FITTED_ARRAYS})
         save_state(path, estimator_config(self, fitted), state)
@@ -605,10 +604,9 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
         config, state = load_state(path)
         check_saved_class(config, cls, path)
         est = estimator_from_params(cls, config["params"])
-        for name, value in config["fitted"].items():
-            if name == "feature_names_in_":
-                value = np.asarray(value, dtype=object)
-            setattr(est, name, value)
+        for name in cls._FITTED_CONFIG:
+            setattr(est, name, config["fitted"][name])
+        restore_feature_names(est, config["fitted"])
         for name in cls._FITTED_ARRAYS:
             setattr(est, name, state[name].numpy())
         est.device_ = _resolve_device(device or est.device)

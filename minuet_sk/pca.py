@@ -228,8 +228,6 @@ class EigengalaxyPCA(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         fitted = {"image_shape_": self.image_shape_, "n_features_in_": self.n_features_in_,
                   "n_components_": self.pca_.n_components_, "n_samples_": self.pca_.n_samples_,
                   "noise_variance_": float(self.pca_.noise_variance_)}
-        if hasattr(self, "feature_names_in_"):
-            fitted["feature_names_in_"] = list(self.feature_names_in_)
         tensors = {k: torch.from_numpy(np.ascontiguousarray(getattr(self.pca_, k)))
                    for k in self._PCA_ARRAYS}
         save_state(path, estimator_config(self, fitted), tensors)
@@ -247,7 +245,12 @@ class EigengalaxyPCA(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         -------
         EigengalaxyPCA
         """
-        from minuet_sk._persistence import check_saved_class, estimator_from_params, load_state
+        from minuet_sk._persistence import (
+            check_saved_class,
+            estimator_from_params,
+            load_state,
+            restore_feature_names,
+        )
 
         config, tensors = load_state(path)
         check_saved_class(config, cls, path)
@@ -264,8 +267,7 @@ class EigengalaxyPCA(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         est.pca_ = pca
         est.image_shape_ = tuple(fitted["image_shape_"])
         est.n_features_in_ = fitted["n_features_in_"]
-        if "feature_names_in_" in fitted:
-            est.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+        restore_feature_names(est, fitted)
         est._set_derived()
         return est
 

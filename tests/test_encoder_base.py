@@ -6,6 +6,7 @@ from typing import ClassVar
 import h5py
 import joblib
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from conftest import make_blobs_images
@@ -208,6 +209,13 @@ class TestPersistence:
         np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).transform(X), expected)
         joblib.dump(est, tmp_path / "vae.joblib")
         np.testing.assert_array_equal(joblib.load(tmp_path / "vae.joblib").transform(X), expected)
+
+    def test_feature_names_survive_save_and_load(self, X, tmp_path):
+        frame = pd.DataFrame(X.reshape(len(X), -1)).add_prefix("pix")
+        est = tiny(image_shape=None).fit(frame)
+        loaded = VAEEncoder.load(est.save(tmp_path / "vae"))
+        assert loaded.feature_names_in_.dtype == object
+        np.testing.assert_array_equal(loaded.feature_names_in_, est.feature_names_in_)
 
     def test_load_refuses_other_class(self, X, tmp_path):
         class OtherEncoder(BaseImageEncoder):

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import make_blobs_images
 from sklearn.decomposition import PCA
@@ -69,3 +70,11 @@ def test_save_load_round_trip_without_pickle(images, tmp_path):
     np.testing.assert_array_equal(back.transform(images), pca.transform(images))
     np.testing.assert_array_equal(back.score_samples(images), pca.score_samples(images))
     assert back.get_params() == pca.get_params()
+
+
+def test_feature_names_survive_save_and_load(images, tmp_path):
+    frame = pd.DataFrame(images.reshape(len(images), -1)).add_prefix("pix")
+    pca = EigengalaxyPCA(2, image_shape=None).fit(frame)
+    back = EigengalaxyPCA.load(pca.save(tmp_path / "pca"))
+    assert back.feature_names_in_.dtype == object
+    np.testing.assert_array_equal(back.feature_names_in_, pca.feature_names_in_)
