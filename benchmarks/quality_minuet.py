@@ -28,6 +28,7 @@ import torch
 from sklearn.linear_model import LinearRegression
 
 from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, metrics
+from minuet_sk.minuet import _BACKGROUND_WEIGHT, _MASK_WEIGHT
 from minuet_sk.preprocessing import central_source_masks
 
 RESULTS = Path(__file__).parent / "results"
@@ -56,6 +57,13 @@ def load_data(n_train, n_test, analytic, stretch):
             {k: v[1] for k, v in split.items()})
 
 
+def latent_r2(est, X_train, X_test, truth_train, truth_test):
+    """Held-out R^2 of a linear regression from the latents to each truth column."""
+    Z_train, Z_test = est.transform(X_train), est.transform(X_test)
+    return {k: float(LinearRegression().fit(Z_train, truth_train[k])
+                     .score(Z_test, truth_test[k])) for k in truth_train}
+
+
 def write_figure(truth, minuet, pca, path, n=8):
     """Truth / Minuet / PCA reconstructions (r band, each galaxy on its truth's scale)."""
     import matplotlib
@@ -67,13 +75,13 @@ def write_figure(truth, minuet, pca, path, n=8):
     fig, axes = plt.subplots(3, n, figsize=(1.4 * n, 4.4))
     for j in range(n):
         low, high = np.percentile(truth[j, 1], [1, 99.5])
-        for i, (name, images) in enumerate(rows):
+        for i, (_, images) in enumerate(rows):
             axes[i, j].imshow(np.arcsinh((images[j, 1] - low) / (high - low) * 10),
                               cmap="gray", vmin=0, vmax=np.arcsinh(10))
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])
-        for i, (name, _) in enumerate(rows):
-            axes[i, 0].set_ylabel(name)
+    for i, (name, _) in enumerate(rows):
+        axes[i, 0].set_ylabel(name)
     fig.suptitle("held-out galaxies, r band (asinh display)")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
@@ -99,15 +107,14 @@ def main():
     weight = None
     if args.masked:  # masked_loss=True, with the masks computed once instead of per batch
         masks = central_source_masks(X_train)[:, None]
-        weight = np.ascontiguousarray(
-            np.broadcast_to(np.where(masks, 0.9, 0.1).astype(np.float32), X_train.shape))
+        weight = np.ascontiguousarray(np.broadcast_to(
+            np.where(masks, _MASK_WEIGHT, _BACKGROUND_WEIGHT).astype(np.float32),
+            X_train.shape))
     start = time.perf_counter()
     while time.perf_counter() - start < args.budget:
         est.partial_fit(X_train, pixel_weight=weight)
     train_seconds = time.perf_counter() - start
-    Z_train, Z_test = est.transform(X_train), est.transform(X_test)
-    r2 = {k: float(LinearRegression().fit(Z_train, truth_train[k])
-                   .score(Z_test, truth_test[k])) for k in truth_train}
+    r2 = latent_r2(est, X_train, X_test, truth_train, truth_test)
 
     truth_images = X_test[: args.n_recon]
     minuet_recon = est.reconstruct(truth_images)

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LinearRegression
+from quality_minuet import latent_r2, load_data
 
 from minuet_sk import MinuetEncoder, metrics
-from minuet_sk.datasets import make_galaxies
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -33,24 +32,21 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    galaxies = make_galaxies(6000, random_state=0)
-    X, t = galaxies.images, galaxies.truth
-    truth = {"log_r_half": np.log10(t["half_light_radius_arcsec"].to_numpy()),
-             "g_r": (t["mag_g"] - t["mag_r"]).to_numpy(), "r_mag": t["mag_r"].to_numpy()}
+    X_train, X_test, truth_train, truth_test = load_data(5000, 1000, False, "none")
     params = json.loads(args.params)
     est = MinuetEncoder(random_state=0, **params)
     start = time.perf_counter()
     for _ in range(args.epochs):
-        est.partial_fit(X[:5000])
+        est.partial_fit(X_train)
     seconds = time.perf_counter() - start
-    Z = est.transform(X)
-    r2 = {k: round(LinearRegression().fit(Z[:5000], v[:5000]).score(Z[5000:], v[5000:]), 3)
-          for k, v in truth.items()}
-    test = X[5000:5100]
+    r2 = {k: round(v, 3)
+          for k, v in latent_r2(est, X_train, X_test, truth_train, truth_test).items()}
+    test = X_test[:100]
     error = metrics.power_spectrum_error(test, est.set_params(sampling_steps=20).reconstruct(test))
     result = {
         "name": args.name, "params": params, "epochs": args.epochs, "threads": args.threads,
-        "train_seconds": round(seconds, 1), "images_per_s": round(5000 * args.epochs / seconds, 1),
+        "train_seconds": round(seconds, 1),
+        "images_per_s": round(len(X_train) * args.epochs / seconds, 1),
         "r2": r2, "power_spectrum_mean_abs_error": round(float(np.nanmean(np.abs(error))), 3),
         "power_spectrum_error_by_scale": np.round(np.nanmean(error, 0)[::6], 2).tolist(),
     }
