@@ -25,7 +25,7 @@ from nflows.transforms.base import CompositeTransform, InverseTransform
 from nflows.transforms.permutations import ReversePermutation
 from nflows.transforms.splines.rational_quadratic import rational_quadratic_spline
 
-__all__ = ["build_spline_flow", "flow_log_prob", "flow_sample"]
+__all__ = ["build_spline_flow", "flow_sample"]
 
 
 def build_spline_flow(
@@ -89,19 +89,6 @@ def build_spline_flow(
     # want the fast direction for sampling (1,000 draws per galaxy), so the composite is
     # inverted: sampling costs one conditioner pass per transform, density k passes.
     return Flow(InverseTransform(CompositeTransform(transforms)), StandardNormal([n_targets]))
-
-
-def flow_log_prob(flow, y, context):
-    """Log density of ``y`` (shape ``(n, k)``) given ``context`` (shape ``(n, c)``).
-
-    Examples
-    --------
-    >>> import torch
-    >>> flow = build_spline_flow(1, 1, n_transforms=1, hidden_features=4)
-    >>> flow_log_prob(flow, torch.zeros(3, 1), torch.zeros(3, 1)).shape
-    torch.Size([3])
-    """
-    return flow.log_prob(y, context=context)
 
 
 def flow_sample(flow, context, noise, *, return_log_prob=False):
