@@ -10,11 +10,63 @@ patches (Jaegle et al. 2021, "Perceiver").
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .layers import Attention, FeedForward, PatchEmbedding
 
 __all__ = ["PerceiverEncoder"]
+
+
+class LatentNorm(nn.BatchNorm1d):
+    """Batch standardisation of the latents, without a learned scale or shift.
+
+    Unbounded latents drift: in a diffusion autoencoder whose denoiser layer-normalises
+    ``z * w + b``, a latent far from 0 passes on little more than its sign, its gradient
+    fades, and it freezes (measured: four of five latents with a spread of 0.03 around
+    +-5 after six epochs). Fixing the scale keeps every latent in the range where its
+    value matters. A single image in training mode is standardised with the running
+    statistics, since a batch of one has no spread. Under ``torch.distributed`` the batch
+    statistics are those of the whole global batch (summed over the processes, with
+    gradients, as in ``SyncBatchNorm``, which needs a GPU), so that N processes train the
+    model that one process would.
+    """
+
+    def __init__(self, n_latents):
+        super().__init__(n_latents, affine=False)
+
+    def forward(self, z):
+        if self.training and _world_size() > 1:
+            return self._global_batch_norm(z)
+        if self.training and z.shape[0] < 2:
+            return F.batch_norm(z, self.running_mean, self.running_var, training=False,
+                                eps=self.eps)
+        return super().forward(z)
+
+    def _global_batch_norm(self, z):
+        from torch.distributed.nn.functional import all_reduce
+
+        sums = all_reduce(torch.cat([z.sum(0), (z * z).sum(0), z.new_full((1,), len(z))]))
+        n_latents = z.shape[1]
+        count = sums[-1]
+        if count < 2:  # one image in the global batch: as in forward
+            return F.batch_norm(z, self.running_mean, self.running_var, training=False,
+                                eps=self.eps)
+        mean = sums[:n_latents] / count
+        var = (sums[n_latents:-1] / count - mean * mean).clamp_min(0.0)
+        with torch.no_grad():
+            unbiased = var * count / (count - 1).clamp_min(1.0)
+            self.running_mean.lerp_(mean.detach(), self.momentum)
+            self.running_var.lerp_(unbiased.detach(), self.momentum)
+            self.num_batches_tracked += 1
+        return (z - mean) / torch.sqrt(var + self.eps)
+
+
+def _world_size():
+    distributed = torch.distributed
+    if distributed.is_available() and distributed.is_initialized():
+        return distributed.get_world_size()
+    return 1
 
 
 class _PerceiverBlock(nn.Module):
@@ -71,11 +123,14 @@ class PerceiverEncoder(nn.Module):
         self.latents = nn.Parameter(0.02 * torch.randn(n_latents, width))
         self.blocks = nn.ModuleList(_PerceiverBlock(width, n_heads) for _ in range(depth))
         self.norm = nn.LayerNorm(width)
-        self.head = nn.Linear(width, 1)
+        # no bias: the standardisation removes it, and Adam would turn its zero gradient's
+        # rounding noise into full-size random steps
+        self.head = nn.Linear(width, 1, bias=False)
+        self.standardise = LatentNorm(n_latents)
 
     def forward(self, images):
         patches = self.patches(images)
         latents = self.latents.expand(images.shape[0], -1, -1)
         for block in self.blocks:
             latents = block(latents, patches)
-        return self.head(self.norm(latents)).squeeze(-1)
+        return self.standardise(self.head(self.norm(latents)).squeeze(-1))

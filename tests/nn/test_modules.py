@@ -1,6 +1,8 @@
+import numpy as np
 import pytest
 import torch
 
+from minuet_sk.nn.autoencoder import DiffusionAutoencoder, band_whitening
 from minuet_sk.nn.denoiser import ConditionalDenoiser
 from minuet_sk.nn.layers import PatchEmbedding, PatchUnembedding, padded_size
 from minuet_sk.nn.perceiver import PerceiverEncoder
@@ -36,9 +38,23 @@ def test_encoder_shapes_and_gradients(shape):
     images = torch.randn(4, *shape, requires_grad=True)
     z = encoder(images)
     assert z.shape == (4, 3)
-    z.sum().backward()
+    (z * torch.randn(4, 3)).sum().backward()  # (a plain sum of standardised z is constant)
     assert images.grad.abs().sum() > 0
     assert all(p.grad is not None for p in encoder.parameters())
+
+
+def test_latents_keep_unit_scale_in_training_and_one_image_works():
+    torch.manual_seed(0)
+    encoder = PerceiverEncoder((1, 8, 8), n_latents=3, patch_size=4, width=16, depth=1,
+                               n_heads=2)
+    with torch.no_grad():
+        encoder.head.weight.mul_(100.0)  # raw latents far from unit scale
+        z = encoder(torch.randn(64, 1, 8, 8))
+        torch.testing.assert_close(z.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
+        torch.testing.assert_close(z.std(0, unbiased=False), torch.ones(3), atol=1e-3, rtol=0)
+        # a batch of one in training mode uses the running statistics instead of failing
+        assert torch.isfinite(encoder(torch.randn(1, 1, 8, 8))).all()
+        assert encoder.standardise.running_var.min() > 10.0
 
 
 def test_encoder_batch_independent():
@@ -85,3 +101,42 @@ def test_refiner_reaches_every_direction_of_a_patch(refiner_channels):
     first_patch = out[:, 0, :4, :4].reshape(64, 16)
     rank = torch.linalg.matrix_rank(first_patch - first_patch.mean(0), rtol=1e-4)
     assert rank <= 8 if refiner_channels == 0 else rank == 16
+
+
+def test_band_whitening_decorrelates_and_orders_by_variance():
+    rng = np.random.default_rng(0)
+    brightness = rng.normal(size=5000)
+    bands = np.stack([brightness + 0.1 * rng.normal(size=5000) for _ in range(3)])
+    correlation = np.corrcoef(bands)
+    w = band_whitening(correlation)
+    np.testing.assert_allclose(w @ correlation @ w.T, np.eye(3), atol=1e-10)
+    # the first component is the brightness shared by all bands, with a positive sign
+    np.testing.assert_allclose(w[0] / w[0].sum(), np.full(3, 1 / 3), atol=0.01)
+    # partial whitening keeps the order of the variances, with a mean of 1
+    half = band_whitening(correlation, strength=0.5)
+    variances = np.diag(half @ correlation @ half.T)
+    assert variances[0] > variances[1] > variances[2] and np.isclose(variances.mean(), 1.0)
+    np.testing.assert_allclose(half @ correlation @ half.T, np.diag(variances), atol=1e-10)
+    # duplicated bands: finite, no division by a zero eigenvalue
+    assert np.isfinite(band_whitening(np.ones((2, 2)))).all()
+
+
+def test_autoencoder_works_in_mixed_bands_and_decodes_to_input_bands():
+    mixing = band_whitening(np.array([[1.0, 0.8], [0.8, 1.0]]))
+    model = DiffusionAutoencoder((2, 8, 8), n_latents=2, patch_size=4, width=8,
+                                 encoder_depth=1, decoder_depth=1, n_heads=2,
+                                 diffusion_steps=10, band_mixing=mixing)
+    x = torch.randn(3, 2, 8, 8)
+    mixed = torch.einsum("dc,bchw->bdhw", torch.as_tensor(mixing, dtype=torch.float32), x)
+    torch.testing.assert_close(model.encode(x), model.encoder(mixed))
+    # decode undoes the mixing of whatever DDIM draws in the mixed bands
+    model.diffusion.sample = lambda *args, **kwargs: mixed
+    torch.testing.assert_close(model.decode(torch.zeros(3, 2)), x, atol=1e-5, rtol=1e-5)
+    # a pixel missing in one band drops out of the loss of every mixed band
+    weights = torch.ones_like(x)
+    weights[:, 0, 0, 0] = 0.0
+    seen = {}
+    model.diffusion.loss = lambda fn, target, t, noise, w, reduction: seen.update(w=w)
+    model.loss(x, x, torch.tensor([1, 2, 3]), torch.randn_like(x), weights)
+    assert seen["w"].shape == (3, 1, 8, 8) and (seen["w"][:, 0, 0, 0] == 0).all()
+    assert seen["w"].sum() == 3 * 63
