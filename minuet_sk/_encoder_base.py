@@ -318,9 +318,10 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         resumption.
 
     Common fitted attributes: ``image_shape_``, ``n_features_in_``, ``feature_names_in_``
-    (in-memory DataFrame input only), ``band_median_``, ``band_scale_``, ``device_``,
-    ``history_`` (one dict per epoch: ``epoch``, ``train_loss``, ``valid_loss``, ``dur``
-    seconds, ``images_per_s``), ``n_iter_`` (epochs trained), ``net_`` (the skorch net;
+    (in-memory DataFrame input only), ``band_median_``, ``band_scale_``,
+    ``band_correlation_`` (of the standardised bands), ``device_``, ``history_`` (one dict
+    per epoch: ``epoch``, ``train_loss``, ``valid_loss``, ``dur`` seconds,
+    ``images_per_s``), ``n_iter_`` (epochs trained), ``net_`` (the skorch net;
     ``net_.module_`` is the torch module).
     """
 
@@ -494,7 +495,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
 
             self._seeds = broadcast_object_list([self._seeds])[0]
         self.image_shape_ = tuple(int(s) for s in shape)
-        self.band_median_, self.band_scale_ = band_statistics(
+        self.band_median_, self.band_scale_, self.band_correlation_ = band_statistics(
             source, n, self.image_shape_, validated
         )
         self.device_ = self._resolve_device()
@@ -613,6 +614,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
             "n_features_in_": self.n_features_in_,
             "band_median_": self.band_median_,
             "band_scale_": self.band_scale_,
+            "band_correlation_": self.band_correlation_,
             "history_": self.history_,
             "n_iter_": self.n_iter_,
             "seeds": self._seeds,
@@ -624,6 +626,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         self.n_features_in_ = int(state["n_features_in_"])
         self.band_median_ = np.asarray(state["band_median_"], np.float32)
         self.band_scale_ = np.asarray(state["band_scale_"], np.float32)
+        self.band_correlation_ = np.asarray(state["band_correlation_"], np.float64)
         self.history_ = list(state["history_"])
         self.n_iter_ = int(state["n_iter_"])
         self._seeds = list(state["seeds"])

@@ -167,24 +167,29 @@ def _read_weights(weights, part, image_shape):
 
 
 def band_statistics(source, n, image_shape, validated, max_images=2048, piece=64):
-    """Per-band median and scale of the finite pixels of up to ``max_images`` images.
+    """Per-band median, scale and correlation of the finite pixels of up to ``max_images``
+    images.
 
     The images are read as ``piece``-image contiguous slices spread evenly over the first
     ``n`` images of ``source``. The scale is the standard deviation of the pixels about the
     median (1 where it is zero or undefined): for galaxy cutouts the MAD measures only the
     sky noise and would blow the galaxies themselves up to hundreds of units.
 
+    The correlation is that of the standardised bands, over the pixels finite in every
+    band (the identity where there are none).
+
     Returns
     -------
     median, scale : ndarray of shape (C,), float32
+    correlation : ndarray of shape (C, C), float64
 
     Examples
     --------
     >>> import numpy as np
     >>> x = np.arange(8, dtype=np.float32).reshape(2, 1, 2, 2)
-    >>> med, scale = band_statistics(x, 2, (1, 2, 2), True)
-    >>> float(med[0])
-    3.5
+    >>> med, scale, corr = band_statistics(x, 2, (1, 2, 2), True)
+    >>> float(med[0]), corr.tolist()
+    (3.5, [[1.0]])
     """
     if n <= max_images:
         picked = _subdivide([(0, n)], CHUNK_IMAGES)
@@ -201,7 +206,17 @@ def band_statistics(source, n, image_shape, validated, max_images=2048, piece=64
             median[c] = np.median(band)
             std = np.sqrt(np.mean((band - median[c]) ** 2))
             scale[c] = std if std > 0 else 1.0
-    return median.astype(np.float32), scale.astype(np.float32)
+    complete = per_band[:, np.isfinite(per_band).all(0)]
+    correlation = np.eye(len(per_band))
+    if complete.shape[1] > 1:
+        standardised = (complete - median[:, None]) / scale[:, None]
+        centred = standardised - standardised.mean(1, keepdims=True)
+        covariance = centred @ centred.T / centred.shape[1]
+        spread = np.sqrt(np.diag(covariance))
+        spread[spread == 0] = 1.0  # a constant band stays uncorrelated
+        correlation = covariance / np.outer(spread, spread)
+        np.fill_diagonal(correlation, 1.0)
+    return median.astype(np.float32), scale.astype(np.float32), correlation
 
 
 class ImageBatches(IterableDataset):

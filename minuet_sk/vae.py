@@ -73,6 +73,8 @@ class VAEEncoder(BaseImageEncoder):
         Only for DataFrame input.
     band_median_, band_scale_ : ndarray of shape (C,)
         Per-band standardisation learned in ``fit``.
+    band_correlation_ : ndarray of shape (C, C)
+        Correlation of the standardised bands over the pixels, learned in ``fit``.
     history_ : list of dict
         Per epoch: ``epoch``, ``train_loss`` (negative beta-ELBO per pixel),
         ``valid_loss``, ``dur``, ``images_per_s``.

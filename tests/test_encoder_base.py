@@ -160,8 +160,19 @@ class TestStreaming:
     def test_band_statistics_ignore_nan(self):
         x = np.stack([np.full((1, 2, 2), v, np.float32) for v in (1.0, 3.0, 5.0)])
         x[0, 0, 0, 0] = np.nan
-        median, scale = band_statistics(x, 3, (1, 2, 2), True)
+        median, scale, _ = band_statistics(x, 3, (1, 2, 2), True)
         assert median[0] == 3.0 and scale[0] > 0
+
+    def test_band_correlation_of_complete_pixels(self):
+        rng = np.random.default_rng(0)
+        common = rng.normal(size=(200, 1, 8, 8))
+        x = np.concatenate([common, 3.0 * common + 0.5 * rng.normal(size=common.shape),
+                            rng.normal(size=common.shape)], axis=1).astype(np.float32)
+        x[0, 2, 0, 0] = np.nan  # one pixel missing in one band: left out of all bands
+        _, _, corr = band_statistics(x, len(x), (3, 8, 8), True)
+        expected = np.corrcoef(np.moveaxis(x, 1, 0).reshape(3, -1)[:, 1:])
+        np.testing.assert_allclose(corr, expected, atol=1e-6)
+        assert corr[0, 1] > 0.98 and abs(corr[0, 2]) < 0.05
 
 
 class TestMissingPixels:
@@ -250,7 +261,7 @@ class TestShapes:
 
 def test_band_statistics_spread_over_large_inputs():
     x = np.repeat(np.arange(10_000, dtype=np.float32), 1).reshape(-1, 1, 1, 1)
-    median, _ = band_statistics(x, len(x), (1, 1, 1), True, max_images=256, piece=16)
+    median, _, _ = band_statistics(x, len(x), (1, 1, 1), True, max_images=256, piece=16)
     assert 4000 < median[0] < 6000
 
 

@@ -9,6 +9,7 @@ from conftest import make_blobs_images
 
 from minuet_sk import MinuetEncoder
 from minuet_sk.minuet import _central_mask_weights
+from minuet_sk.nn.autoencoder import band_whitening
 
 SHAPE = (3, 16, 16)
 TINY = {"image_shape": SHAPE, "patch_size": 4, "width": 16, "encoder_depth": 1,
@@ -70,6 +71,18 @@ class TestShapesAndNames:
         assert (w[:, 0, 7:9, 7:9] == 0.9).all() and (w[:, 0, 0, 0] == 0.1).all()
         est = MinuetEncoder(3, **TINY, masked_loss=True).fit(X)
         assert np.isfinite(est.history_[0]["train_loss"])
+
+
+@pytest.mark.parametrize("whiten", [True, 0.5, False])
+def test_whiten_bands_sets_the_band_mixing(X, whiten):
+    est = MinuetEncoder(3, **TINY, whiten_bands=whiten).fit(X)
+    assert est.band_correlation_.shape == (3, 3)
+    expected = (band_whitening(est.band_correlation_, strength=float(whiten)) if whiten
+                else np.eye(3))
+    np.testing.assert_allclose(est.net_.module_.band_mixing.numpy(), expected, rtol=1e-6,
+                               atol=1e-7)
+    assert np.isfinite(est.score(X))
+    assert MinuetEncoder.from_preset("paper").whiten_bands is False
 
 
 class TestDeterminism:
