@@ -99,21 +99,31 @@ def main():
     parser.add_argument("--stretch", choices=["asinh", "none"], default="asinh")
     parser.add_argument("--masked", action="store_true",
                         help="the masked loss, with the masks computed once before training")
+    parser.add_argument("--params", default="{}", help="MinuetEncoder parameters, JSON")
+    parser.add_argument("--tag", default="", help="suffix of the output files' names")
+    parser.add_argument("--track-r2", action="store_true",
+                        help="also record the held-out R^2 after every epoch")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     X_train, X_test, truth_train, truth_test = load_data(args.n_train, args.n_test,
                                                          args.analytic, args.stretch)
-    est = MinuetEncoder(random_state=0)
+    est = MinuetEncoder(random_state=0, **json.loads(args.params))
     weight = None
     if args.masked:  # masked_loss=True, with the masks computed once instead of per batch
         masks = central_source_masks(X_train)[:, None]
         weight = np.ascontiguousarray(np.broadcast_to(
             np.where(masks, _MASK_WEIGHT, _BACKGROUND_WEIGHT).astype(np.float32),
             X_train.shape))
-    start = time.perf_counter()
-    while time.perf_counter() - start < args.budget:
+    start, track, paused = time.perf_counter(), [], 0.0
+    while time.perf_counter() - start - paused < args.budget:
         est.partial_fit(X_train, pixel_weight=weight)
-    train_seconds = time.perf_counter() - start
+        if args.track_r2:  # not counted in the training budget
+            tick = time.perf_counter()
+            r2_epoch = latent_r2(est, X_train, X_test, truth_train, truth_test)
+            track.append({"epoch": est.n_iter_, "train_loss": est.history_[-1]["train_loss"],
+                          **{k: round(v, 3) for k, v in r2_epoch.items()}})
+            paused += time.perf_counter() - tick
+    train_seconds = time.perf_counter() - start - paused
     r2 = latent_r2(est, X_train, X_test, truth_train, truth_test)
 
     truth_images = X_test[: args.n_recon]
@@ -135,10 +145,12 @@ def main():
         "power_spectrum_error_per_band": {k: np.round(v, 3).tolist()
                                           for k, v in spectra.items()},
         "params": est.get_params(),
+        "r2_per_epoch": track,
     }
     RESULTS.mkdir(exist_ok=True)
     stem = "minuet_quality" if args.stretch == "asinh" else f"minuet_quality_{args.stretch}"
     stem += "_masked" if args.masked else ""
+    stem += f"_{args.tag}" if args.tag else ""
     write_figure(truth_images, minuet_recon, pca_recon, RESULTS / f"{stem}.png")
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2, default=str))
     lines = [
