@@ -102,6 +102,7 @@ class DiffusionAutoencoder(nn.Module):
                   else torch.as_tensor(band_mixing, dtype=torch.float32).reshape(channels, channels))
         self.register_buffer("band_mixing", mixing)
         self.register_buffer("band_unmixing", torch.linalg.inv(mixing.double()).float())
+        self.mixes_bands = band_mixing is not None
         self.encoder = PerceiverEncoder(image_shape, n_latents, patch_size=patch_size,
                                         width=width, depth=encoder_depth, n_heads=n_heads)
         self.denoiser = ConditionalDenoiser(
@@ -112,15 +113,15 @@ class DiffusionAutoencoder(nn.Module):
         # largest |pixel| trained on: DDIM clamps its clean-image estimates to it
         self.register_buffer("data_bound", torch.zeros(()))
 
-    @staticmethod
-    def _mix(matrix, images):
+    def _mix(self, matrix, images):
+        if not self.mixes_bands:
+            return images
         return torch.einsum("dc,bchw->bdhw", matrix.to(images.dtype), images)
 
     def mixed_weights(self, weights, shape):
         """Pixel weights of the mixed bands: a pixel's least weight over the input bands,
-        ``(B, 1, H, W)`` (``weights`` as they are for the identity mixing)."""
-        if torch.equal(self.band_mixing, torch.eye(len(self.band_mixing),
-                                                   device=self.band_mixing.device)):
+        ``(B, 1, H, W)`` (``weights`` as they are without a ``band_mixing``)."""
+        if not self.mixes_bands:
             return weights
         return torch.broadcast_to(weights, shape).amin(1, keepdim=True)
 

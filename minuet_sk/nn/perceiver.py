@@ -15,7 +15,7 @@ from torch import nn
 
 from .layers import Attention, FeedForward, PatchEmbedding
 
-__all__ = ["PerceiverEncoder"]
+__all__ = ["LatentNorm", "PerceiverEncoder"]
 
 
 class LatentNorm(nn.BatchNorm1d):
@@ -30,6 +30,19 @@ class LatentNorm(nn.BatchNorm1d):
     statistics are those of the whole global batch (summed over the processes, with
     gradients, as in ``SyncBatchNorm``, which needs a GPU), so that N processes train the
     model that one process would.
+
+    Parameters
+    ----------
+    n_latents : int
+        Number of latent scalars per image.
+
+    Examples
+    --------
+    >>> import torch
+    >>> norm = LatentNorm(2)
+    >>> z = norm(torch.tensor([[1.0, 10.0], [3.0, 30.0], [5.0, 50.0]]))
+    >>> z.mean(0).abs().max().item() < 1e-6, norm(torch.ones(1, 2)).shape
+    (True, torch.Size([1, 2]))
     """
 
     def __init__(self, n_latents):
@@ -39,9 +52,12 @@ class LatentNorm(nn.BatchNorm1d):
         if self.training and _world_size() > 1:
             return self._global_batch_norm(z)
         if self.training and z.shape[0] < 2:
-            return F.batch_norm(z, self.running_mean, self.running_var, training=False,
-                                eps=self.eps)
+            return self._with_running_statistics(z)
         return super().forward(z)
+
+    def _with_running_statistics(self, z):
+        return F.batch_norm(z, self.running_mean, self.running_var, training=False,
+                            eps=self.eps)
 
     def _global_batch_norm(self, z):
         from torch.distributed.nn.functional import all_reduce
@@ -50,14 +66,12 @@ class LatentNorm(nn.BatchNorm1d):
         n_latents = z.shape[1]
         count = sums[-1]
         if count < 2:  # one image in the global batch: as in forward
-            return F.batch_norm(z, self.running_mean, self.running_var, training=False,
-                                eps=self.eps)
+            return self._with_running_statistics(z)
         mean = sums[:n_latents] / count
         var = (sums[n_latents:-1] / count - mean * mean).clamp_min(0.0)
         with torch.no_grad():
-            unbiased = var * count / (count - 1).clamp_min(1.0)
             self.running_mean.lerp_(mean.detach(), self.momentum)
-            self.running_var.lerp_(unbiased.detach(), self.momentum)
+            self.running_var.lerp_((var * count / (count - 1)).detach(), self.momentum)
             self.num_batches_tracked += 1
         return (z - mean) / torch.sqrt(var + self.eps)
 
