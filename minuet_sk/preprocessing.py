@@ -220,6 +220,11 @@ def central_source_masks(
     (True, False)
     """
     images = np.asarray(images, dtype=np.float64)
+    if images.ndim != 4:
+        raise ValueError(
+            f"central_source_masks needs images of shape (n, C, H, W); got {images.shape}. "
+            "Reshape flattened rows first, e.g. X.reshape(-1, 3, 72, 72)."
+        )
     masks = np.zeros((len(images),) + images.shape[2:], dtype=bool)
     for i, image in enumerate(images):
         labels, central = _segment(

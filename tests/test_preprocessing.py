@@ -75,3 +75,7 @@ class TestSegmentationMasker:
     def test_empty_stamp_has_no_central_mask(self):
         sky = 0.01 * np.random.default_rng(0).standard_normal((1, 3, 24, 24))
         assert not central_source_masks(sky).any()
+
+    def test_flattened_rows_are_refused(self, two_sources):
+        with pytest.raises(ValueError, match=r"\(n, C, H, W\).*reshape"):
+            central_source_masks(two_sources[0].reshape(1, -1))
