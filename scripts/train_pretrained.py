@@ -2,7 +2,7 @@
 
 Reproducible: the data, the split and the initialisation are fixed by ``--seed``.
 
-    python scripts/train_pretrained.py --n 5000 --epochs 40 --threads 2
+    python scripts/train_pretrained.py --n 5000 --epochs 40 --threads 2 --masked
 
 writes ``minuet_sk/pretrained/sim-grz-72/`` (``model.safetensors`` + ``config.json``, the
 format of ``MinuetEncoder.save``) and ``training.json`` beside them (data, settings, wall time,
@@ -24,6 +24,8 @@ from sklearn.model_selection import cross_val_score
 
 from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, __version__, metrics
 from minuet_sk.datasets import make_galaxies
+from minuet_sk.minuet import _BACKGROUND_WEIGHT, _MASK_WEIGHT
+from minuet_sk.preprocessing import central_source_masks
 
 OUT = Path(__file__).resolve().parents[1] / "minuet_sk" / "pretrained" / "sim-grz-72"
 
@@ -78,6 +80,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--masked", action="store_true",
+                        help="the masked loss (0.9 on the central galaxy, 0.1 elsewhere), "
+                             "with the masks computed once")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -90,9 +95,16 @@ def main(argv=None):
                           validation_fraction=0.0, early_stopping=False,
                           random_state=args.seed, verbose=1)
     start = time.perf_counter()
-    model.fit(X)
+    weights = None
+    if args.masked:  # what masked_loss=True does, with each image's mask computed once
+        masks = central_source_masks(X.reshape(data.images.shape))[:, None]
+        weights = np.where(masks, _MASK_WEIGHT, _BACKGROUND_WEIGHT).astype(np.float32)
+        weights = weights.repeat(data.images.shape[1], axis=1).reshape(X.shape)
+    model.fit(X, pixel_weight=weights)
     fit_s = time.perf_counter() - start
-    model.set_params(verbose=0)  # users of the shipped weights get no progress bars
+    # users of the shipped weights get no progress bars; training on goes on with the loss
+    # it was trained with
+    model.set_params(verbose=0, masked_loss=args.masked)
     model.save(args.out)
     card = {
         "name": args.out.name,
@@ -101,7 +113,11 @@ def main(argv=None):
                        "(simulated DECaLS-like grz cutouts, r < 19, with neighbours), "
                        "AsinhStretch() with default parameters"),
         "command": f"python scripts/train_pretrained.py --n {args.n} --epochs {args.epochs} "
-                   f"--threads {args.threads} --seed {args.seed}",
+                   f"--threads {args.threads} --seed {args.seed}"
+                   + (" --masked" if args.masked else ""),
+        "loss_weights": (f"{_MASK_WEIGHT} on central_source_masks (computed once, "
+                         f"included in fit_seconds), {_BACKGROUND_WEIGHT} elsewhere"
+                         if args.masked else "equal"),
         "estimator_params": {k: v for k, v in model.get_params().items()
                              if isinstance(v, (int, float, str, bool, tuple, type(None)))},
         "epochs_run": model.n_iter_,

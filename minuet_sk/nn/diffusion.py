@@ -188,13 +188,14 @@ class GaussianDiffusion(nn.Module):
         noise : Tensor like ``x0``
         weights : Tensor broadcastable to ``x0`` or None
             Per-pixel weights (0 at missing pixels); the loss is
-            ``sum(w * err^2) / sum(w)``.
+            ``sum(w * err^2) / sum(w)``. None weighs every pixel equally.
         reduction : {"mean", "none"}
             ``"none"`` returns the per-pixel ``w * err^2`` (for per-image sums).
         """
         err = (model(self.q_sample(x0, t, noise), t) - self.target(x0, t, noise)) ** 2
-        weights = torch.ones_like(err) if weights is None else torch.broadcast_to(weights,
-                                                                                  err.shape)
+        if weights is None:
+            return err if reduction == "none" else err.mean()
+        weights = torch.broadcast_to(weights, err.shape)
         if reduction == "none":
             return weights * err
         return (weights * err).sum() / weights.sum().clamp_min(1e-12)

@@ -62,13 +62,14 @@ class LatentNorm(nn.BatchNorm1d):
     def _global_batch_norm(self, z):
         from torch.distributed.nn.functional import all_reduce
 
-        sums = all_reduce(torch.cat([z.sum(0), (z * z).sum(0), z.new_full((1,), len(z))]))
-        n_latents = z.shape[1]
+        # two passes (global mean, then the global sum of squared deviations): the one-pass
+        # E[z^2] - E[z]^2 loses float32 digits when the latents' mean is large to their spread
+        sums = all_reduce(torch.cat([z.sum(0), z.new_full((1,), len(z))]))
         count = sums[-1]
         if count < 2:  # one image in the global batch: as in forward
             return self._with_running_statistics(z)
-        mean = sums[:n_latents] / count
-        var = (sums[n_latents:-1] / count - mean * mean).clamp_min(0.0)
+        mean = sums[:-1] / count
+        var = all_reduce(((z - mean) ** 2).sum(0)) / count
         with torch.no_grad():
             self.running_mean.lerp_(mean.detach(), self.momentum)
             self.running_var.lerp_((var * count / (count - 1)).detach(), self.momentum)
@@ -136,9 +137,9 @@ class PerceiverEncoder(nn.Module):
         self.patches = PatchEmbedding(image_shape, patch_size, width)
         self.latents = nn.Parameter(0.02 * torch.randn(n_latents, width))
         self.blocks = nn.ModuleList(_PerceiverBlock(width, n_heads) for _ in range(depth))
-        self.norm = nn.LayerNorm(width)
-        # no bias: the standardisation removes it, and Adam would turn its zero gradient's
-        # rounding noise into full-size random steps
+        # no biases before the standardisation, which removes them: their gradient is zero
+        # but for rounding, and Adam would turn that noise into full-size random steps
+        self.norm = nn.LayerNorm(width, bias=False)
         self.head = nn.Linear(width, 1, bias=False)
         self.standardise = LatentNorm(n_latents)
 

@@ -116,6 +116,17 @@ class TestLoss:
         weights[0, 0, 0, 0] = 0.0
         assert diffusion.loss(model, x0, t, noise, weights) == 0.0
 
+    def test_no_weights_is_equal_weights(self):
+        diffusion = GaussianDiffusion(100, "cosine", "v")
+        x0, noise = torch.randn(3, 2, 4, 4), torch.randn(3, 2, 4, 4)
+        t = torch.tensor([1, 40, 99])
+        model = lambda x_t, t: 0.5 * x_t
+        ones = torch.ones(3, 1, 4, 4)
+        torch.testing.assert_close(diffusion.loss(model, x0, t, noise),
+                                   diffusion.loss(model, x0, t, noise, ones))
+        torch.testing.assert_close(diffusion.loss(model, x0, t, noise, reduction="none"),
+                                   diffusion.loss(model, x0, t, noise, ones, reduction="none"))
+
     def test_loss_has_gradients(self):
         diffusion = GaussianDiffusion(100, "cosine", "v")
         scale = torch.nn.Parameter(torch.tensor(0.3))
