@@ -109,12 +109,12 @@ def main():
                                                          args.analytic, args.stretch)
     est = MinuetEncoder(random_state=0, **json.loads(args.params))
     weight = None
+    start, track, paused = time.perf_counter(), [], 0.0  # the masks count as training time
     if args.masked:  # masked_loss=True, with the masks computed once instead of per batch
         masks = central_source_masks(X_train)[:, None]
         weight = np.ascontiguousarray(np.broadcast_to(
             np.where(masks, _MASK_WEIGHT, _BACKGROUND_WEIGHT).astype(np.float32),
             X_train.shape))
-    start, track, paused = time.perf_counter(), [], 0.0
     while time.perf_counter() - start - paused < args.budget:
         est.partial_fit(X_train, pixel_weight=weight)
         if args.track_r2:  # not counted in the training budget

@@ -122,11 +122,11 @@ class MinuetEncoder(BaseImageEncoder):
         :func:`minuet_sk.preprocessing.central_source_masks` (the segmentation of
         :class:`~minuet_sk.SegmentationMasker`), computed batch by batch during training
         (about 7 ms of CPU per 72x72 image); to compute them once instead, pass
-        ``fit(X, pixel_weight=...)``. Recommended when the latents should describe the
-        central galaxy: after 20 CPU minutes on simulated galaxies a linear fit from the
-        latents explains R^2 0.65 of log half-light radius with it and 0.47 without
-        (colour and magnitude about the same), at the price of invented surroundings in the
-        reconstructions. See ``benchmarks/results/minuet_notes.md``.
+        ``fit(X, pixel_weight=...)``. Measured on simulated galaxies, its effect on how
+        much of the galaxy's size the latents keep depends on the seed (R^2 of log
+        half-light radius 0.24-0.65 over four seeds, against 0.45-0.53 without it); the
+        reconstructions' surroundings are invented. See the user guide and
+        ``benchmarks/results/minuet_notes.md``.
     max_epochs : int, default=20
     batch_size : int, default=128
     lr : float, default=1e-3

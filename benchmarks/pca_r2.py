@@ -1,0 +1,59 @@
+"""How linearly the simulated galaxies' properties can be read from PCA components.
+
+A yardstick for issue 4's quality target (a linear regression from 5 latents explains at
+least 60% of the variance of log half-light radius, g-r and r magnitude): the held-out R^2
+of a linear regression, and of 15-nearest-neighbour regression (standardised components),
+from the first k principal components of the same asinh-stretched pixels that
+``quality_minuet.py`` trains on (5000 training / 1000 held-out galaxies of
+``make_galaxies(6000, random_state=0)``). The gap between the two says how non-linearly a
+property sits in pixel space.
+
+Run: python benchmarks/pca_r2.py  (about 2 minutes on 2 cores once the galaxies are cached)
+Writes benchmarks/results/pca_r2.json and .md.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LinearRegression
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).parent))
+from quality_minuet import RESULTS, load_data
+
+
+def main():
+    torch.set_num_threads(2)
+    X_train, X_test, truth_train, truth_test = load_data(5000, 1000, False, "asinh")
+    A, B = X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1)
+    rows = []
+    for k in (5, 10, 20, 50):
+        pca = PCA(k, random_state=0).fit(A)
+        Z_train, Z_test = pca.transform(A), pca.transform(B)
+        for name in truth_train:
+            models = {"linear": LinearRegression(),
+                      "knn15": make_pipeline(StandardScaler(), KNeighborsRegressor(15))}
+            rows.append({"components": k, "property": name, **{
+                m: round(float(model.fit(Z_train, truth_train[name])
+                               .score(Z_test, truth_test[name])), 3)
+                for m, model in models.items()}})
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "pca_r2.json").write_text(json.dumps(rows, indent=2))
+    lines = [("Held-out R^2 from the first k principal components of asinh-stretched "
+              "make_galaxies pixels (5000 train / 1000 test): linear regression / "
+              "15-nearest neighbours."), "",
+             "| k | " + " | ".join(truth_train) + " |", "|---" * (len(truth_train) + 1) + "|"]
+    for k in (5, 10, 20, 50):
+        cells = [f"{r['linear']:.2f} / {r['knn15']:.2f}" for r in rows if r["components"] == k]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    (RESULTS / "pca_r2.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
