@@ -28,8 +28,7 @@ import torch
 from sklearn.linear_model import LinearRegression
 
 from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, metrics
-from minuet_sk.minuet import _BACKGROUND_WEIGHT, _MASK_WEIGHT
-from minuet_sk.preprocessing import central_source_masks
+from minuet_sk.minuet import _mask_loss_weights
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -111,10 +110,8 @@ def main():
     weight = None
     start, track, paused = time.perf_counter(), [], 0.0  # the masks count as training time
     if args.masked:  # masked_loss=True, with the masks computed once instead of per batch
-        masks = central_source_masks(X_train)[:, None]
-        weight = np.ascontiguousarray(np.broadcast_to(
-            np.where(masks, _MASK_WEIGHT, _BACKGROUND_WEIGHT).astype(np.float32),
-            X_train.shape))
+        weight = np.ascontiguousarray(np.broadcast_to(_mask_loss_weights(X_train),
+                                                      X_train.shape))
     while time.perf_counter() - start - paused < args.budget:
         est.partial_fit(X_train, pixel_weight=weight)
         if args.track_r2:  # not counted in the training budget

@@ -37,11 +37,17 @@ _MASK_WEIGHT, _BACKGROUND_WEIGHT = 0.9, 0.1
 _SCORE_SEED = 0
 
 
+def _mask_loss_weights(images):
+    """``masked_loss``'s pixel weights of ``images`` ``(n, C, H, W)``: ``(n, 1, H, W)``
+    float32, 0.9 on each image's central-source segmentation mask and 0.1 elsewhere."""
+    masks = central_source_masks(images)[:, None]
+    return np.where(masks, _MASK_WEIGHT, _BACKGROUND_WEIGHT).astype(np.float32)
+
+
 def _central_mask_weights(x, weight):
-    """0.9 on each image's central-source segmentation mask, 0.1 elsewhere (per pixel)."""
+    """:func:`_mask_loss_weights` of a batch tensor, missing pixels (weight 0) left out."""
     images = torch.where(weight > 0, x, torch.nan).float().cpu().numpy()
-    masks = torch.from_numpy(central_source_masks(images)).to(x.device)[:, None]
-    return torch.where(masks, _MASK_WEIGHT, _BACKGROUND_WEIGHT).to(x.dtype)
+    return torch.from_numpy(_mask_loss_weights(images)).to(device=x.device, dtype=x.dtype)
 
 
 class MinuetEncoder(BaseImageEncoder):

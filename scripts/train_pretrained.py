@@ -24,8 +24,7 @@ from sklearn.model_selection import cross_val_score
 
 from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, __version__, metrics
 from minuet_sk.datasets import make_galaxies
-from minuet_sk.minuet import _BACKGROUND_WEIGHT, _MASK_WEIGHT
-from minuet_sk.preprocessing import central_source_masks
+from minuet_sk.minuet import _BACKGROUND_WEIGHT, _MASK_WEIGHT, _mask_loss_weights
 
 OUT = Path(__file__).resolve().parents[1] / "minuet_sk" / "pretrained" / "sim-grz-72"
 
@@ -97,9 +96,9 @@ def main(argv=None):
     start = time.perf_counter()
     weights = None
     if args.masked:  # what masked_loss=True does, with each image's mask computed once
-        masks = central_source_masks(X.reshape(data.images.shape))[:, None]
-        weights = np.where(masks, _MASK_WEIGHT, _BACKGROUND_WEIGHT).astype(np.float32)
-        weights = weights.repeat(data.images.shape[1], axis=1).reshape(X.shape)
+        images = X.reshape(data.images.shape)
+        weights = np.ascontiguousarray(
+            np.broadcast_to(_mask_loss_weights(images), images.shape)).reshape(X.shape)
     model.fit(X, pixel_weight=weights)
     fit_s = time.perf_counter() - start
     # users of the shipped weights get no progress bars; training on goes on with the loss
