@@ -10,6 +10,11 @@ for a wall-clock budget (``partial_fit`` epochs), then on held-out galaxies repo
 
 Run (about 25 minutes on 2 cores, plus the simulation the first time):
     python benchmarks/quality_minuet.py --n-train 5000 --budget 1200
+``--seed N`` sets the estimator's ``random_state`` (0 by default; how much of the size the
+latents keep depends on it, see ``results/minuet_notes.md``), ``--out`` the results folder,
+``--save-model`` also saves the fitted estimator. The report includes the eigenvalues of the
+held-out latents' correlation matrix: five similar values when each latent says something
+of its own, one or two large ones when the latents are near-copies.
 By default the images go through ``AsinhStretch()`` first (fitted on the training images),
 as in the documented pipeline ``make_pipeline(AsinhStretch(), MinuetEncoder())``, and the
 power spectra of Minuet and PCA are compared in that space; ``--stretch none`` trains on the
@@ -102,11 +107,15 @@ def main():
     parser.add_argument("--tag", default="", help="suffix of the output files' names")
     parser.add_argument("--track-r2", action="store_true",
                         help="also record the held-out R^2 after every epoch")
+    parser.add_argument("--seed", type=int, default=0, help="the estimator's random_state")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the results")
+    parser.add_argument("--save-model", action="store_true",
+                        help="also save the fitted estimator in <out>/<stem>_model")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     X_train, X_test, truth_train, truth_test = load_data(args.n_train, args.n_test,
                                                          args.analytic, args.stretch)
-    est = MinuetEncoder(random_state=0, **json.loads(args.params))
+    est = MinuetEncoder(random_state=args.seed, **json.loads(args.params))
     weight = None
     start, track, paused = time.perf_counter(), [], 0.0  # the masks count as training time
     if args.masked:  # masked_loss=True, with the masks computed once instead of per batch
@@ -122,6 +131,9 @@ def main():
             paused += time.perf_counter() - tick
     train_seconds = time.perf_counter() - start - paused
     r2 = latent_r2(est, X_train, X_test, truth_train, truth_test)
+    # eigenvalues of the held-out latents' correlation matrix: n_components similar values
+    # when every latent says something of its own, a few large ones when latents are copies
+    latent_eigenvalues = np.linalg.eigvalsh(np.corrcoef(est.transform(X_test).T))[::-1]
 
     truth_images = X_test[: args.n_recon]
     minuet_recon = est.reconstruct(truth_images)
@@ -138,31 +150,38 @@ def main():
         "train_seconds": round(train_seconds, 1), "epochs": est.n_iter_,
         "final_train_loss": est.history_[-1]["train_loss"],
         "r2": {k: round(v, 3) for k, v in r2.items()},
+        "latent_correlation_eigenvalues": np.round(latent_eigenvalues, 3).tolist(),
         "power_spectrum_mean_abs_error": {k: round(v, 3) for k, v in summary.items()},
         "power_spectrum_error_per_band": {k: np.round(v, 3).tolist()
                                           for k, v in spectra.items()},
         "params": est.get_params(),
         "r2_per_epoch": track,
     }
-    RESULTS.mkdir(exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     stem = "minuet_quality" if args.stretch == "asinh" else f"minuet_quality_{args.stretch}"
     stem += "_masked" if args.masked else ""
+    stem += f"_seed{args.seed}" if args.seed else ""
     stem += f"_{args.tag}" if args.tag else ""
-    write_figure(truth_images, minuet_recon, pca_recon, RESULTS / f"{stem}.png")
-    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2, default=str))
+    if args.save_model:
+        est.save(args.out / f"{stem}_model")
+    write_figure(truth_images, minuet_recon, pca_recon, args.out / f"{stem}.png")
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2, default=str))
     lines = [
         (f"MinuetEncoder defaults{', masked loss' if args.masked else ''}, "
          f"{result['data']}, stretch {args.stretch}, "
          f"{args.n_train} training galaxies, "
-        f"{train_seconds:.0f} s ({est.n_iter_} epochs) on {args.threads} threads."), "",
+        f"{train_seconds:.0f} s ({est.n_iter_} epochs) on {args.threads} threads, "
+        f"random_state={args.seed}."), "",
         "| quantity | value |", "|---|---|",
         *(f"| R^2 {k} (held out) | {v:.3f} |" for k, v in r2.items()),
         *(f"| mean abs power-spectrum error, {k} | {v:.3f} |" for k, v in summary.items()),
         *(f"| power-spectrum error at 6 scales (large to small, mean of bands), {k} | "
           + ", ".join(f"{e:+.2f}" for e in np.nanmean(err, 0)[::6]) + " |"
           for k, err in spectra.items()),
+        "| eigenvalues of the latents' correlation matrix | "
+        + ", ".join(f"{e:.2f}" for e in latent_eigenvalues) + " |",
     ]
-    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

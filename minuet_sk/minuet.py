@@ -130,7 +130,7 @@ class MinuetEncoder(BaseImageEncoder):
         (about 7 ms of CPU per 72x72 image); to compute them once instead, pass
         ``fit(X, pixel_weight=...)``. Measured on simulated galaxies, its effect on how
         much of the galaxy's size the latents keep depends on the seed (R^2 of log
-        half-light radius 0.24-0.65 over four seeds, against 0.45-0.53 without it); the
+        half-light radius 0.24-0.65 over four seeds, against 0.37-0.53 without it); the
         reconstructions' surroundings are invented. See the user guide and
         ``benchmarks/results/minuet_notes.md``.
     max_epochs : int, default=20
