@@ -27,13 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LinearRegression
 
 from minuet_sk import MinuetEncoder
 from minuet_sk.nn.autoencoder import DiffusionAutoencoder
 
 sys.path.insert(0, str(Path(__file__).parent))
-from quality_minuet import load_data
+from quality_minuet import latent_r2, load_data
 
 RESULTS = Path(__file__).parent / "results"
 TIMES = (50, 250, 500, 750, 900, 990)
@@ -90,9 +89,8 @@ def run(conditioning, epochs, n_train, seed):
     for _ in range(epochs):
         est.partial_fit(X_train)
     losses = est._predict_batches(_loss_at_times, X_test).mean(0)
-    Z_train, Z_test = est.transform(X_train), est.transform(X_test)
-    r2 = {k: round(float(LinearRegression().fit(Z_train, truth_train[k])
-                         .score(Z_test, truth_test[k])), 3) for k in truth_train}
+    r2 = {k: round(v, 3)
+          for k, v in latent_r2(est, X_train, X_test, truth_train, truth_test).items()}
     return {"conditioning": conditioning, "epochs": epochs, "score": round(est.score(X_test), 5),
             "loss_at_t": dict(zip(map(str, TIMES), np.round(losses, 5).tolist())), "r2": r2}
 
