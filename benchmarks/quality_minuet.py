@@ -38,7 +38,7 @@ from minuet_sk.minuet import _mask_loss_weights
 RESULTS = Path(__file__).parent / "results"
 
 
-def load_data(n_train, n_test, analytic, stretch):
+def load_data(n_train, n_test, analytic, stretch, softening=10.0):
     """(X_train, X_test, truth_train, truth_test) with truth as dicts of arrays."""
     if analytic:
         sys.path.insert(0, str(Path(__file__).parent))
@@ -56,7 +56,7 @@ def load_data(n_train, n_test, analytic, stretch):
                  "g_r": (t["mag_g"] - t["mag_r"]).to_numpy(), "r_mag": t["mag_r"].to_numpy()}
     split = {k: (v[:n_train], v[n_train:]) for k, v in truth.items()}
     if stretch == "asinh":
-        X = AsinhStretch().fit(X[:n_train]).transform(X).reshape(X.shape)
+        X = AsinhStretch(softening=softening).fit(X[:n_train]).transform(X).reshape(X.shape)
     return (X[:n_train], X[n_train:], {k: v[0] for k, v in split.items()},
             {k: v[1] for k, v in split.items()})
 
@@ -101,6 +101,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--analytic", action="store_true")
     parser.add_argument("--stretch", choices=["asinh", "none"], default="asinh")
+    parser.add_argument("--softening", type=float, default=10.0,
+                        help="AsinhStretch's softening Q (with --stretch asinh)")
     parser.add_argument("--masked", action="store_true",
                         help="the masked loss, with the masks computed once before training")
     parser.add_argument("--params", default="{}", help="MinuetEncoder parameters, JSON")
@@ -114,7 +116,8 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     X_train, X_test, truth_train, truth_test = load_data(args.n_train, args.n_test,
-                                                         args.analytic, args.stretch)
+                                                         args.analytic, args.stretch,
+                                                         args.softening)
     est = MinuetEncoder(random_state=args.seed, **json.loads(args.params))
     weight = None
     start, track, paused = time.perf_counter(), [], 0.0  # the masks count as training time
@@ -145,7 +148,7 @@ def main():
     summary = {name: float(np.nanmean(np.abs(err))) for name, err in spectra.items()}
     result = {
         "data": "analytic" if args.analytic else "make_galaxies",
-        "stretch": args.stretch, "masked": args.masked,
+        "stretch": args.stretch, "softening": args.softening, "masked": args.masked,
         "n_train": args.n_train, "n_test": args.n_test, "threads": args.threads,
         "train_seconds": round(train_seconds, 1), "epochs": est.n_iter_,
         "final_train_loss": est.history_[-1]["train_loss"],
