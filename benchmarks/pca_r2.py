@@ -28,7 +28,6 @@ from sklearn.preprocessing import StandardScaler
 sys.path.insert(0, str(Path(__file__).parent))
 from quality_minuet import RESULTS, load_data
 
-
 SOFTENINGS = (1.0, 10.0, 30.0, 100.0, 1000.0)
 
 

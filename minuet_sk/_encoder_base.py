@@ -260,7 +260,10 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
       holds standardised images ``(n, C, H, W)``, ``weight`` the pixel weights (same shape),
       ``generator`` a ``torch.Generator`` on the module's device for all randomness
       (noise, augmentations), ``training`` says whether gradients will follow;
-    - ``_encode(module, x, weight)`` -> latents ``(n, n_components)`` for ``transform``.
+    - ``_encode(module, x, weight)`` -> latents ``(n, n_components)`` for ``transform``;
+
+    and may override ``_training_weights(source, shape, validated, pixel_weight)``, the
+    pixel weights of the training batches (an array-like read like ``pixel_weight``).
 
     Helpers for the subclass's own methods: ``_predict_batches(fn, X)`` applies
     ``fn(module, x, weight)`` to standardised image batches without gradients (in memory or
@@ -354,6 +357,11 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
 
     def _loss(self, module, x, weight, generator, training):
         raise NotImplementedError
+
+    def _training_weights(self, source, shape, validated, pixel_weight):
+        """The pixel weights of the training batches (not of validation): by default the
+        user's ``pixel_weight`` (or None). Called once per ``fit``/``partial_fit``."""
+        return pixel_weight
 
     def _encode(self, module, x, weight):
         raise NotImplementedError
@@ -469,10 +477,14 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         common = {
             "source": source, "image_shape": shape, "batch_size": self.batch_size,
             "median": self.band_median_, "scale": self.band_scale_, "validated": validated,
-            "pixel_weight": pixel_weight, "pin_memory": self._pin_memory(),
+            "pin_memory": self._pin_memory(),
         }
-        train = ImageBatches(blocks=train_blocks, generator=net.shuffle_generator, **common)
-        valid = ImageBatches(blocks=valid_blocks, **common) if len(valid_blocks) else None
+        train_weight = (self._training_weights(source, shape, validated, pixel_weight)
+                        if epochs > 0 else pixel_weight)
+        train = ImageBatches(blocks=train_blocks, generator=net.shuffle_generator,
+                             pixel_weight=train_weight, **common)
+        valid = (ImageBatches(blocks=valid_blocks, pixel_weight=pixel_weight, **common)
+                 if len(valid_blocks) else None)
         if epochs > 0:
             net.callbacks = self._callbacks(valid is not None)
             net.initialize_callbacks()

@@ -24,7 +24,7 @@ from sklearn.model_selection import cross_val_score
 
 from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, __version__, metrics
 from minuet_sk.datasets import make_galaxies
-from minuet_sk.minuet import _BACKGROUND_WEIGHT, _MASK_WEIGHT, _mask_loss_weights
+from minuet_sk.minuet import _BACKGROUND_WEIGHT, _MASK_WEIGHT
 
 OUT = Path(__file__).resolve().parents[1] / "minuet_sk" / "pretrained" / "sim-grz-72"
 
@@ -80,8 +80,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--masked", action="store_true",
-                        help="the masked loss (0.9 on the central galaxy, 0.1 elsewhere), "
-                             "with the masks computed once")
+                        help="masked_loss=True (0.9 on the central galaxy, 0.1 elsewhere)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -92,18 +91,11 @@ def main(argv=None):
     # too little to pick the epoch whose latents describe the galaxies best
     model = MinuetEncoder(5, image_shape=(3, 72, 72), max_epochs=args.epochs, device="cpu",
                           validation_fraction=0.0, early_stopping=False,
-                          random_state=args.seed, verbose=1)
+                          masked_loss=args.masked, random_state=args.seed, verbose=1)
     start = time.perf_counter()
-    weights = None
-    if args.masked:  # what masked_loss=True does, with each image's mask computed once
-        images = X.reshape(data.images.shape)
-        weights = np.ascontiguousarray(
-            np.broadcast_to(_mask_loss_weights(images), images.shape)).reshape(X.shape)
-    model.fit(X, pixel_weight=weights)
+    model.fit(X)
     fit_s = time.perf_counter() - start
-    # users of the shipped weights get no progress bars; training on goes on with the loss
-    # it was trained with
-    model.set_params(verbose=0, masked_loss=args.masked)
+    model.set_params(verbose=0)  # users of the shipped weights get no progress bars
     model.save(args.out)
     card = {
         "name": args.out.name,

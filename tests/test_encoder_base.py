@@ -14,7 +14,7 @@ from conftest import make_blobs_images
 from minuet_sk import VAEEncoder
 from minuet_sk._encoder_base import BaseImageEncoder
 from minuet_sk._persistence import load_state, save_state
-from minuet_sk._streaming import ImageBatches, band_statistics, split_blocks
+from minuet_sk._streaming import ImageBatches, MaskWeights, band_statistics, split_blocks
 
 SHAPE = (2, 10, 10)
 
@@ -280,6 +280,31 @@ class TestPixelWeight:
         full = tiny(max_epochs=1).fit(X).history_[0]["train_loss"]
         half = tiny(max_epochs=1).fit(X, pixel_weight=np.full_like(X, 0.5))
         assert half.history_[0]["train_loss"] != full
+
+    def test_mask_weights_read_like_dense_weights(self, tmp_path):
+        rng = np.random.default_rng(0)
+        masks = rng.random((7, 5, 3)) < 0.5  # 15 pixels: the bits do not fill the bytes
+        base = rng.random((7, 2, 5, 3)).astype(np.float32)
+        dense = np.where(masks, 0.9, 0.1).astype(np.float32)[:, None] * base
+        packed = np.packbits(masks.reshape(7, -1), axis=1)
+        with h5py.File(tmp_path / "w.h5", "w") as f:
+            f.create_dataset("w", data=base.reshape(7, -1))
+        with h5py.File(tmp_path / "w.h5", "r") as f:
+            for source in (base, f["w"]):
+                weights = MaskWeights(packed, (2, 5, 3), 0.9, 0.1, source)
+                index = np.array([0, 4, 6])  # increasing, as h5py wants
+                np.testing.assert_array_equal(weights[index], dense[index])
+                np.testing.assert_array_equal(weights[2:5], dense[2:5])
+                batches = ImageBatches(np.zeros((7, 2, 5, 3), np.float32), [(0, 7)],
+                                       (2, 5, 3), 4, np.zeros(2), np.ones(2), True,
+                                       generator=torch.Generator().manual_seed(0),
+                                       pixel_weight=weights)
+                seen = np.concatenate([w.numpy() for _, w in batches])
+                np.testing.assert_allclose(np.sort(seen.ravel()), np.sort(dense.ravel()))
+        alone = MaskWeights(packed, (2, 5, 3), 0.9, 0.1)
+        assert alone.shape == (7, 1, 5, 3)
+        expected = np.where(masks[1], 0.9, 0.1).astype(np.float32)
+        np.testing.assert_array_equal(alone[[1]][0, 0], expected)
 
     def test_bad_weights(self, X):
         with pytest.raises(ValueError, match="pixel_weight"):

@@ -8,7 +8,7 @@ import torch
 from conftest import make_blobs_images
 
 from minuet_sk import MinuetEncoder
-from minuet_sk.minuet import _central_mask_weights
+from minuet_sk.minuet import _mask_loss_weights
 from minuet_sk.nn.autoencoder import band_whitening
 
 SHAPE = (3, 16, 16)
@@ -62,15 +62,27 @@ class TestShapesAndNames:
             MinuetEncoder.from_preset("laptop")
 
     def test_masked_loss_weights_central_galaxy(self, X):
-        x = torch.from_numpy(X[:4])
-        weight = torch.ones_like(x)
-        weight[0, :, :3] = 0.0  # missing rows stay out of the detection
-        w = _central_mask_weights(x, weight)
-        assert w.shape == (4, 1, 16, 16)
-        torch.testing.assert_close(torch.unique(w), torch.tensor([0.1, 0.9]))
-        assert (w[:, 0, 7:9, 7:9] == 0.9).all() and (w[:, 0, 0, 0] == 0.1).all()
         est = MinuetEncoder(3, **TINY, masked_loss=True).fit(X)
-        assert np.isfinite(est.history_[0]["train_loss"])
+        images = X[:4].copy()
+        images[0, :, :3] = np.nan  # missing rows stay out of the detection
+        weights = est._training_weights(images, SHAPE, True, None)
+        w = weights[np.arange(4)]
+        assert w.shape == (4, 1, 16, 16)
+        np.testing.assert_allclose(np.unique(w), [0.1, 0.9])
+        assert (w[:, 0, 7:9, 7:9] == 0.9).all() and (w[:, 0, 0, 0] == 0.1).all()
+        assert (w[0, 0, :3] == 0.1).all()
+        np.testing.assert_array_equal(weights[1:3], w[1:3])
+
+    def test_masked_loss_is_the_mask_weighted_loss(self, X):
+        # the masks computed once per fit weigh the training loss exactly as the same
+        # weights passed by hand (standardising does not move the segmentation)
+        masked = MinuetEncoder(3, **TINY, masked_loss=True).fit(X)
+        weight = np.broadcast_to(_mask_loss_weights(X), X.shape)
+        by_hand = MinuetEncoder(3, **TINY).fit(X, pixel_weight=weight)
+        plain = MinuetEncoder(3, **TINY).fit(X)
+        assert masked.history_[0]["train_loss"] == by_hand.history_[0]["train_loss"]
+        assert masked.history_[0]["train_loss"] != plain.history_[0]["train_loss"]
+        np.testing.assert_array_equal(masked.transform(X), by_hand.transform(X))
 
 
 @pytest.mark.parametrize("whiten", [True, 0.5, False])
