@@ -171,7 +171,8 @@ def main():
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2, default=str))
     lines = [
         (f"MinuetEncoder defaults{', masked loss' if args.masked else ''}, "
-         f"{result['data']}, stretch {args.stretch}, "
+         f"{result['data']}, stretch {args.stretch}"
+         f"{f' (softening {args.softening:g})' if args.stretch == 'asinh' else ''}, "
          f"{args.n_train} training galaxies, "
         f"{train_seconds:.0f} s ({est.n_iter_} epochs) on {args.threads} threads, "
         f"random_state={args.seed}."), "",
