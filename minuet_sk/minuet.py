@@ -139,7 +139,7 @@ class MinuetEncoder(BaseImageEncoder):
         bytes); ``pixel_weight`` multiplies them. The validation loss stays unmasked.
         Measured on simulated galaxies, it helps the latents keep the galaxy's size
         together with a harder stretch: after ``AsinhStretch(softening=100)``, 20 minutes
-        of CPU training gave an R^2 of log half-light radius of 0.58-0.74 over four seeds
+        of CPU training gave an R^2 of log half-light radius of 0.58-0.74 over six seeds
         (0.47-0.53 with the defaults); after the default stretch it depends on the seed
         (0.24-0.65). The reconstructions' surroundings are invented. See the user guide
         and ``benchmarks/results/minuet_notes.md``.
