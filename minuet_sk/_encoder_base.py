@@ -262,8 +262,9 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
       (noise, augmentations), ``training`` says whether gradients will follow;
     - ``_encode(module, x, weight)`` -> latents ``(n, n_components)`` for ``transform``;
 
-    and may override ``_training_weights(source, shape, validated, pixel_weight)``, the
-    pixel weights of the training batches (an array-like read like ``pixel_weight``).
+    and may override ``_training_weights(source, shape, validated, blocks, pixel_weight)``,
+    the pixel weights of the training images ``blocks`` (an array-like indexed by image,
+    read like ``pixel_weight``).
 
     Helpers for the subclass's own methods: ``_predict_batches(fn, X)`` applies
     ``fn(module, x, weight)`` to standardised image batches without gradients (in memory or
@@ -358,9 +359,10 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
     def _loss(self, module, x, weight, generator, training):
         raise NotImplementedError
 
-    def _training_weights(self, source, shape, validated, pixel_weight):
-        """The pixel weights of the training batches (not of validation): by default the
-        user's ``pixel_weight`` (or None). Called once per ``fit``/``partial_fit``."""
+    def _training_weights(self, source, shape, validated, blocks, pixel_weight):
+        """The pixel weights of the training images, the ``(start, stop)`` rows ``blocks``
+        (not of validation): by default the user's ``pixel_weight`` (or None). Called once
+        per ``fit``/``partial_fit``."""
         return pixel_weight
 
     def _encode(self, module, x, weight):
@@ -479,7 +481,8 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
             "median": self.band_median_, "scale": self.band_scale_, "validated": validated,
             "pin_memory": self._pin_memory(),
         }
-        train_weight = (self._training_weights(source, shape, validated, pixel_weight)
+        train_weight = (self._training_weights(source, shape, validated, train_blocks,
+                                                pixel_weight)
                         if epochs > 0 else pixel_weight)
         train = ImageBatches(blocks=train_blocks, generator=net.shuffle_generator,
                              pixel_weight=train_weight, **common)

@@ -20,8 +20,8 @@ from torch.utils.data import IterableDataset
 from ._validation import check_image_batch
 
 __all__ = [
-    "ImageBatches", "MaskWeights", "band_statistics", "is_out_of_core", "release_pages",
-    "split_blocks",
+    "ImageBatches", "MaskWeights", "band_statistics", "expand_blocks", "is_out_of_core",
+    "release_pages", "split_blocks",
 ]
 
 # Out-of-core arrays are read this many images at a time (about 60 MB of 3x72x72 float32).
@@ -90,8 +90,14 @@ def _subdivide(blocks, size):
     ).reshape(-1, 2)
 
 
-def _expand(blocks):
-    """Indices of all images in ``blocks`` (an array of (start, stop) rows), in order."""
+def expand_blocks(blocks):
+    """Indices of all images in ``blocks`` (an array of (start, stop) rows), in order.
+
+    Examples
+    --------
+    >>> expand_blocks(np.array([[5, 7], [0, 2]])).tolist()
+    [5, 6, 0, 1]
+    """
     lengths = blocks[:, 1] - blocks[:, 0]
     offsets = np.repeat(blocks[:, 0] - (np.cumsum(lengths) - lengths), lengths)
     return offsets + np.arange(lengths.sum())
@@ -253,7 +259,7 @@ def band_statistics(source, n, image_shape, validated, max_images=2048, piece=64
     else:
         starts = np.linspace(0, n - piece, max(1, max_images // piece)).astype(np.int64)
         picked = np.stack([starts, starts + piece], axis=1)
-    images = _read(source, _expand(picked) if validated else picked, image_shape, validated)
+    images = _read(source, expand_blocks(picked) if validated else picked, image_shape, validated)
     per_band = np.moveaxis(images, 1, 0).reshape(images.shape[1], -1).astype(np.float64)
     median = np.zeros(per_band.shape[0])
     scale = np.ones(per_band.shape[0])
@@ -344,7 +350,7 @@ class ImageBatches(IterableDataset):
         images each, in (shuffled) order."""
         if self.validated:
             # In memory, a permutation of single images is a plain random shuffle.
-            index = _expand(self.blocks)
+            index = expand_blocks(self.blocks)
             if self.generator is not None:
                 index = index[torch.randperm(len(index), generator=self.generator).numpy()]
             chunk = max(CHUNK_IMAGES, self.batch_size)

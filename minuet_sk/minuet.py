@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from ._encoder_base import BaseImageEncoder
-from ._streaming import ImageBatches, MaskWeights
+from ._streaming import ImageBatches, MaskWeights, expand_blocks
 from .nn.augment import orient, random_orientation_matrices
 from .nn.autoencoder import DiffusionAutoencoder, band_whitening
 from .preprocessing import central_source_masks
@@ -412,14 +412,18 @@ class MinuetEncoder(BaseImageEncoder):
         return module.loss(orient(x, theta_encoder), orient(x, theta_target), t, noise,
                            target_weight)
 
-    def _training_weights(self, source, shape, validated, pixel_weight):
-        """With ``masked_loss``, the mask weights (times ``pixel_weight``): the masks of all
-        images, computed once per fit from the standardised images and kept as bits."""
+    def _training_weights(self, source, shape, validated, blocks, pixel_weight):
+        """With ``masked_loss``, the mask weights (times ``pixel_weight``): the masks of the
+        training images, computed once per fit from the standardised images and kept as
+        bits (the validation images' rows stay empty: training never reads them)."""
         if not self.masked_loss:
             return pixel_weight
-        batches = ImageBatches(source, [(0, source.shape[0])], shape, self.batch_size,
-                               self.band_median_, self.band_scale_, validated)
-        packed = _packed_central_masks(batches, self.verbose and self._is_main_process())
+        batches = ImageBatches(source, blocks, shape, self.batch_size, self.band_median_,
+                               self.band_scale_, validated)
+        packed = np.zeros((source.shape[0], -(-shape[1] * shape[2] // 8)), np.uint8)
+        # unshuffled batches hold the blocks' images in order
+        packed[expand_blocks(batches.blocks)] = _packed_central_masks(
+            batches, self.verbose and self._is_main_process())
         return MaskWeights(packed, shape, _MASK_WEIGHT, _BACKGROUND_WEIGHT, pixel_weight)
 
     def _encode(self, module, x, weight):

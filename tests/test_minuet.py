@@ -65,7 +65,7 @@ class TestShapesAndNames:
         est = MinuetEncoder(3, **TINY, masked_loss=True).fit(X)
         images = X[:4].copy()
         images[0, :, :3] = np.nan  # missing rows stay out of the detection
-        weights = est._training_weights(images, SHAPE, True, None)
+        weights = est._training_weights(images, SHAPE, True, np.array([[0, 4]]), None)
         w = weights[np.arange(4)]
         assert w.shape == (4, 1, 16, 16)
         np.testing.assert_allclose(np.unique(w), [0.1, 0.9])
