@@ -17,9 +17,13 @@ held-out latents' correlation matrix: five similar values when each latent says 
 of its own, one or two large ones when the latents are near-copies.
 By default the images go through ``AsinhStretch()`` first (fitted on the training images),
 as in the documented pipeline ``make_pipeline(AsinhStretch(), MinuetEncoder())``, and the
-power spectra of Minuet and PCA are compared in that space; ``--stretch none`` trains on the
-raw fluxes. ``--analytic`` uses benchmarks/_analytic.py instead of the simulator (a quick
-check). Writes benchmarks/results/minuet_quality[_<stretch>].json, .md and .png.
+power spectra of Minuet and PCA are compared in that space; ``--softening Q`` changes the
+stretch, ``--stretch none`` trains on the raw fluxes, ``--no-masked`` turns off the masked
+loss (the estimator's default, ``masked_loss=True``; the script computes the masks once and
+passes them as ``pixel_weight``, which trains bit-identically and spares ``partial_fit``
+segmenting the images every epoch). ``--analytic`` uses benchmarks/_analytic.py instead of
+the simulator (a quick check). Writes benchmarks/results/minuet_quality[_<variant>].json,
+.md and .png.
 """
 
 import argparse
@@ -38,7 +42,7 @@ from minuet_sk.minuet import _mask_loss_weights
 RESULTS = Path(__file__).parent / "results"
 
 
-def load_data(n_train, n_test, analytic, stretch, softening=10.0):
+def load_data(n_train, n_test, analytic, stretch, softening):
     """(X_train, X_test, truth_train, truth_test) with truth as dicts of arrays."""
     if analytic:
         sys.path.insert(0, str(Path(__file__).parent))
@@ -101,9 +105,10 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--analytic", action="store_true")
     parser.add_argument("--stretch", choices=["asinh", "none"], default="asinh")
-    parser.add_argument("--softening", type=float, default=10.0,
+    parser.add_argument("--softening", type=float, default=AsinhStretch().softening,
                         help="AsinhStretch's softening Q (with --stretch asinh)")
-    parser.add_argument("--masked", action="store_true",
+    parser.add_argument("--masked", action=argparse.BooleanOptionalAction,
+                        default=MinuetEncoder().masked_loss,
                         help="the masked loss, with the masks computed once before training")
     parser.add_argument("--params", default="{}", help="MinuetEncoder parameters, JSON")
     parser.add_argument("--tag", default="", help="suffix of the output files' names")
@@ -118,10 +123,13 @@ def main():
     X_train, X_test, truth_train, truth_test = load_data(args.n_train, args.n_test,
                                                          args.analytic, args.stretch,
                                                          args.softening)
-    est = MinuetEncoder(random_state=args.seed, **json.loads(args.params))
+    # the masks are computed here, once, and passed as pixel_weight (partial_fit with
+    # masked_loss=True would segment the images again at every epoch)
+    est = MinuetEncoder(random_state=args.seed, **{**json.loads(args.params),
+                                                   "masked_loss": False})
     weight = None
     start, track, paused = time.perf_counter(), [], 0.0  # the masks count as training time
-    if args.masked:  # masked_loss=True, with the masks computed once instead of per batch
+    if args.masked:
         weight = np.ascontiguousarray(np.broadcast_to(_mask_loss_weights(X_train),
                                                       X_train.shape))
     while time.perf_counter() - start - paused < args.budget:
@@ -157,12 +165,14 @@ def main():
         "power_spectrum_mean_abs_error": {k: round(v, 3) for k, v in summary.items()},
         "power_spectrum_error_per_band": {k: np.round(v, 3).tolist()
                                           for k, v in spectra.items()},
-        "params": est.get_params(),
+        "params": {**est.get_params(), "masked_loss": args.masked},
         "r2_per_epoch": track,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "minuet_quality" if args.stretch == "asinh" else f"minuet_quality_{args.stretch}"
-    stem += "_masked" if args.masked else ""
+    stem += "" if args.masked else "_unmasked"
+    if args.stretch == "asinh" and args.softening != AsinhStretch().softening:
+        stem += f"_softening{args.softening:g}"
     stem += f"_seed{args.seed}" if args.seed else ""
     stem += f"_{args.tag}" if args.tag else ""
     if args.save_model:
@@ -170,7 +180,7 @@ def main():
     write_figure(truth_images, minuet_recon, pca_recon, args.out / f"{stem}.png")
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2, default=str))
     lines = [
-        (f"MinuetEncoder defaults{', masked loss' if args.masked else ''}, "
+        (f"MinuetEncoder defaults{' (masked loss)' if args.masked else ' but masked_loss=False'}, "
          f"{result['data']}, stretch {args.stretch}"
          f"{f' (softening {args.softening:g})' if args.stretch == 'asinh' else ''}, "
          f"{args.n_train} training galaxies, "

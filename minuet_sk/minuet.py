@@ -23,13 +23,14 @@ __all__ = ["PRESETS", "MinuetEncoder"]
 #: Named configurations for :meth:`MinuetEncoder.from_preset`. ``"paper"`` is the authors'
 #: setting (Gagliano, Shen & Villar 2025): 3-pixel patches (576 tokens on 72x72 images),
 #: width 256, 4 encoder and 4 decoder blocks, linear betas 1e-4..0.02 over 1000 steps,
-#: epsilon prediction, batch 128, 200 deterministic DDIM steps. It needs a GPU.
+#: epsilon prediction, batch 128, 200 deterministic DDIM steps, unmasked loss. It needs a GPU.
 PRESETS = {
     "paper": {
         "patch_size": 3, "width": 256, "encoder_depth": 4, "decoder_depth": 4, "n_heads": 4,
         "refiner_channels": 0, "whiten_bands": False,
         "diffusion_steps": 1000, "noise_schedule": "linear", "prediction": "epsilon",
         "sampling_steps": 200, "eta": 0.0, "batch_size": 128, "lr": 1e-4,
+        "masked_loss": False,
     },
 }
 
@@ -129,20 +130,21 @@ class MinuetEncoder(BaseImageEncoder):
         Every training image is rotated by a random angle and mirrored half the time; when
         True the encoder sees one random orientation and the denoiser is trained on
         another, so the latents cannot encode the position angle.
-    masked_loss : bool, default=False
+    masked_loss : bool, default=True
         Weight the loss 0.9 on the central galaxy's segmentation mask and 0.1 elsewhere
-        (the paper's masked variant). Masks come from
+        (the paper's masked variant; False in the paper preset), so that the latents
+        describe the central galaxy rather than its neighbours and the sky. Masks come from
         :func:`minuet_sk.preprocessing.central_source_masks` (the segmentation of
         :class:`~minuet_sk.SegmentationMasker`) of the standardised images, computed
         once at the start of each ``fit``/``partial_fit`` call (about 10 ms of CPU per
         72x72 image, a progress bar with ``verbose``) and kept as bits (``n H W / 8``
         bytes); ``pixel_weight`` multiplies them. The validation loss stays unmasked.
-        Measured on simulated galaxies, it helps the latents keep the galaxy's size
-        together with a harder stretch: after ``AsinhStretch(softening=100)``, 20 minutes
-        of CPU training gave an R^2 of log half-light radius of 0.58-0.74 over six seeds
-        (0.47-0.53 with the defaults); after the default stretch it depends on the seed
-        (0.24-0.65). The reconstructions' surroundings are invented. See the user guide
-        and ``benchmarks/results/minuet_notes.md``.
+        True by measurement: after ``AsinhStretch()`` (softening 100), 20 minutes of CPU
+        training on 5,000 simulated galaxies gave an R^2 of log half-light radius of
+        0.58-0.74 over six seeds with it and 0.59-0.62 without it, of r magnitude
+        0.85-0.93 with it and 0.73-0.76 without it. The reconstructions' surroundings are
+        invented (set False to model the whole stamp). See the user guide and
+        ``benchmarks/results/minuet_notes.md``.
     max_epochs : int, default=20
     batch_size : int, default=128
     lr : float, default=1e-3
@@ -253,7 +255,7 @@ class MinuetEncoder(BaseImageEncoder):
         sampling_steps=50,
         eta=0.0,
         orientation_invariant=True,
-        masked_loss=False,
+        masked_loss=True,
         max_epochs=20,
         batch_size=128,
         lr=1e-3,
@@ -307,7 +309,7 @@ class MinuetEncoder(BaseImageEncoder):
         ``"sim-grz-72"`` was trained by ``scripts/train_pretrained.py`` (40 epochs with the
         masked loss, CPU) on 5,000 simulated 72x72 grz galaxies
         (``make_galaxies(5000, random_state=2026)``, r < 19) after ``AsinhStretch()`` with
-        its default parameters; ``minuet_sk/pretrained/sim-grz-72/training.json`` records
+        its default parameters (softening 100); ``minuet_sk/pretrained/sim-grz-72/training.json`` records
         the data, settings, loss curve and held-out quality (summarised in the user guide's
         *Shipped weights*). It has seen no real survey images. Feed it the same stretch::
 

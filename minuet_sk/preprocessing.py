@@ -33,8 +33,14 @@ class AsinhStretch(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    softening : float, default=10.0
-        ``Q``: larger values compress bright pixels more.
+    softening : float, default=100.0
+        ``Q``: larger values compress bright pixels more and give the faint outskirts,
+        where a galaxy's size shows, more of the pixel variance. 100 by measurement on
+        simulated DECaLS-like cutouts (``benchmarks/pca_r2.py``): five PCA components
+        explain R^2 0.51 of log half-light radius after Q=100 against 0.39 after Q=10, and
+        the latents of :class:`~minuet_sk.MinuetEncoder` (masked loss, 20 minutes of CPU
+        training) 0.58-0.74 over six seeds against 0.24-0.65; brightness pays (PCA's R^2 of
+        r magnitude 0.78 against 0.92). Q=10 is closer to the Legacy Survey's RGB images.
     scales : sequence of float or None, default=None
         Per-band multipliers ``s_b``; None uses the Legacy Survey values for ``bands``
         (g 6.0, r 3.4, i 3.0, z 2.2; 1.0 for other bands).
@@ -70,7 +76,7 @@ class AsinhStretch(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "image_shape": [tuple, list, None],
     }
 
-    def __init__(self, *, softening=10.0, scales=None, bands="grz", image_shape=(3, 72, 72)):
+    def __init__(self, *, softening=100.0, scales=None, bands="grz", image_shape=(3, 72, 72)):
         self.softening = softening
         self.scales = scales
         self.bands = bands

@@ -2,13 +2,13 @@
 
 Reproducible: the data, the split and the initialisation are fixed by ``--seed``.
 
-    python scripts/train_pretrained.py --n 5000 --epochs 40 --threads 2 --masked
+    python scripts/train_pretrained.py --n 5000 --epochs 40 --threads 2
 
 writes ``minuet_sk/pretrained/sim-grz-72/`` (``model.safetensors`` + ``config.json``, the
 format of ``MinuetEncoder.save``) and ``training.json`` beside them (data, settings, wall time,
-loss curve). The model expects ``AsinhStretch()`` (default parameters) of 72x72 grz cutouts in
-nanomaggies, i.e. use it as ``make_pipeline(AsinhStretch(), MinuetEncoder.from_pretrained(
-"sim-grz-72"))``.
+loss curve). The model expects ``AsinhStretch()`` (default parameters: softening 100) of 72x72
+grz cutouts in nanomaggies, i.e. use it as ``make_pipeline(AsinhStretch(),
+MinuetEncoder.from_pretrained("sim-grz-72"))``.
 """
 
 import argparse
@@ -79,8 +79,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--masked", action="store_true",
-                        help="masked_loss=True (0.9 on the central galaxy, 0.1 elsewhere)")
+    parser.add_argument("--masked", action=argparse.BooleanOptionalAction,
+                        default=MinuetEncoder().masked_loss,
+                        help="masked_loss (0.9 on the central galaxy, 0.1 elsewhere)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -102,10 +103,12 @@ def main(argv=None):
         "package_version": __version__,
         "trained_on": (f"make_galaxies({args.n}, image_size=72, random_state={args.seed}) "
                        "(simulated DECaLS-like grz cutouts, r < 19, with neighbours), "
-                       "AsinhStretch() with default parameters"),
+                       f"AsinhStretch() with default parameters (softening "
+                       f"{AsinhStretch().softening:g})"),
+        "stretch_softening": AsinhStretch().softening,  # what the inputs must be stretched by
         "command": f"python scripts/train_pretrained.py --n {args.n} --epochs {args.epochs} "
                    f"--threads {args.threads} --seed {args.seed}"
-                   + (" --masked" if args.masked else ""),
+                   + ("" if args.masked else " --no-masked"),
         "loss_weights": (f"{_MASK_WEIGHT} on central_source_masks (computed once, "
                          f"included in fit_seconds), {_BACKGROUND_WEIGHT} elsewhere"
                          if args.masked else "equal"),

@@ -76,10 +76,10 @@ class TestShapesAndNames:
     def test_masked_loss_is_the_mask_weighted_loss(self, X):
         # the masks computed once per fit weigh the training loss exactly as the same
         # weights passed by hand (standardising does not move the segmentation)
-        masked = MinuetEncoder(3, **TINY, masked_loss=True).fit(X)
+        masked = MinuetEncoder(3, **TINY).fit(X)  # masked_loss=True is the default
         weight = np.broadcast_to(_mask_loss_weights(X), X.shape)
-        by_hand = MinuetEncoder(3, **TINY).fit(X, pixel_weight=weight)
-        plain = MinuetEncoder(3, **TINY).fit(X)
+        by_hand = MinuetEncoder(3, **TINY, masked_loss=False).fit(X, pixel_weight=weight)
+        plain = MinuetEncoder(3, **TINY, masked_loss=False).fit(X)
         assert masked.history_[0]["train_loss"] == by_hand.history_[0]["train_loss"]
         assert masked.history_[0]["train_loss"] != plain.history_[0]["train_loss"]
         np.testing.assert_array_equal(masked.transform(X), by_hand.transform(X))

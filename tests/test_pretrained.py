@@ -21,6 +21,8 @@ def test_loads_offline_as_a_fitted_encoder(model):
     card = json.loads((resources.files("minuet_sk") / "pretrained" / "sim-grz-72"
                        / "training.json").read_text())
     assert "make_galaxies" in card["trained_on"] and card["epochs_run"] >= 1
+    # the weights expect the default stretch: a changed default must retrain them
+    assert card["stretch_softening"] == AsinhStretch().softening
 
 
 def test_latents_of_simulated_galaxies_are_deterministic_and_spread(model):
