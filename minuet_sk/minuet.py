@@ -309,9 +309,9 @@ class MinuetEncoder(BaseImageEncoder):
         ``"sim-grz-72"`` was trained by ``scripts/train_pretrained.py`` (40 epochs with the
         masked loss, CPU) on 5,000 simulated 72x72 grz galaxies
         (``make_galaxies(5000, random_state=2026)``, r < 19) after ``AsinhStretch()`` with
-        its default parameters (softening 100); ``minuet_sk/pretrained/sim-grz-72/training.json`` records
-        the data, settings, loss curve and held-out quality (summarised in the user guide's
-        *Shipped weights*). It has seen no real survey images. Feed it the same stretch::
+        its default parameters (softening 100);
+        ``minuet_sk/pretrained/sim-grz-72/training.json`` records the data, settings, loss
+        curve and held-out quality (summarised in the user guide's *Shipped weights*). It has seen no real survey images. Feed it the same stretch::
 
             model = make_pipeline(AsinhStretch(), MinuetEncoder.from_pretrained())
 
@@ -408,11 +408,18 @@ class MinuetEncoder(BaseImageEncoder):
         t = torch.randint(module.diffusion.diffusion_steps, (n,), generator=generator,
                           device=device)
         noise = torch.randn(x.shape, generator=generator, device=device)
-        # equal weights stay equal under a rotation (reflection padding): no need to rotate
-        # them, nor to weigh the loss (7% of a training step at the defaults)
-        target_weight = None if bool((weight == 1).all()) else orient(weight, theta_target)
-        return module.loss(orient(x, theta_encoder), orient(x, theta_target), t, noise,
-                           target_weight)
+        one_band = weight[:, :1]
+        alike = bool((weight == one_band).all())  # no missing pixels: masks or all ones
+        if alike and bool((one_band == 1).all()):
+            # equal weights stay equal under a rotation (reflection padding): no need to
+            # rotate them, nor to weigh the loss (7% of a training step at the defaults)
+            target, target_weight = orient(x, theta_target), None
+        else:
+            # the weights ride with the image through one grid (the same values as rotating
+            # them apart, for less); weights alike in every band as one band
+            both = orient(torch.cat([x, one_band if alike else weight], 1), theta_target)
+            target, target_weight = both[:, : x.shape[1]], both[:, x.shape[1]:]
+        return module.loss(orient(x, theta_encoder), target, t, noise, target_weight)
 
     def _training_weights(self, source, shape, validated, blocks, pixel_weight):
         """With ``masked_loss``, the mask weights (times ``pixel_weight``): the masks of the
