@@ -9,6 +9,7 @@ from conftest import make_blobs_images
 
 from minuet_sk import MinuetEncoder
 from minuet_sk.minuet import _mask_loss_weights
+from minuet_sk.nn.augment import orient, random_orientation_matrices
 from minuet_sk.nn.autoencoder import band_whitening
 
 SHAPE = (3, 16, 16)
@@ -83,6 +84,29 @@ class TestShapesAndNames:
         assert masked.history_[0]["train_loss"] == by_hand.history_[0]["train_loss"]
         assert masked.history_[0]["train_loss"] != plain.history_[0]["train_loss"]
         np.testing.assert_array_equal(masked.transform(X), by_hand.transform(X))
+
+
+@pytest.mark.parametrize("bands_alike", [True, False])
+def test_training_loss_rotates_the_weights_with_the_target(X, bands_alike):
+    # the weights share the target image's grid_sample call (one band when alike in every
+    # band): the loss must equal rotating the full weights on their own
+    est = MinuetEncoder(3, **TINY, masked_loss=False).fit(X)
+    module = est.net_.module_
+    x = torch.randn(4, *SHAPE, generator=torch.Generator().manual_seed(1))
+    weight = torch.where(torch.rand(4, 1, 16, 16) > 0.5, 0.9, 0.1).expand(4, 3, 16, 16).clone()
+    if not bands_alike:
+        weight[0, 1, :4] = 0.0  # a band missing in one image
+    got = est._loss(module, x, weight, torch.Generator().manual_seed(0), True)
+    generator = torch.Generator().manual_seed(0)  # the draws of _loss, in its order
+    theta_target = random_orientation_matrices(4, generator, "cpu")
+    theta_encoder = random_orientation_matrices(4, generator, "cpu")
+    t = torch.randint(module.diffusion.diffusion_steps, (4,), generator=generator)
+    noise = torch.randn(x.shape, generator=generator)
+    want = module.loss(orient(x, theta_encoder), orient(x, theta_target), t, noise,
+                       orient(weight, theta_target))
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    unweighted = module.loss(orient(x, theta_encoder), orient(x, theta_target), t, noise)
+    assert not torch.equal(got, unweighted)
 
 
 @pytest.mark.parametrize("whiten", [True, 0.5, False])
