@@ -1,10 +1,9 @@
 """Throughput of MinuetEncoder with its CPU defaults on 72x72 grz galaxies.
 
 Measures training images/s (one ``partial_fit`` epoch, without the masks), ``transform``
-galaxies/s and ``inverse_transform`` galaxies/s at 50 and 20 DDIM steps, and the peak
-resident memory;
-the central-source masks/s of the default ``masked_loss=True`` (computed once per ``fit``
-or ``partial_fit`` call), one ``partial_fit`` with its masks, and an unmasked epoch.
+galaxies/s and ``inverse_transform`` galaxies/s at 50 and 20 DDIM steps, the peak resident
+memory, the central-source masks/s of the default ``masked_loss=True`` (computed once per
+``fit`` or ``partial_fit`` call), one ``partial_fit`` with its masks, and an unmasked epoch.
 Images come from ``minuet_sk.datasets.make_galaxies`` when it is installed, else from the
 analytic stand-in of benchmarks/_analytic.py (throughput does not depend on the content).
 Each rate is given per wall-clock second and per CPU second of this process (the epoch of

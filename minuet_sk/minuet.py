@@ -311,7 +311,8 @@ class MinuetEncoder(BaseImageEncoder):
         (``make_galaxies(5000, random_state=2026)``, r < 19) after ``AsinhStretch()`` with
         its default parameters (softening 100);
         ``minuet_sk/pretrained/sim-grz-72/training.json`` records the data, settings, loss
-        curve and held-out quality (summarised in the user guide's *Shipped weights*). It has seen no real survey images. Feed it the same stretch::
+        curve and held-out quality (summarised in the user guide's *Shipped weights*). It
+        has seen no real survey images. Feed it the same stretch::
 
             model = make_pipeline(AsinhStretch(), MinuetEncoder.from_pretrained())
 
