@@ -3,7 +3,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-TORCH := torch==2.13.0
+# This machine's CPU wheel; elsewhere: make demo TORCH="torch --index-url URL" (README)
+TORCH ?= torch==2.13.0
 PYTEST_ARGS ?= -n 2
 
 .PHONY: demo test lint bench docs clean
@@ -13,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
@@ -33,8 +34,8 @@ test: lint
 
 # ruff reads pyproject.toml; codespell reads setup.cfg
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check minuet_sk tests benchmarks
-	$(BIN)/codespell minuet_sk tests benchmarks docs README.md
+	$(BIN)/ruff check minuet_sk tests benchmarks scripts
+	$(BIN)/codespell minuet_sk tests benchmarks scripts docs README.md CHANGELOG.md
 
 # The Sphinx site, warnings as errors; code in the pages is shown, never run.
 docs: $(VENV)/.installed-docs

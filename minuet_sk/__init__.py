@@ -5,6 +5,7 @@ Estimators take images as ``(n, C, H, W)`` or flattened ``(n, C*H*W)`` float32 a
 nanomaggies; see ``minuet_sk.datasets.make_galaxies`` for the simulated default data.
 """
 
+from minuet_sk._version import __version__ as __version__
 from minuet_sk.flow import FlowPropertyRegressor
 from minuet_sk.minuet import MinuetEncoder
 from minuet_sk.pca import EigengalaxyPCA
@@ -12,8 +13,6 @@ from minuet_sk.pipeline import Pipeline, make_pipeline
 from minuet_sk.posterior import PropertyPosterior
 from minuet_sk.preprocessing import AsinhStretch, SegmentationMasker
 from minuet_sk.vae import VAEEncoder
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AsinhStretch",

@@ -179,7 +179,7 @@ def estimator_config(estimator, fitted):
     >>> sorted(estimator_config(PCA(), {"n_samples_": 3}))
     ['class', 'fitted', 'params', 'version']
     """
-    from minuet_sk import __version__
+    from minuet_sk._version import __version__
 
     if hasattr(estimator, "feature_names_in_"):
         fitted = {**fitted, "feature_names_in_": list(estimator.feature_names_in_)}

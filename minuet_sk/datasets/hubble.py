@@ -8,7 +8,7 @@ lifted), the background carries JPEG block noise, and no zero point or pixel sca
 with it. Shapes, sizes, orientations, ellipticities and relative positions are real; the
 fluxes and colours reported here are display-unit sums, useful for ranking and not for
 photometry. Every detected source is returned: the few stars of the field (diffraction
-spikes) come along, and there is no star-galaxy separation. Requires scikit-image (the ``hdf`` extra: ``pip install minuet_sk[hdf]``).
+spikes) come along, and there is no star-galaxy separation.
 """
 
 from __future__ import annotations
@@ -28,17 +28,6 @@ from sklearn.utils import Bunch
 from minuet_sk.datasets.readers import center_crop
 
 __all__ = ["load_hubble_deep_field"]
-
-
-def _hubble_rgb():
-    try:
-        from skimage import data
-    except ImportError as exc:
-        raise ImportError(
-            "load_hubble_deep_field needs scikit-image, which ships the Hubble Deep Field "
-            "image: pip install 'minuet_sk[hdf]' (or pip install scikit-image)."
-        ) from exc
-    return data.hubble_deep_field()
 
 
 def load_hubble_deep_field(
@@ -90,7 +79,9 @@ def load_hubble_deep_field(
     """
     if not (isinstance(image_size, (int, np.integer)) and image_size > 0):
         raise ValueError(f"image_size must be a positive integer; got {image_size!r}.")
-    rgb = np.moveaxis(_hubble_rgb().astype(np.float32), -1, 0)  # (3, H, W)
+    from skimage import data as skimage_data  # imported when used: it is slow to import
+
+    rgb = np.moveaxis(skimage_data.hubble_deep_field().astype(np.float32), -1, 0)  # (3, H, W)
     sky = np.array([sigma_clipped_stats(band, sigma=3.0)[1] for band in rgb], np.float32)
     summed = (rgb - sky[:, None, None]).sum(axis=0)
     noise = sigma_clipped_stats(summed, sigma=3.0)[2]

@@ -1,13 +1,10 @@
 """Real HST galaxies cut from the Hubble Deep Field image that scikit-image ships."""
 
-import sys
-
 import numpy as np
 import pytest
+from skimage import data as skimage_data
 
 from minuet_sk.datasets import load_hubble_deep_field
-
-skimage_data = pytest.importorskip("skimage.data")
 
 SIZE = 48
 
@@ -80,8 +77,3 @@ class TestHubbleDeepField:
         with pytest.raises(ValueError, match="image_size"):
             load_hubble_deep_field(image_size=-3)
 
-
-def test_clear_import_error_without_scikit_image(monkeypatch):
-    monkeypatch.setitem(sys.modules, "skimage", None)
-    with pytest.raises(ImportError, match=r"pip install 'minuet_sk\[hdf\]'"):
-        load_hubble_deep_field()
