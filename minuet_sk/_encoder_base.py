@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import (
@@ -56,7 +56,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 # Parameters that may change between a checkpointed fit and its resumption.
 _RESUMABLE_PARAMS = {
     "max_epochs", "verbose", "device", "checkpoint_dir", "warm_start", "early_stopping",
-    "patience", "accelerator", "compile",
+    "patience", "accelerator", "compile", "mixed_precision",
 }
 
 
@@ -112,7 +112,7 @@ class ImageNet(NeuralNet):
     ``owner._loss(module, x, weight, loss_generator, training)``; ``shuffle_generator`` and
     ``loss_generator`` are the ``torch.Generator`` objects that drive shuffling and noise;
     validation batch ``i`` draws its noise from a generator seeded ``valid_seed + i``.
-    On CUDA the loss runs under bf16 autocast.
+    On CUDA the loss runs under bf16 autocast as the owner's ``mixed_precision`` says.
 
     ``compile=True`` (with ``compile__*`` keyword arguments for :func:`torch.compile`)
     compiles each child module of the module in place (:meth:`torch.nn.Module.compile`):
@@ -156,7 +156,7 @@ class ImageNet(NeuralNet):
         return module
 
     def _autocast(self):
-        return autocast(self.device)
+        return autocast(self.device, self.owner.mixed_precision)
 
     def get_loss(self, x, weight, training=False, generator=None):
         generator = self.loss_generator if generator is None else generator
@@ -206,11 +206,22 @@ class NumberedBatches:
             yield x, weight, index
 
 
-def autocast(device):
-    """bf16 autocast on CUDA; a no-op context on CPU."""
-    if str(device).startswith("cuda"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def autocast(device, mixed_precision="auto"):
+    """bf16 autocast on CUDA as ``mixed_precision`` says; a no-op context on CPU.
+
+    ``"auto"``: bf16 where the GPU computes it (Ampere and newer), float32 elsewhere;
+    ``"bf16"``: always on CUDA; ``"no"``: float32 everywhere.
+
+    Examples
+    --------
+    >>> autocast("cpu", "bf16")  # doctest: +ELLIPSIS
+    <contextlib.nullcontext object at ...>
+    """
+    if not str(device).startswith("cuda") or mixed_precision == "no":
+        return contextlib.nullcontext()
+    if mixed_precision == "auto" and not torch.cuda.is_bf16_supported():
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=torch.bfloat16)
 
 
 def _check_pixel_weight(pixel_weight, n, shape):
@@ -292,13 +303,18 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         best weights); needs ``validation_fraction > 0``.
     patience : int
     device : str
-        ``"auto"`` (CUDA with bf16 autocast when available, else CPU), ``"cpu"``,
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``,
         ``"cuda"``, ``"cuda:1"``... On CUDA, batches are copied from page-locked (pinned)
         host memory without blocking. Ignored when ``accelerator`` is given.
     compile : bool or dict
         Compile the module's parts with :func:`torch.compile` (True: its defaults; a dict:
         its keyword arguments, e.g. ``{"mode": "max-autotune"}``). Worth it on a GPU for
         long fits and large transforms; the first batches are slow while it compiles.
+    mixed_precision : {"auto", "bf16", "no"}
+        bf16 autocast on CUDA: ``"auto"`` where the GPU computes bf16 (Ampere and newer),
+        ``"bf16"`` always, ``"no"`` never (float32; for GPUs before Ampere, or to compare).
+        The CPU always computes in float32. With ``accelerator``, the accelerator's own
+        ``mixed_precision`` applies instead.
     accelerator : accelerate.Accelerator or None
         Train data-parallel over the processes of an ``accelerate launch`` (DDP, one
         process per GPU, or CPU processes with gloo): ``batch_size`` is the global batch,
@@ -345,6 +361,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "checkpoint_dir": [str, os.PathLike, None],
         "compile": ["boolean", dict],
+        "mixed_precision": [StrOptions({"auto", "bf16", "no"})],
         "accelerator": [None, HasMethods(["prepare", "backward", "reduce"])],
     }
     _feature_prefix = "encoder"
@@ -608,13 +625,37 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         module = self.net_.module_
         module.eval()
         outputs = []
-        with torch.no_grad(), autocast(self.device_):
+        with torch.no_grad(), autocast(self.device_, self.mixed_precision):
             for batch in tqdm(batches, total=total, disable=not self.verbose, leave=False):
                 out = fn(module, *batch)
                 out = out if isinstance(out, tuple) else (out,)
                 outputs.append([o.float().cpu().numpy() for o in out])
         result = tuple(np.concatenate(parts) for parts in zip(*outputs))
+        for part in result:
+            self._check_finite_output(part)
         return result if len(result) > 1 else result[0]
+
+    def _check_finite_output(self, values):
+        """Refuse to return NaN or inf: float32 overflow inside the network, never silent."""
+        bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad).tolist()
+            shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+            raise ValueError(
+                f"{type(self).__name__} computed non-finite values for {len(rows)} row(s) "
+                f"({shown}): their values are so far from what the model was fitted on "
+                f"(per-band pixel median {np.round(self.band_median_, 4).tolist()}, scale "
+                f"{np.round(self.band_scale_, 4).tolist()}) that float32 arithmetic "
+                "overflows. Check the units and the preprocessing (e.g. AsinhStretch), or "
+                "replace flag values with NaN to treat those pixels as missing."
+            )
+
+    def _sampling_seed(self, random_state):
+        """Seed of a sampling call: the fit's own for None (reproducible, and NumPy's global
+        generator is never drawn from), else one drawn from ``random_state``."""
+        if random_state is None:
+            return self._seeds[2]
+        return int(check_random_state(random_state).randint(0, 2**31 - 1))
 
     def _destandardise(self, images):
         """Standardised ``(n, C, H, W)`` images back to the input units."""

@@ -159,7 +159,8 @@ def _read(source, part, image_shape, validated):
     if validated:
         return source[part]
     return np.concatenate(
-        [check_image_batch(_read_rows(source, a, b), image_shape)[0] for a, b in part]
+        [check_image_batch(_read_rows(source, a, b), image_shape, first_row=a)[0]
+         for a, b in part]
     )
 
 

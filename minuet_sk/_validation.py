@@ -2,8 +2,11 @@
 
 Images arrive as ``(n, C, H, W)`` or flattened ``(n, C*H*W)`` (C-order of ``(C, H, W)``).
 NaN pixels are missing data (survey edges, bad columns): they are kept, reported in a mask
-and imputed by the estimators. ``inf``, wrong shapes, empty and non-numeric input are
-``ValueError``/``TypeError`` with a message that says what to do.
+and imputed by the estimators. An image with no finite pixel at all carries no information
+and is an error, as are ``inf``, values beyond float32's range (the networks compute in
+float32), wrong shapes, empty and complex input (``ValueError``) and non-numeric input
+(``TypeError``), each with a message that says what to do. Integer, boolean and numeric object arrays, lists and
+DataFrames are read as float32.
 """
 
 from __future__ import annotations
@@ -85,12 +88,43 @@ def resolve_image_shape(shape, image_shape):
     )
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _check_finite_or_nan(X):
     if np.isinf(X).any():
         n_inf = int(np.isinf(X).sum())
         raise ValueError(
             f"X contains {n_inf} infinite pixel value(s). NaN marks missing pixels; "
             "inf is not allowed: replace it with NaN to treat it as missing."
+        )
+    if X.dtype.itemsize > 4 and X.size:
+        biggest = float(np.nanmax(np.abs(X), initial=0.0))
+        if biggest > _FLOAT32_MAX:
+            raise ValueError(
+                f"X holds pixel values up to {biggest:.3g}, beyond float32's range "
+                f"({_FLOAT32_MAX:.3g}): check the units (nanomaggies), or replace flag values "
+                "with NaN to treat those pixels as missing."
+            )
+
+
+def _check_not_all_missing(missing, first_row=0):
+    """Refuse images (rows) whose every pixel is NaN: nothing of them can be encoded."""
+    empty = missing.reshape(len(missing), -1).all(axis=1)
+    if empty.any():
+        rows = (np.flatnonzero(empty) + first_row).tolist()
+        shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+        raise ValueError(
+            f"{len(rows)} image(s) of X have no finite pixel (every pixel NaN, i.e. missing), "
+            f"row(s) {shown}: drop them; an image needs at least one measured pixel."
+        )
+
+
+def _check_not_empty(X):
+    if X.shape[0] == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={tuple(X.shape)}); at least one image is "
+            "required."
         )
 
 
@@ -133,6 +167,8 @@ def validate_images(estimator, X, *, reset, image_shape="from_estimator", dtype=
     if not reset and hasattr(estimator, "image_shape_"):
         image_shape = estimator.image_shape_
     X = _as_numeric_array(X)
+    if X.ndim in (2, 4):
+        _check_not_empty(X)
     if X.ndim == 4:
         shape = resolve_image_shape(X.shape, image_shape)
         X = X.reshape(X.shape[0], -1)
@@ -148,7 +184,10 @@ def validate_images(estimator, X, *, reset, image_shape="from_estimator", dtype=
         shape = resolve_image_shape(flat.shape, image_shape)
     images = flat.reshape((flat.shape[0],) + shape)
     missing = np.isnan(images)
-    return images, (missing if missing.any() else None)
+    if not missing.any():
+        return images, None
+    _check_not_all_missing(missing)
+    return images, missing
 
 
 def _as_numeric_array(X):
@@ -159,6 +198,11 @@ def _as_numeric_array(X):
     X = np.asarray(X)
     if X.dtype.kind in "USaMm":
         raise TypeError(f"Images must be numeric pixel values; got dtype {X.dtype}.")
+    if X.dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported: images are real pixel values, got dtype {X.dtype}; "
+            "pass X.real (or np.abs(X)) if that is what you mean."
+        )
     return X
 
 
@@ -167,7 +211,7 @@ def n_images(X):
     return int(X.shape[0])
 
 
-def check_image_batch(X, image_shape, *, dtype=np.float32):
+def check_image_batch(X, image_shape, *, dtype=np.float32, first_row=0):
     """Check one batch read from a (possibly out-of-core) image array.
 
     Parameters
@@ -176,6 +220,8 @@ def check_image_batch(X, image_shape, *, dtype=np.float32):
         One batch, already in memory.
     image_shape : tuple of int
         The fitted ``(C, H, W)``.
+    first_row : int, default=0
+        Row of the whole array that the batch starts at (for messages).
 
     Returns
     -------
@@ -185,16 +231,24 @@ def check_image_batch(X, image_shape, *, dtype=np.float32):
     Examples
     --------
     >>> import numpy as np
-    >>> imgs, missing = check_image_batch(np.full((2, 1, 2, 2), np.nan), (1, 2, 2))
+    >>> x = np.ones((2, 1, 2, 2))
+    >>> x[1, 0, 0] = np.nan
+    >>> imgs, missing = check_image_batch(x, (1, 2, 2))
     >>> int(missing.sum())
-    8
+    2
     """
     X = _as_numeric_array(X)
     shape = resolve_image_shape(X.shape, image_shape)
+    if X.dtype.kind == "f":
+        _check_finite_or_nan(X)  # before the cast, which would turn huge values into inf
     images = np.ascontiguousarray(X, dtype=dtype).reshape((X.shape[0],) + shape)
-    _check_finite_or_nan(images)
+    if X.dtype.kind != "f":
+        _check_finite_or_nan(images)
     missing = np.isnan(images)
-    return images, (missing if missing.any() else None)
+    if not missing.any():
+        return images, None
+    _check_not_all_missing(missing, first_row)
+    return images, missing
 
 
 def impute_missing(images, missing, fill=0.0):

@@ -7,7 +7,6 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
@@ -165,6 +164,9 @@ class MinuetEncoder(BaseImageEncoder):
     checkpoint_dir : str, path-like or None, default=None
     compile : bool or dict, default=False
         :func:`torch.compile` the networks (a dict: its keyword arguments); for GPUs.
+    mixed_precision : {"auto", "bf16", "no"}, default="auto"
+        bf16 autocast on CUDA: ``"auto"`` where the GPU computes bf16 (Ampere and newer),
+        ``"bf16"`` always, ``"no"`` never (float32, e.g. for older GPUs). CPU: float32.
     accelerator : accelerate.Accelerator or None, default=None
         Data-parallel training under ``accelerate launch`` (DDP); ``batch_size`` is the
         global batch. See the user guide, "Running at scale".
@@ -269,6 +271,7 @@ class MinuetEncoder(BaseImageEncoder):
         warm_start=False,
         checkpoint_dir=None,
         compile=False,
+        mixed_precision="auto",
         accelerator=None,
     ):
         self.n_components = n_components
@@ -300,6 +303,7 @@ class MinuetEncoder(BaseImageEncoder):
         self.warm_start = warm_start
         self.checkpoint_dir = checkpoint_dir
         self.compile = compile
+        self.mixed_precision = mixed_precision
         self.accelerator = accelerator
 
     @classmethod
@@ -457,15 +461,10 @@ class MinuetEncoder(BaseImageEncoder):
         return decode
 
     def _generator(self, random_state):
-        """A torch.Generator on the fitted device, seeded from ``random_state``.
-
-        None means the fit's own seed (reproducible), not fresh randomness.
-        """
-        if random_state is None:
-            seed = self._seeds[2]
-        else:
-            seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
-        return torch.Generator(device=self.device_).manual_seed(seed)
+        """A torch.Generator on the fitted device, seeded by :meth:`_sampling_seed`."""
+        return torch.Generator(device=self.device_).manual_seed(
+            self._sampling_seed(random_state)
+        )
 
     # ---- public API ---------------------------------------------------------------------
     def inverse_transform(self, X):
@@ -500,7 +499,9 @@ class MinuetEncoder(BaseImageEncoder):
         Z : array-like of shape (n, n_components)
         n_samples : int, default=5
         random_state : int, RandomState instance or None, default=None
-            Seeds the starting noise (and the DDIM noise when ``eta > 0``).
+            Seeds the starting noise (and the DDIM noise when ``eta > 0``). None uses the
+            fit's own seed: the same draws on every call, and NumPy's global generator is
+            left alone; pass an int (or a ``RandomState``) for other draws.
 
         Returns
         -------
@@ -510,7 +511,7 @@ class MinuetEncoder(BaseImageEncoder):
         check_is_fitted(self)
         if not (isinstance(n_samples, Integral) and n_samples >= 1):
             raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
-        generator = self._generator(check_random_state(random_state))
+        generator = self._generator(random_state)
         Z = np.asarray(Z, dtype=np.float32)
         repeated = np.repeat(Z, n_samples, axis=0) if Z.ndim == 2 else Z
         images = self._map_latents(self._decoder(generator), repeated)
@@ -533,8 +534,6 @@ class MinuetEncoder(BaseImageEncoder):
         ndarray of shape (n, C, H, W)
         """
         check_is_fitted(self)
-        if random_state is None:
-            random_state = self._seeds[2]
         return self.sample(self.transform(X), n_samples, random_state).mean(axis=1)
 
     def score(self, X, y=None):

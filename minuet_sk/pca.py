@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 from pathlib import Path
 from typing import ClassVar
@@ -118,7 +119,8 @@ class EigengalaxyPCA(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         self.image_shape_ = images.shape[1:]
         flat = images.reshape(len(images), -1)
         if missing is not None:
-            with np.errstate(all="ignore"):
+            with warnings.catch_warnings():  # a pixel missing in every image: mean 0
+                warnings.simplefilter("ignore", RuntimeWarning)
                 fill = np.nan_to_num(np.nanmean(flat, axis=0))
             flat = np.where(np.isnan(flat), fill, flat)
         self.pca_ = PCA(
@@ -146,7 +148,10 @@ class EigengalaxyPCA(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_components)
         """
-        return self.pca_.transform(self._flat(X))
+        flat = self._flat(X)  # checks the fit before self.pca_ is read
+        # float64 arithmetic: a galaxy's coefficients do not depend on which rows share its
+        # batch (float32 BLAS kernels round the tail rows of a block differently)
+        return self.pca_.transform(flat.astype(np.float64)).astype(np.float32)
 
     def inverse_transform(self, X):
         """Images from component coefficients.
@@ -178,9 +183,11 @@ class EigengalaxyPCA(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples,)
-            Log-likelihood under the PPCA model fitted by sklearn's PCA.
+            Log-likelihood under the PPCA model fitted by sklearn's PCA, computed in
+            float64 so that extreme pixel values give a very low score rather than ``-inf``.
         """
-        return self.pca_.score_samples(self._flat(X))
+        flat = self._flat(X).astype(np.float64)
+        return self.pca_.score_samples(flat)
 
     def score(self, X, y=None):
         """Mean probabilistic-PCA log-likelihood of the images.

@@ -107,6 +107,14 @@ class PropertyPosterior:
                 f"y of shape {y.shape} does not match the posterior: expected "
                 f"{(len(self), self.samples.shape[2])}."
             )
+        missing = ~np.isfinite(y).all(axis=1)
+        if missing.any():
+            rows = np.flatnonzero(missing)[:10].tolist()
+            raise ValueError(
+                f"y contains NaN or inf in {int(missing.sum())} row(s) (first: {rows}): score "
+                "only galaxies with a measured truth (drop those rows from X and y before "
+                "predict_dist)."
+            )
         return y
 
     def log_prob(self, y):

@@ -144,7 +144,17 @@ class AsinhStretch(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         images, _ = validate_images(self, X, reset=False)
-        out = np.sinh(self.softening * images.astype(np.float64)) / self._factor()
+        with np.errstate(over="ignore"):
+            out = np.sinh(self.softening * images.astype(np.float64)) / self._factor()
+        too_big = np.abs(out) > np.finfo(np.float32).max
+        if too_big.any():
+            limit = np.arcsinh(np.finfo(np.float32).max * self._factor().min()) / self.softening
+            raise ValueError(
+                f"{int(too_big.sum())} stretched value(s) (up to "
+                f"{float(np.nanmax(np.abs(images))):.3g}) map to fluxes beyond float32's range; "
+                f"with softening={self.softening} stretched values stay within about "
+                f"{limit:.3g}. Were these images stretched with these settings?"
+            )
         return out.astype(np.float32).reshape(len(images), -1)
 
     def __sklearn_tags__(self):

@@ -8,7 +8,6 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -61,6 +60,9 @@ class VAEEncoder(BaseImageEncoder):
     checkpoint_dir : str, path-like or None, default=None
     compile : bool or dict, default=False
         :func:`torch.compile` the networks (a dict: its keyword arguments); for GPUs.
+    mixed_precision : {"auto", "bf16", "no"}, default="auto"
+        bf16 autocast on CUDA: ``"auto"`` where the GPU computes bf16 (Ampere and newer),
+        ``"bf16"`` always, ``"no"`` never (float32, e.g. for older GPUs). CPU: float32.
     accelerator : accelerate.Accelerator or None, default=None
         Data-parallel training under ``accelerate launch`` (DDP); ``batch_size`` is the
         global batch. See the user guide, "Running at scale".
@@ -140,6 +142,7 @@ class VAEEncoder(BaseImageEncoder):
         warm_start=False,
         checkpoint_dir=None,
         compile=False,
+        mixed_precision="auto",
         accelerator=None,
     ):
         self.n_components = n_components
@@ -161,6 +164,7 @@ class VAEEncoder(BaseImageEncoder):
         self.warm_start = warm_start
         self.checkpoint_dir = checkpoint_dir
         self.compile = compile
+        self.mixed_precision = mixed_precision
         self.accelerator = accelerator
 
     # ---- hooks of the encoder base ----------------------------------------------------
@@ -234,14 +238,15 @@ class VAEEncoder(BaseImageEncoder):
         ----------
         n_samples : int, default=1
         random_state : int, RandomState instance or None
+            Seeds the latent draws. None uses the fit's own seed: the same draws on every
+            call, and NumPy's global generator is left alone.
 
         Returns
         -------
         ndarray of shape (n_samples, C, H, W)
         """
         check_is_fitted(self)
-        seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(self._sampling_seed(random_state))
         z = torch.randn((n_samples, self.n_components), generator=generator).numpy()
         return self._destandardise(self._map_latents(lambda m, z: m.decode(z), z))
 

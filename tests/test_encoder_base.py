@@ -12,7 +12,7 @@ import torch
 from conftest import make_blobs_images
 
 from minuet_sk import VAEEncoder
-from minuet_sk._encoder_base import BaseImageEncoder
+from minuet_sk._encoder_base import BaseImageEncoder, autocast
 from minuet_sk._persistence import load_state, save_state
 from minuet_sk._streaming import ImageBatches, MaskWeights, band_statistics, split_blocks
 
@@ -54,6 +54,40 @@ class TestDeterminism:
         tiny().fit(X).transform(X)
         assert torch.equal(torch.rand(3), expected_t)
         assert np.array_equal(np.random.rand(3), expected_n)
+
+
+    def test_sample_without_random_state_leaves_numpy_global_generator_alone(self, X):
+        est = tiny().fit(X)
+        np.random.seed(123)
+        expected = np.random.rand(3)
+        np.random.seed(123)
+        first = est.sample(4)
+        assert np.array_equal(np.random.rand(3), expected)
+        assert np.array_equal(est.sample(4), first)  # None: the fit's own seed
+        assert not np.array_equal(est.sample(4, random_state=1), first)
+
+
+class TestMixedPrecision:
+    @pytest.mark.parametrize("setting, bf16_gpu, expected", [
+        ("auto", True, True), ("auto", False, False), ("bf16", False, True),
+        ("no", True, False),
+    ])
+    def test_autocast_on_cuda_follows_the_setting(self, monkeypatch, setting, bf16_gpu,
+                                                  expected):
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16_gpu)
+        monkeypatch.setattr(torch, "autocast", lambda device, dtype: ("autocast", device,
+                                                                      dtype))
+        context = autocast("cuda", setting)
+        assert (context == ("autocast", "cuda", torch.bfloat16)) is expected
+
+    @pytest.mark.parametrize("setting", ["auto", "bf16", "no"])
+    def test_cpu_is_float32_whatever_the_setting(self, setting):
+        with autocast("cpu", setting):
+            assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32
+
+    def test_unknown_setting_is_refused(self, X):
+        with pytest.raises(ValueError, match="mixed_precision"):
+            tiny(mixed_precision="fp16").fit(X)
 
 
 class TestHistory:
@@ -329,7 +363,7 @@ class LinearEncoder(BaseImageEncoder):
     def __init__(self, n_components=2, *, image_shape=None, max_epochs=2, batch_size=8,
                  lr=1e-2, weight_decay=0.0, validation_fraction=0.25, early_stopping=True,
                  patience=3, device="cpu", random_state=None, verbose=0, warm_start=False,
-                 checkpoint_dir=None, compile=False, accelerator=None):
+                 checkpoint_dir=None, compile=False, mixed_precision="auto", accelerator=None):
         self.n_components = n_components
         self.image_shape = image_shape
         self.max_epochs = max_epochs
@@ -345,6 +379,7 @@ class LinearEncoder(BaseImageEncoder):
         self.warm_start = warm_start
         self.checkpoint_dir = checkpoint_dir
         self.compile = compile
+        self.mixed_precision = mixed_precision
         self.accelerator = accelerator
 
     def _module_class(self):
