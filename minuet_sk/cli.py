@@ -3,13 +3,15 @@
 Images come from ``.npy`` (memory-mapped), ``.h5``/``.hdf5`` (a dataset, read in batches) or
 FITS files, folders and globs (Legacy Survey cutout layout). Tables (latents, posteriors,
 neighbours) go out as Parquet or CSV by file extension. Models are the safetensors + JSON
-folders of ``save``. User mistakes end in one line on stderr and exit status 2; ``--debug``
-shows the traceback.
+folders of ``save``. User mistakes end in one line on stderr and exit status 2; an
+unexpected error inside (a bug) ends in one line saying so and exit status 1. ``--debug``
+(before or after the subcommand) shows the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -22,32 +24,51 @@ class CLIError(Exception):
 
 # ---- readers and writers ---------------------------------------------------------------
 
-def read_images(path, dataset="images"):
-    """Images from .npy, .h5/.hdf5 or FITS (file, folder or glob), without loading HDF5."""
+@contextlib.contextmanager
+def open_images(path, dataset="images"):
+    """Images from .npy, .h5/.hdf5 or FITS (file, folder or glob), without loading HDF5.
+
+    A context manager: an HDF5 file stays open (read in batches) until the block ends.
+    """
     path = str(path)
     suffix = Path(path).suffix.lower()
+    if suffix in (".npy", ".h5", ".hdf5") and not Path(path).is_file():
+        raise CLIError(f"no such file: {path}")
     if suffix == ".npy":
-        if not Path(path).is_file():
-            raise CLIError(f"no such file: {path}")
         import numpy as np
 
-        return np.load(path, mmap_mode="r")
-    if suffix in (".h5", ".hdf5"):
-        if not Path(path).is_file():
-            raise CLIError(f"no such file: {path}")
+        try:
+            images = np.load(path, mmap_mode="r")
+        except ValueError as err:  # not a .npy file, or a pickled object array
+            raise CLIError(f"cannot read {path} as a NumPy array: {err}") from None
+        yield _numeric(images, path)
+    elif suffix in (".h5", ".hdf5"):
         import h5py
 
-        handle = h5py.File(path, "r")
-        if dataset not in handle:
-            raise CLIError(f"{path} has no dataset {dataset!r}; it holds {sorted(handle)} "
-                           "(choose one with --dataset)")
-        return handle[dataset]
-    from minuet_sk.datasets import load_fits_cutouts
+        try:
+            handle = h5py.File(path, "r")
+        except OSError as err:
+            raise CLIError(f"cannot read {path} as HDF5: {err}") from None
+        with handle:
+            if dataset not in handle:
+                raise CLIError(f"{path} has no dataset {dataset!r}; it holds "
+                               f"{sorted(handle)} (choose one with --dataset)")
+            yield _numeric(handle[dataset], path)
+    else:
+        from minuet_sk.datasets import load_fits_cutouts
 
-    try:
-        return load_fits_cutouts(path).images
-    except FileNotFoundError as err:
-        raise CLIError(f"no images found at {path} (.npy, .h5 or FITS files): {err}") from None
+        try:
+            images = load_fits_cutouts(path).images
+        except FileNotFoundError as err:
+            raise CLIError(f"no images found at {path} (.npy, .h5 or FITS files): "
+                           f"{err}") from None
+        yield images
+
+
+def _numeric(images, path):
+    if images.dtype.kind not in "biuf":
+        raise CLIError(f"{path} holds {images.dtype} values; images must be numeric pixels")
+    return images
 
 
 def read_table(path):
@@ -165,13 +186,14 @@ def _fit(args):
     else:
         if not args.images:
             raise CLIError(f"minuet fit {args.kind} needs --images")
-        X = read_images(args.images, args.dataset)
         cls = {"minuet": minuet_sk.MinuetEncoder, "vae": minuet_sk.VAEEncoder,
                "pca": minuet_sk.EigengalaxyPCA}[args.kind]
         extra = {} if args.kind == "pca" else {"verbose": 1, "device": args.device}
-        model = cls(args.n_components, image_shape=tuple(X.shape[1:]) if X.ndim == 4 else None,
-                    random_state=args.seed, **extra, **settings)
-        model.fit(X if args.kind != "pca" else np.asarray(X))
+        with open_images(args.images, args.dataset) as X:
+            model = cls(args.n_components,
+                        image_shape=tuple(X.shape[1:]) if X.ndim == 4 else None,
+                        random_state=args.seed, **extra, **settings)
+            model.fit(X if args.kind != "pca" else np.asarray(X))
     model.save(args.out)
     print(f"saved {type(model).__name__} to {args.out}")
 
@@ -180,7 +202,8 @@ def _encode(args):
     import pandas as pd
 
     model = load_model(args.model)
-    Z = model.transform(read_images(args.images, args.dataset))
+    with open_images(args.images, args.dataset) as images:
+        Z = model.transform(images)
     write_table(pd.DataFrame(Z, columns=model.get_feature_names_out()), args.out)
 
 
@@ -190,7 +213,8 @@ def _reconstruct(args):
     model = load_model(args.model)
     if not hasattr(model, "reconstruct"):
         raise CLIError(f"{type(model).__name__} has no reconstruct(); use a MinuetEncoder")
-    latents = model.transform(read_images(args.images, args.dataset))
+    with open_images(args.images, args.dataset) as images:
+        latents = model.transform(images)
     images = model.sample(latents, n_samples=args.n_samples, random_state=args.seed)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, images)
@@ -249,10 +273,16 @@ def _report(args):
 
 # ---- parser ---------------------------------------------------------------------------
 
+def _debug_flag(parser, default):
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="show the full traceback of an error")
+
+
 def _add(sub, name, func, help_text, example):
     parser = sub.add_parser(name, help=help_text, description=help_text,
                             epilog=f"example:\n  {example}",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    _debug_flag(parser, argparse.SUPPRESS)  # also after the subcommand; keeps the top's value
     parser.set_defaults(func=func)
     return parser
 
@@ -265,10 +295,13 @@ def _add_images(parser):
 
 def build_parser():
     """The argument parser of ``minuet`` (one subparser per subcommand)."""
+    from minuet_sk._version import __version__
+
     parser = argparse.ArgumentParser(
         prog="minuet", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"minuet_sk {__version__}")
+    _debug_flag(parser, False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = _add(sub, "demo", _demo, "simulate galaxies, fit PCA, VAE and Minuet, the flow and "
@@ -354,18 +387,35 @@ def build_parser():
 
 
 def main(argv=None):
-    """Run ``minuet``; returns the exit status (0 ok, 2 user error)."""
+    """Run ``minuet``; returns the exit status (0 ok, 1 a bug inside, 2 a user mistake)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (CLIError, OSError, ValueError, TypeError, KeyError) as err:
+    except (CLIError, OSError, ValueError) as err:  # bad files, options or data
         if args.debug:
             raise
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        print(f"minuet {args.command}: error: {message}", file=sys.stderr)
+        print(f"minuet {args.command}: error: {_first_line(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"minuet {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # TypeError, KeyError, ImportError...: ours, not the user's
+        if args.debug:
+            raise
+        from minuet_sk._version import __version__
+
+        print(f"minuet {args.command}: internal error: {type(err).__name__}: "
+              f"{_first_line(err)}\nThis is a bug in minuet_sk {__version__}, not a mistake "
+              "of yours: run the same command with --debug for the traceback, and please "
+              "report it.", file=sys.stderr)
+        return 1
     return 0
+
+
+def _first_line(err):
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 if __name__ == "__main__":

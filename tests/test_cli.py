@@ -116,6 +116,53 @@ class TestErrors:
             assert "example:" in out and f"minuet {command}" in out
 
 
+class TestSmallThings:
+    def test_version(self, capsys):
+        import minuet_sk
+
+        with pytest.raises(SystemExit) as exit_:
+            main(["--version"])
+        assert exit_.value.code == 0
+        assert capsys.readouterr().out.strip() == f"minuet_sk {minuet_sk.__version__}"
+
+    @pytest.mark.parametrize("argv", [["--debug", "report", "nowhere"],
+                                      ["report", "nowhere", "--debug"]])
+    def test_debug_before_or_after_the_subcommand_shows_the_traceback(self, argv, tmp_path,
+                                                                      monkeypatch):
+        monkeypatch.chdir(tmp_path)
+        with pytest.raises(FileNotFoundError, match="results.json"):
+            main(argv)
+
+    def test_a_bug_inside_is_exit_1_and_says_how_to_get_the_traceback(self, monkeypatch,
+                                                                      capsys):
+        def broken(args):
+            return {}["missing key"]
+
+        monkeypatch.setattr("minuet_sk.cli._report", broken)
+        assert main(["report", "anything"]) == 1
+        err = capsys.readouterr().err
+        assert "internal error: KeyError" in err and "--debug" in err and "bug" in err
+        with pytest.raises(KeyError):
+            main(["report", "anything", "--debug"])
+
+    def test_hdf5_file_is_closed_after_the_command(self, workdir, tmp_path, monkeypatch):
+        import h5py
+
+        with h5py.File(tmp_path / "x.h5", "w") as f:
+            f["images"] = np.load(workdir / "gal" / "images.npy")
+        opened = []
+        real_file = h5py.File
+
+        def recording_file(*args, **kwargs):
+            opened.append(real_file(*args, **kwargs))
+            return opened[-1]
+
+        monkeypatch.setattr(h5py, "File", recording_file)
+        assert main(["encode", "--model", str(workdir / "pca"), "--images",
+                     str(tmp_path / "x.h5"), "--out", str(tmp_path / "z.csv")]) == 0
+        assert len(opened) == 1 and not opened[0].id.valid  # closed
+
+
 def test_report_of_a_missing_folder_fails_cleanly(tmp_path, capsys):
     assert main(["report", str(tmp_path / "none")]) == 2
     assert "run `minuet benchmark" in capsys.readouterr().err
