@@ -106,7 +106,7 @@ PRESETS = {
         minuet={"max_epochs": 1, "width": 16, "encoder_depth": 1, "decoder_depth": 1,
                 "patch_size": 6, "sampling_steps": 2, "n_heads": 2},
         vae={"max_epochs": 1, "channels": (4, 8)},
-        flow={"max_epochs": 2, "n_transforms": 1, "hidden_features": 8, "n_samples": 50},
+        flow={"max_epochs": 2, "n_transforms": 2, "hidden_features": 8, "n_samples": 50},
     ),
     "demo": BenchmarkConfig(
         n_galaxies=1000, image_size=48, n_reconstruct=100, n_posterior_samples=4,

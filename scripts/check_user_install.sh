@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install minuet_sk as a user does and run its entry points: a wheel built from this
+# checkout, installed with its runtime dependencies only (no extras) into a fresh virtual
+# environment, then `minuet --version`, `minuet --help` and the tiny demo, run away from the
+# checkout so that only the installed package can be imported. A runtime dependency missing
+# from pyproject.toml fails here, where the test extras cannot hide it. CI runs it first.
+#
+#   bash scripts/check_user_install.sh           # PYTHON=python3.12 TORCH=torch to vary
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+PYTHON=${PYTHON:-python3}
+TORCH=${TORCH:-torch==2.13.0}  # this machine's CPU wheel, as in the Makefile
+start=$SECONDS
+
+"$PYTHON" -m venv "$work/venv"
+bin="$work/venv/bin"
+"$bin/python" -m pip install --quiet --upgrade pip
+"$bin/python" -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" "$root"
+"$bin/python" -m pip install --quiet "$TORCH"
+"$bin/python" -m pip install --quiet "$work"/dist/minuet_sk-*.whl
+installed=$SECONDS
+
+cd "$work"
+"$bin/minuet" --version
+"$bin/minuet" --help >/dev/null
+"$bin/minuet" demo --preset tiny --out "$work/demo"
+test -s "$work/demo/index.html"
+echo "user install: $((installed - start)) s; --version, --help and the tiny demo: $((SECONDS - installed)) s"
