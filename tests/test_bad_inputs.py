@@ -184,6 +184,15 @@ def test_inverse_transform_of_bad_latents(fitted, name, latents, error, match):
         est.inverse_transform(latents(Z))
 
 
+@pytest.mark.parametrize("latents, match", [
+    (lambda Z: Z * np.nan, "NaN"), (lambda Z: Z[:, :1], "1 columns"), (lambda Z: Z[:0], "0 sample"),
+])
+def test_minuet_sample_of_bad_latents(fitted, latents, match):
+    est = fitted["MinuetEncoder"]
+    with pytest.raises(ValueError, match=match):
+        est.sample(latents(est.transform(_images())), n_samples=2)
+
+
 def test_stretch_refuses_to_invert_values_no_flux_maps_to(fitted):
     stretch = fitted["AsinhStretch"]
     Y = stretch.transform(_images())
@@ -208,7 +217,7 @@ def _flow_data(n=60):
 
 
 def _flow():
-    return FlowPropertyRegressor(n_transforms=1, hidden_features=8, max_epochs=2,
+    return FlowPropertyRegressor(n_transforms=2, hidden_features=8, max_epochs=2,
                                  n_samples=20, random_state=0)
 
 
@@ -307,6 +316,23 @@ def test_cli_bad_image_files(tmp_path, capsys, write, message):
     path = tmp_path / "images.npy"
     write(path)
     assert main(["fit", "pca", "--images", str(path), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["simulate", "--n", "0", "--out", "sim"], "positive integer"),
+    (["predict", "--model", "flow", "--features", "nan.csv", "--out", "p.csv"], "NaN"),
+    (["neighbors", "--latents", "nan.csv", "--out", "n.csv"], "NaN"),
+    (["neighbors", "--latents", "z.csv", "--query", "0,99", "--out", "n.csv"], "--query rows"),
+])
+def test_cli_bad_tables_and_options(tmp_path, monkeypatch, capsys, flow, argv, message):
+    monkeypatch.chdir(tmp_path)
+    X, _ = _flow_data()
+    flow.save(tmp_path / "flow")
+    pd.DataFrame(X).to_csv(tmp_path / "z.csv", index=False)
+    pd.DataFrame(np.where(X > 1.5, np.nan, X)).to_csv(tmp_path / "nan.csv", index=False)
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
 
