@@ -3,16 +3,14 @@ images, the scikit-learn way.
 
 Estimators take images as ``(n, C, H, W)`` or flattened ``(n, C*H*W)`` float32 arrays in
 nanomaggies; see ``minuet_sk.datasets.make_galaxies`` for the simulated default data.
+
+The public names are imported when first used (PEP 562), so that ``import minuet_sk`` and the
+``minuet`` command line start without importing torch.
 """
 
+import importlib
+
 from minuet_sk._version import __version__ as __version__
-from minuet_sk.flow import FlowPropertyRegressor
-from minuet_sk.minuet import MinuetEncoder
-from minuet_sk.pca import EigengalaxyPCA
-from minuet_sk.pipeline import Pipeline, make_pipeline
-from minuet_sk.posterior import PropertyPosterior
-from minuet_sk.preprocessing import AsinhStretch, SegmentationMasker
-from minuet_sk.vae import VAEEncoder
 
 __all__ = [
     "AsinhStretch",
@@ -25,3 +23,29 @@ __all__ = [
     "VAEEncoder",
     "make_pipeline",
 ]
+
+# public name -> the module that defines it
+_PUBLIC = {
+    "AsinhStretch": "minuet_sk.preprocessing",
+    "EigengalaxyPCA": "minuet_sk.pca",
+    "FlowPropertyRegressor": "minuet_sk.flow",
+    "MinuetEncoder": "minuet_sk.minuet",
+    "Pipeline": "minuet_sk.pipeline",
+    "PropertyPosterior": "minuet_sk.posterior",
+    "SegmentationMasker": "minuet_sk.preprocessing",
+    "VAEEncoder": "minuet_sk.vae",
+    "make_pipeline": "minuet_sk.pipeline",
+}
+
+
+
+def __getattr__(name):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'minuet_sk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))

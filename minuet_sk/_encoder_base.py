@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
@@ -47,8 +47,15 @@ from ._persistence import (
     restore_feature_names,
     save_state,
 )
-from ._streaming import ImageBatches, band_statistics, is_out_of_core, split_blocks
+from ._streaming import (
+    ImageBatches,
+    TransformedRows,
+    band_statistics,
+    is_out_of_core,
+    split_blocks,
+)
 from ._validation import resolve_image_shape, validate_images
+from .preprocessing import AsinhStretch
 
 __all__ = ["BaseImageEncoder", "ImageNet", "resolve_device"]
 
@@ -291,6 +298,9 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         Number of latents (output features).
     image_shape : tuple of int or None
         ``(C, H, W)``; None takes it from 4-D input (2-D input is read as ``(1, 1, n)``).
+    stretch : AsinhStretch or None
+        Applied to the input inside the model and saved with it (``stretch_``, fitted to
+        ``image_shape_``); decoded images are unstretched back to the input units.
     max_epochs : int
         Epochs per ``fit`` (``partial_fit`` trains one).
     batch_size : int
@@ -348,6 +358,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "image_shape": [tuple, list, None],
+        "stretch": [AsinhStretch, None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -417,6 +428,14 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         -------
         self
         """
+        if getattr(self, "pretrained_", None) is not None and not self.warm_start:
+            raise ValueError(
+                f"This {type(self).__name__} holds the pretrained weights "
+                f"{self.pretrained_!r}: fit() would train from scratch and discard them. "
+                "Fine-tune with set_params(warm_start=True).fit(X) or partial_fit(X); train "
+                "afresh with sklearn.base.clone(model).fit(X); in a Pipeline that you fit, "
+                "wrap the model in sklearn.frozen.FrozenEstimator to use it as it is."
+            )
         continuing = self.warm_start and hasattr(self, "net_")
         return self._fit(
             X, pixel_weight, epochs=self.max_epochs, continuing=continuing, validate=True
@@ -460,21 +479,40 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
 
     # ---- fitting --------------------------------------------------------------------
     def _input_source(self, X, *, reset):
-        """(source, image_shape, validated): in-memory input validated, out-of-core as is."""
+        """(source, image_shape, validated): in-memory input validated, out-of-core as is;
+        both through the model's ``stretch`` (fixed here when ``reset``)."""
         if not is_out_of_core(X):
             images, _ = validate_images(self, X, reset=reset)
-            return images, images.shape[1:], True
-        shape = resolve_image_shape(
-            X.shape, self.image_shape if reset else self.image_shape_
-        )
-        n_features = int(np.prod(shape))
-        if X.shape[0] < 1:
-            raise ValueError(f"Found array with 0 sample(s) (shape={tuple(X.shape)}).")
+            shape, source, validated = images.shape[1:], images, True
+        else:
+            shape = resolve_image_shape(
+                X.shape, self.image_shape if reset else self.image_shape_
+            )
+            if X.shape[0] < 1:
+                raise ValueError(f"Found array with 0 sample(s) (shape={tuple(X.shape)}).")
+            if reset:
+                self.n_features_in_ = int(np.prod(shape))
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+            source, validated = X, False
         if reset:
-            self.n_features_in_ = n_features
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        return X, shape, False
+            self._fit_stretch(shape)
+        return self._stretched(source, shape, validated), shape, validated
+
+    def _fit_stretch(self, shape):
+        """``stretch_``: the ``stretch`` parameter fitted to images of ``shape`` (an
+        ``AsinhStretch`` takes its per-band scales from ``bands``, not from the pixels)."""
+        self.stretch_ = None
+        if self.stretch is not None:
+            self.stretch_ = clone(self.stretch).set_params(image_shape=tuple(shape))
+            self.stretch_.fit(np.zeros((1, *shape), np.float32))
+
+    def _stretched(self, source, shape, validated):
+        if getattr(self, "stretch_", None) is None:
+            return source
+        if validated:
+            return self.stretch_.transform(source).reshape(source.shape)
+        return TransformedRows(source, shape, self.stretch_.transform)
 
     def _fit(self, X, pixel_weight, *, epochs, continuing, validate):
         source, shape, validated = self._input_source(X, reset=not continuing)
@@ -658,10 +696,13 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         return int(check_random_state(random_state).randint(0, 2**31 - 1))
 
     def _destandardise(self, images):
-        """Standardised ``(n, C, H, W)`` images back to the input units."""
-        return images * self.band_scale_.reshape(1, -1, 1, 1) + self.band_median_.reshape(
+        """Standardised ``(n, C, H, W)`` images back to the input units (unstretched)."""
+        images = images * self.band_scale_.reshape(1, -1, 1, 1) + self.band_median_.reshape(
             1, -1, 1, 1
         )
+        if getattr(self, "stretch_", None) is None:
+            return images
+        return self.stretch_.inverse_transform(images).reshape(images.shape)
 
     # ---- persistence ----------------------------------------------------------------
     def _fitted_config(self):
@@ -688,6 +729,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         self._seeds = list(state["seeds"])
         self._stopped_early = bool(state["stopped_early"])
         restore_feature_names(self, state)
+        self._fit_stretch(self.image_shape_)
         self.device_ = self._resolve_device()
 
     def save(self, path):

@@ -9,6 +9,7 @@ config is written last and so marks a complete save.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+from sklearn.base import BaseEstimator
 
 __all__ = [
     "atomic_write_bytes",
@@ -165,7 +167,25 @@ def json_params(estimator):
         params["random_state"] = None
     if "accelerator" in params:
         params["accelerator"] = None
+    for key, value in params.items():
+        if isinstance(value, BaseEstimator):  # a nested estimator, e.g. a model's stretch
+            params[key] = {_NESTED_KEY: f"{type(value).__module__}.{type(value).__name__}",
+                           "params": json_params(value)}
     return to_jsonable(params)
+
+
+_NESTED_KEY = "__estimator__"
+
+
+def _nested_estimator(spec):
+    """The estimator that :func:`json_params` stored as ``{"__estimator__": ..., ...}``;
+    only classes of this package are rebuilt (a config names no arbitrary code)."""
+    module, _, name = spec[_NESTED_KEY].rpartition(".")
+    if not module.startswith("minuet_sk."):
+        raise ValueError(f"A saved config names the estimator {spec[_NESTED_KEY]!r}, which "
+                         "is not part of minuet_sk; refusing to import it.")
+    return estimator_from_params(getattr(importlib.import_module(module), name),
+                                 spec["params"])
 
 
 def estimator_config(estimator, fitted):
@@ -233,6 +253,8 @@ def estimator_from_params(cls, params):
     for key, value in params.items():
         if isinstance(value, list) and isinstance(defaults[key].default, tuple):
             params[key] = tuple(value)
+        elif isinstance(value, dict) and _NESTED_KEY in value:
+            params[key] = _nested_estimator(value)
     return cls(**params)
 
 

@@ -20,8 +20,8 @@ from torch.utils.data import IterableDataset
 from ._validation import check_image_batch
 
 __all__ = [
-    "ImageBatches", "MaskWeights", "band_statistics", "expand_blocks", "is_out_of_core",
-    "release_pages", "split_blocks",
+    "ImageBatches", "MaskWeights", "TransformedRows", "band_statistics", "expand_blocks",
+    "is_out_of_core", "release_pages", "split_blocks",
 ]
 
 # Out-of-core arrays are read this many images at a time (about 60 MB of 3x72x72 float32).
@@ -45,6 +45,42 @@ def is_out_of_core(X):
         return False
     shape = getattr(X, "shape", None)
     return shape is not None and len(shape) in (2, 4) and hasattr(X, "__getitem__")
+
+
+class TransformedRows:
+    """An out-of-core image array whose rows pass through ``transform`` as they are read.
+
+    It has ``shape``, ``ndim``, ``dtype`` and row slicing, so :class:`ImageBatches` streams it
+    like the array it wraps: each slice is read, checked (:func:`check_image_batch`) and
+    transformed (e.g. stretched) on its own, never the whole file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows = TransformedRows(np.ones((4, 12)), (3, 2, 2), lambda x: 2 * x)
+    >>> rows.shape, float(rows[1:3].sum())
+    ((4, 3, 2, 2), 48.0)
+    """
+
+    ndim = 4
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, source, image_shape, transform):
+        self.source = source
+        self.image_shape = tuple(image_shape)
+        self.transform = transform
+        self.shape = (int(source.shape[0]),) + self.image_shape
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, rows):
+        if not (isinstance(rows, slice) and rows.step in (None, 1)):
+            raise TypeError("TransformedRows reads contiguous row slices only.")
+        start = rows.indices(self.shape[0])[0]
+        images, _ = check_image_batch(_read_rows(self.source, start, rows.stop),
+                                      self.image_shape, first_row=start)
+        return self.transform(images).reshape(images.shape)
 
 
 def split_blocks(n, validation_fraction, out_of_core, rng):

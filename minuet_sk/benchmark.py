@@ -166,7 +166,8 @@ def _encoders(config, verbose=0):
     preset = minuet_params.pop("preset", None)
     pretrained = minuet_params.pop("pretrained", None)
     if pretrained:
-        minuet = MinuetEncoder.from_pretrained(pretrained, device=config.device)
+        minuet = _without_own_stretch(
+            MinuetEncoder.from_pretrained(pretrained, device=config.device))
         if minuet.image_shape_ != shape:
             raise ValueError(f"the pretrained model {pretrained!r} takes images of shape "
                              f"{minuet.image_shape_}; set image_size={minuet.image_shape_[-1]}")
@@ -181,6 +182,22 @@ def _encoders(config, verbose=0):
         "pca": EigengalaxyPCA(config.n_components, **common),
     }
     return encoders, {"minuet"} if pretrained else set()
+
+
+def _without_own_stretch(model):
+    """The harness stretches every encoder's input itself (its metrics are in stretched
+    units): a shipped model whose own stretch is that same ``AsinhStretch()`` takes it off."""
+    from minuet_sk import AsinhStretch
+
+    own = model.stretch_
+    if own is not None:
+        harness = AsinhStretch(image_shape=own.image_shape)
+        if own.get_params() != harness.get_params():
+            raise ValueError(f"the pretrained model stretches with {own!r}, the benchmark "
+                             f"with {harness!r}; their results would not compare")
+        model.set_params(stretch=None)
+        model.stretch_ = None
+    return model
 
 
 def _image_scores(X, recon, suffix=""):

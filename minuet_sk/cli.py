@@ -1,116 +1,37 @@
-"""``minuet``: the command line of minuet_sk. Files in, files out.
-
-Images come from ``.npy`` (memory-mapped), ``.h5``/``.hdf5`` (a dataset, read in batches) or
-FITS files, folders and globs (Legacy Survey cutout layout). Tables (latents, posteriors,
-neighbours) go out as Parquet or CSV by file extension. Models are the safetensors + JSON
-folders of ``save``. User mistakes end in one line on stderr and exit status 2; an
-unexpected error inside (a bug) ends in one line saying so and exit status 1. ``--debug``
-(before or after the subcommand) shows the traceback.
-"""
+"""``minuet``: the command line of minuet_sk. Files in, files out."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from pathlib import Path
 
-__all__ = ["build_parser", "main"]
+from minuet_sk._cli_io import (
+    CLIError,
+    check_output,
+    load_model,
+    note_input_units,
+    open_images,
+    read_table,
+    split_identifiers,
+    write_table,
+)
 
+__all__ = ["CLIError", "build_parser", "main"]
 
-class CLIError(Exception):
-    """A user mistake, reported as one line without a traceback."""
+DESCRIPTION = """\
+minuet: the command line of minuet_sk. Files in, files out.
 
+Images come from .npy (memory-mapped), .h5/.hdf5 (a dataset, read in batches) or FITS
+files, folders and globs (Legacy Survey cutout layout). Tables (latents, posteriors,
+neighbours) go out as Parquet or CSV by file extension, with the identifiers of the input
+(row; or filename, ra, dec of FITS cutouts) carried along. Models are the folders written by
+`minuet fit` (safetensors + JSON) or shipped weights by name (sim-grz-72), which take cutouts
+in nanomaggies as they come.
 
-# ---- readers and writers ---------------------------------------------------------------
-
-@contextlib.contextmanager
-def open_images(path, dataset="images"):
-    """Images from .npy, .h5/.hdf5 or FITS (file, folder or glob), without loading HDF5.
-
-    A context manager: an HDF5 file stays open (read in batches) until the block ends.
-    """
-    path = str(path)
-    suffix = Path(path).suffix.lower()
-    if suffix in (".npy", ".h5", ".hdf5") and not Path(path).is_file():
-        raise CLIError(f"no such file: {path}")
-    if suffix == ".npy":
-        import numpy as np
-
-        try:
-            images = np.load(path, mmap_mode="r")
-        except ValueError as err:  # not a .npy file, or a pickled object array
-            raise CLIError(f"cannot read {path} as a NumPy array: {err}") from None
-        yield _numeric(images, path)
-    elif suffix in (".h5", ".hdf5"):
-        import h5py
-
-        try:
-            handle = h5py.File(path, "r")
-        except OSError as err:
-            raise CLIError(f"cannot read {path} as HDF5: {err}") from None
-        with handle:
-            if dataset not in handle:
-                raise CLIError(f"{path} has no dataset {dataset!r}; it holds "
-                               f"{sorted(handle)} (choose one with --dataset)")
-            yield _numeric(handle[dataset], path)
-    else:
-        from minuet_sk.datasets import load_fits_cutouts
-
-        try:
-            images = load_fits_cutouts(path).images
-        except FileNotFoundError as err:
-            raise CLIError(f"no images found at {path} (.npy, .h5 or FITS files): "
-                           f"{err}") from None
-        yield images
-
-
-def _numeric(images, path):
-    if images.dtype.kind not in "biuf":
-        raise CLIError(f"{path} holds {images.dtype} values; images must be numeric pixels")
-    return images
-
-
-def read_table(path):
-    """A DataFrame from .parquet or .csv (a .npy array becomes columns 0..k-1)."""
-    import numpy as np
-    import pandas as pd
-
-    path = Path(path)
-    if not path.is_file():
-        raise CLIError(f"no such file: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    if suffix == ".npy":
-        return pd.DataFrame(np.load(path))
-    raise CLIError(f"cannot read {path}: expected .parquet, .csv or .npy")
-
-
-def write_table(frame, path):
-    """Write a DataFrame as .parquet or .csv (by extension)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        frame.to_parquet(path)
-    elif suffix == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        raise CLIError(f"cannot write {path}: use a .parquet or .csv file name")
-    print(f"wrote {path} ({len(frame)} rows)")
-
-
-def load_model(path):
-    """Any estimator saved by ``save`` (the class is named in its config.json)."""
-    from minuet_sk._persistence import load_estimator
-
-    if not (Path(path) / "config.json").is_file():
-        raise CLIError(f"{path} is not a saved model (no config.json); create one with "
-                       "`minuet fit`")
-    return load_estimator(path)
+Exit status: 0 done, 2 a mistake in the command or its files (one line on stderr), 1 a bug
+inside (one line saying so). --debug, before or after the subcommand, shows the traceback.
+"""
 
 
 # ---- subcommands ----------------------------------------------------------------------
@@ -178,7 +99,7 @@ def _fit(args):
     if args.kind == "flow":
         if not (args.features and args.targets):
             raise CLIError("minuet fit flow needs --features and --targets")
-        X = read_table(args.features).to_numpy(dtype=np.float32)
+        _, X = split_identifiers(read_table(args.features))
         y = read_table(args.targets)
         columns = [c for c in ("redshift", "log_mstar", "log_sfr") if c in y.columns]
         model = minuet_sk.FlowPropertyRegressor(random_state=args.seed, verbose=1, **settings)
@@ -188,8 +109,10 @@ def _fit(args):
             raise CLIError(f"minuet fit {args.kind} needs --images")
         cls = {"minuet": minuet_sk.MinuetEncoder, "vae": minuet_sk.VAEEncoder,
                "pca": minuet_sk.EigengalaxyPCA}[args.kind]
-        extra = {} if args.kind == "pca" else {"verbose": 1, "device": args.device}
-        with open_images(args.images, args.dataset) as X:
+        extra = {} if args.kind == "pca" else {
+            "verbose": 1, "device": args.device,
+            "stretch": None if args.no_stretch else minuet_sk.AsinhStretch()}
+        with open_images(args.images, args.dataset, args.image_size) as (X, _):
             model = cls(args.n_components,
                         image_shape=tuple(X.shape[1:]) if X.ndim == 4 else None,
                         random_state=args.seed, **extra, **settings)
@@ -198,39 +121,52 @@ def _fit(args):
     print(f"saved {type(model).__name__} to {args.out}")
 
 
+def _image_size(model):
+    shape = getattr(model, "image_shape_", None)
+    return shape[-1] if shape is not None and len(shape) == 3 else 72
+
+
 def _encode(args):
     import pandas as pd
 
-    model = load_model(args.model)
-    with open_images(args.images, args.dataset) as images:
+    check_output(args.out)
+    model = load_model(args.model, args.device)
+    note_input_units(model)
+    with open_images(args.images, args.dataset, _image_size(model)) as (images, ids):
         Z = model.transform(images)
-    write_table(pd.DataFrame(Z, columns=model.get_feature_names_out()), args.out)
+    write_table(pd.concat([ids, pd.DataFrame(Z, columns=model.get_feature_names_out())],
+                          axis=1), args.out)
 
 
 def _reconstruct(args):
     import numpy as np
 
-    model = load_model(args.model)
+    check_output(args.out, (".npy",))
+    model = load_model(args.model, args.device)
     if not hasattr(model, "reconstruct"):
         raise CLIError(f"{type(model).__name__} has no reconstruct(); use a MinuetEncoder")
-    with open_images(args.images, args.dataset) as images:
+    note_input_units(model)
+    with open_images(args.images, args.dataset, _image_size(model)) as (images, _):
         latents = model.transform(images)
     images = model.sample(latents, n_samples=args.n_samples, random_state=args.seed)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, images)
-    print(f"wrote {args.out} {images.shape}")
+    print(f"wrote {args.out} {images.shape} (rows in the order of the input)")
 
 
 def _predict(args):
-    import numpy as np
-
-    model = load_model(args.model)
+    check_output(args.out)
+    model = load_model(args.model, args.device)
     if not hasattr(model, "predict_dist"):
         raise CLIError(f"{type(model).__name__} does not predict posteriors; use a saved "
                        "FlowPropertyRegressor")
-    X = read_table(args.features).to_numpy(dtype=np.float32)
-    posterior = model.predict_dist(X, n_samples=args.n_samples)
-    write_table(posterior.to_frame().reset_index(), args.out)
+    fitted_on = getattr(model, "feature_names_in_", None)
+    ids, X = split_identifiers(read_table(args.features),
+                               None if fitted_on is None else list(fitted_on))
+    posterior = model.predict_dist(X if fitted_on is not None else X.to_numpy(),
+                                   n_samples=args.n_samples)
+    summary = posterior.to_frame().reset_index()
+    write_table(ids.iloc[summary["galaxy"]].reset_index(drop=True).join(summary), args.out)
 
 
 def _neighbors(args):
@@ -239,17 +175,27 @@ def _neighbors(args):
 
     from minuet_sk.neighbors import latent_neighbors
 
-    Z = read_table(args.latents).to_numpy(dtype=np.float64)
-    query = None
+    check_output(args.out)
+    ids, latents = split_identifiers(read_table(args.latents))
+    Z = latents.to_numpy(dtype=np.float64)
+    rows = np.arange(len(Z))
     if args.query is not None:
-        rows = [int(r) for r in args.query.split(",")]
-        if max(rows) >= len(Z) or min(rows) < 0:
+        try:
+            rows = np.array([int(r) for r in args.query.split(",")])
+        except ValueError:
+            raise CLIError(f"--query takes comma-separated row numbers, got {args.query!r}") \
+                from None
+        if rows.max() >= len(Z) or rows.min() < 0:
             raise CLIError(f"--query rows must lie in 0..{len(Z) - 1}")
-        query = Z[rows]
-    dist, idx = latent_neighbors(Z, query, k=args.k)
-    queries = np.repeat(rows if query is not None else np.arange(len(Z)), args.k)
-    frame = pd.DataFrame({"query": queries, "rank": np.tile(np.arange(1, args.k + 1), len(idx)),
+    # a galaxy is never its own neighbour, whether it is searched for by --query or not
+    dist, idx = latent_neighbors(Z, Z[rows], k=args.k, query_index=rows)
+    frame = pd.DataFrame({"query": np.repeat(rows, args.k),
+                          "rank": np.tile(np.arange(1, args.k + 1), len(rows)),
                           "neighbor": idx.ravel(), "distance": dist.ravel()})
+    named = [c for c in ids.columns if c != "row"]
+    for prefix, column in (("query", "query"), ("neighbor", "neighbor")):
+        for name in named:
+            frame[f"{prefix}_{name}"] = ids[name].to_numpy()[frame[column]]
     write_table(frame, args.out)
 
 
@@ -273,6 +219,10 @@ def _report(args):
 
 # ---- parser ---------------------------------------------------------------------------
 
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Keeps the description's lines and shows every option's default."""
+
+
 def _debug_flag(parser, default):
     parser.add_argument("--debug", action="store_true", default=default,
                         help="show the full traceback of an error")
@@ -280,109 +230,140 @@ def _debug_flag(parser, default):
 
 def _add(sub, name, func, help_text, example):
     parser = sub.add_parser(name, help=help_text, description=help_text,
-                            epilog=f"example:\n  {example}",
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+                            epilog=f"example:\n  {example}", formatter_class=_Formatter)
     _debug_flag(parser, argparse.SUPPRESS)  # also after the subcommand; keeps the top's value
     parser.set_defaults(func=func)
     return parser
 
 
-def _add_images(parser):
-    parser.add_argument("--images", required=True,
-                        help=".npy, .h5/.hdf5 or FITS file(s)/folder/glob")
+def _add_images(parser, required=True):
+    parser.add_argument("--images", required=required,
+                        help=".npy, .h5/.hdf5 file, or FITS file(s), folder or glob")
     parser.add_argument("--dataset", default="images", help="HDF5 dataset name")
+
+
+def _add_device(parser):
+    parser.add_argument("--device", default="auto",
+                        help="where the model runs: auto (CUDA when available), cpu, cuda")
+
+
+def _add_seed(parser, what):
+    parser.add_argument("--seed", type=int, default=0, help=f"random seed of {what}")
+
+
+def _add_out(parser, what):
+    parser.add_argument("--out", required=True, help=what)
 
 
 def build_parser():
     """The argument parser of ``minuet`` (one subparser per subcommand)."""
     from minuet_sk._version import __version__
 
-    parser = argparse.ArgumentParser(
-        prog="minuet", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="minuet", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"minuet_sk {__version__}")
     _debug_flag(parser, False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = _add(sub, "demo", _demo, "simulate galaxies, fit PCA, VAE and Minuet, the flow and "
              "the probes; write an HTML report", "minuet demo --out report")
-    p.add_argument("--size", type=int, help="number of simulated galaxies")
+    p.add_argument("--size", type=int, help="number of simulated galaxies (default: the "
+                   "preset's)")
     p.add_argument("--preset", choices=("tiny", "demo", "quick", "full"), default="demo",
                    help="settings (tiny: a smoke test in about a minute)")
-    p.add_argument("--epochs", type=int, help="training epochs of the VAE and Minuet")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, help="training epochs of the VAE and Minuet "
+                   "(default: the preset's)")
+    _add_device(p)
+    _add_seed(p, "the simulation and every fit")
     p.add_argument("--pretrained", nargs="?", const="sim-grz-72", metavar="NAME",
-                   help="use shipped Minuet weights instead of training (default sim-grz-72)")
+                   help="use shipped Minuet weights instead of training (sim-grz-72 when "
+                   "no NAME is given)")
     p.add_argument("--out", default="report", help="output folder")
 
     p = _add(sub, "simulate", _simulate, "simulate galaxies with GalSim",
              "minuet simulate --n 1000 --out galaxies/")
-    p.add_argument("--n", type=int, default=1000)
-    p.add_argument("--image-size", type=int, default=72)
-    p.add_argument("--no-neighbors", action="store_true")
-    p.add_argument("--n-jobs", type=int)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--table-format", choices=("csv", "parquet"), default="csv")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--n", type=int, default=1000, help="number of galaxies")
+    p.add_argument("--image-size", type=int, default=72, help="side of the cutouts (pixels)")
+    p.add_argument("--no-neighbors", action="store_true",
+                   help="leave out the stars and galaxies around the central one")
+    p.add_argument("--n-jobs", type=int, help="parallel processes (joblib; default: one per "
+                   "core)")
+    _add_seed(p, "the simulation")
+    p.add_argument("--table-format", choices=("csv", "parquet"), default="csv",
+                   help="format of target, truth and votes tables")
+    _add_out(p, "output folder")
 
     p = _add(sub, "fit", _fit, "fit an encoder on images, or the flow on features + targets",
              "minuet fit minuet --images galaxies/images.npy --epochs 20 --out model/")
-    p.add_argument("kind", choices=("minuet", "vae", "pca", "flow"))
-    p.add_argument("--images")
-    p.add_argument("--dataset", default="images", help="HDF5 dataset name")
+    p.add_argument("kind", choices=("minuet", "vae", "pca", "flow"), help="what to fit")
+    _add_images(p, required=False)
+    p.add_argument("--image-size", type=int, default=72,
+                   help="FITS cutouts are centre-cropped or padded to this size")
+    p.add_argument("--no-stretch", action="store_true",
+                   help="minuet, vae: feed the pixels as they are, without the AsinhStretch "
+                   "that the model otherwise applies and keeps")
     p.add_argument("--features", help="flow: latents table (.parquet/.csv/.npy)")
     p.add_argument("--targets", help="flow: table with redshift, log_mstar, log_sfr")
-    p.add_argument("--n-components", type=int, default=5)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-components", type=int, default=5, help="number of latents")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the estimator's)")
+    _add_device(p)
+    _add_seed(p, "the fit")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="any estimator parameter, e.g. --set width=64 (repeatable)")
-    p.add_argument("--out", required=True, help="model folder (safetensors + JSON)")
+    _add_out(p, "model folder (safetensors + JSON)")
 
-    p = _add(sub, "encode", _encode, "latents of images with a saved encoder",
-             "minuet encode --model model/ --images galaxies/images.npy --out latents.parquet")
-    p.add_argument("--model", required=True)
+    p = _add(sub, "encode", _encode, "latents of images with a saved or shipped encoder",
+             "minuet encode --model sim-grz-72 --images cutouts/ --out latents.parquet")
+    p.add_argument("--model", required=True, help="model folder, or shipped weights by name")
     _add_images(p)
-    p.add_argument("--out", required=True, help=".parquet or .csv")
+    _add_device(p)
+    _add_out(p, ".parquet or .csv: identifiers and latents")
 
-    p = _add(sub, "reconstruct", _reconstruct, "posterior reconstructions with a saved Minuet",
-             "minuet reconstruct --model model/ --images x.npy --n-samples 5 --out recon.npy")
-    p.add_argument("--model", required=True)
+    p = _add(sub, "reconstruct", _reconstruct, "posterior reconstructions with a Minuet model",
+             "minuet reconstruct --model sim-grz-72 --images x.npy --n-samples 5 --out r.npy")
+    p.add_argument("--model", required=True, help="model folder, or shipped weights by name")
     _add_images(p)
-    p.add_argument("--n-samples", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help=".npy of shape (n, n_samples, C, H, W)")
+    p.add_argument("--n-samples", type=int, default=1, help="reconstructions per galaxy")
+    _add_device(p)
+    _add_seed(p, "the starting noise")
+    _add_out(p, ".npy of shape (n, n_samples, C, H, W), in the units of the input")
 
     p = _add(sub, "predict", _predict, "posterior summaries of redshift, mass and SFR",
              "minuet predict --model flow/ --features latents.parquet --out posteriors.csv")
-    p.add_argument("--model", required=True)
-    p.add_argument("--features", required=True)
-    p.add_argument("--n-samples", type=int)
-    p.add_argument("--out", required=True, help=".parquet or .csv")
+    p.add_argument("--model", required=True, help="folder of a saved FlowPropertyRegressor")
+    p.add_argument("--features", required=True,
+                   help="latents table (.parquet/.csv); identifier columns are carried over")
+    p.add_argument("--n-samples", type=int,
+                   help="posterior draws per galaxy (default: the model's n_samples)")
+    _add_device(p)
+    _add_out(p, ".parquet or .csv: identifiers and posterior summaries")
 
-    p = _add(sub, "neighbors", _neighbors, "nearest galaxies in latent space",
+    p = _add(sub, "neighbors", _neighbors, "nearest galaxies in latent space (a galaxy is "
+             "never its own neighbour)",
              "minuet neighbors --latents latents.parquet --k 5 --out neighbours.csv")
-    p.add_argument("--latents", required=True)
-    p.add_argument("--k", type=int, default=5)
-    p.add_argument("--query", help="comma-separated rows to search for (default: all)")
-    p.add_argument("--out", required=True, help=".parquet or .csv")
+    p.add_argument("--latents", required=True,
+                   help="latents table (.parquet/.csv), as `minuet encode` writes it")
+    p.add_argument("--k", type=int, default=5, help="neighbours per galaxy")
+    p.add_argument("--query", help="comma-separated rows to search for (default: every row)")
+    _add_out(p, ".parquet or .csv: query, rank, neighbor, distance and their identifiers")
 
     p = _add(sub, "benchmark", _benchmark, "Minuet vs VAE vs PCA on the same galaxies",
              "minuet benchmark --quick --out benchmarks/results/quick")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--quick", dest="preset", action="store_const", const="quick")
-    group.add_argument("--full", dest="preset", action="store_const", const="full")
-    group.add_argument("--preset", dest="preset", choices=("tiny", "demo", "quick", "full"))
+    group.add_argument("--quick", dest="preset", action="store_const", const="quick",
+                       help="the quick preset")
+    group.add_argument("--full", dest="preset", action="store_const", const="full",
+                       help="the full preset (paper settings; hours, a GPU)")
+    group.add_argument("--preset", dest="preset", choices=("tiny", "demo", "quick", "full"),
+                       help="any preset")
     p.set_defaults(preset="quick")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True)
+    _add_device(p)
+    _add_seed(p, "the simulation and every fit")
+    _add_out(p, "output folder")
 
     p = _add(sub, "report", _report, "HTML report of a benchmark folder",
              "minuet report benchmarks/results/quick")
-    p.add_argument("folder")
+    p.add_argument("folder", help="folder written by `minuet benchmark`")
     return parser
 
 

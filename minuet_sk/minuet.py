@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from numbers import Integral, Real
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -80,6 +81,13 @@ class MinuetEncoder(BaseImageEncoder):
     image_shape : tuple of int or None, default=(3, 72, 72)
         ``(C, H, W)``; None takes it from 4-D input. Any H, W works (padded to a multiple of
         ``patch_size`` inside the networks).
+    stretch : AsinhStretch or None, default=None
+        The stretch that the model applies to its input, as part of the model: ``fit``,
+        ``transform`` and friends take images in flux units (nanomaggies) and stretch them
+        inside; ``inverse_transform``, ``sample`` and ``reconstruct`` return fluxes. It is
+        saved with the model, so a saved or shipped model cannot be fed differently
+        stretched images. None: the model takes its input as it comes (put any
+        preprocessing in a Pipeline before it).
     patch_size : int, default=8
         Side of the square patches (72x72 images: 81 tokens). 8 rather than 6 (144
         tokens): 1.35x the training speed for reconstructions as good after the same time
@@ -244,6 +252,7 @@ class MinuetEncoder(BaseImageEncoder):
         n_components=5,
         *,
         image_shape=(3, 72, 72),
+        stretch=None,
         patch_size=8,
         width=64,
         encoder_depth=2,
@@ -276,6 +285,7 @@ class MinuetEncoder(BaseImageEncoder):
     ):
         self.n_components = n_components
         self.image_shape = image_shape
+        self.stretch = stretch
         self.patch_size = patch_size
         self.width = width
         self.encoder_depth = encoder_depth
@@ -307,25 +317,35 @@ class MinuetEncoder(BaseImageEncoder):
         self.accelerator = accelerator
 
     @classmethod
-    def from_pretrained(cls, name="sim-grz-72", *, device=None):
-        """Load weights shipped inside the package (offline; nothing is downloaded).
+    def from_pretrained(cls, name="sim-grz-72", *, device="auto"):
+        """A trained model, ready for raw cutouts: weights shipped with the package, or a
+        folder written by :meth:`save` (offline; nothing is downloaded).
 
         ``"sim-grz-72"`` was trained by ``scripts/train_pretrained.py`` (40 epochs with the
         masked loss, CPU) on 5,000 simulated 72x72 grz galaxies
-        (``make_galaxies(5000, random_state=2026)``, r < 19) after ``AsinhStretch()`` with
-        its default parameters (softening 100);
+        (``make_galaxies(5000, random_state=2026)``, r < 19);
         ``minuet_sk/pretrained/sim-grz-72/training.json`` records the data, settings, loss
         curve and held-out quality (summarised in the user guide's *Shipped weights*). It
-        has seen no real survey images. Feed it the same stretch::
+        has seen no real survey images. It carries its preprocessing: ``stretch`` is the
+        ``AsinhStretch()`` (softening 100) it was trained after, so it takes grz cutouts in
+        nanomaggies at 0.262"/pixel, 72x72, as they come::
 
-            model = make_pipeline(AsinhStretch(), MinuetEncoder.from_pretrained())
+            latents = MinuetEncoder.from_pretrained().transform(cutouts)
+
+        The model remembers that it is pretrained (``pretrained_``): a plain :meth:`fit`
+        would throw the weights away, so it refuses. Fine-tune with
+        ``set_params(warm_start=True).fit(X)`` or :meth:`partial_fit`; train afresh with
+        ``sklearn.base.clone(model).fit(X)``; inside a Pipeline that is fitted, wrap it in
+        ``sklearn.frozen.FrozenEstimator`` to use it as it is.
 
         Parameters
         ----------
-        name : str, default="sim-grz-72"
-            A folder of ``minuet_sk/pretrained``.
-        device : str or None
-            Overrides the saved device (e.g. ``"cuda"``).
+        name : str or path-like, default="sim-grz-72"
+            A folder of ``minuet_sk/pretrained`` (shipped weights), or the path of a folder
+            written by :meth:`save`.
+        device : str or None, default="auto"
+            Where the model runs: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``;
+            None keeps the device saved with the model.
 
         Returns
         -------
@@ -335,17 +355,25 @@ class MinuetEncoder(BaseImageEncoder):
         Examples
         --------
         >>> model = MinuetEncoder.from_pretrained("sim-grz-72", device="cpu")
-        >>> model.image_shape_, model.get_feature_names_out()[0]
-        ((3, 72, 72), 'minuet0')
+        >>> model.image_shape_, model.stretch_.softening, model.pretrained_
+        ((3, 72, 72), 100.0, 'sim-grz-72')
         """
         from importlib import resources
 
         shipped = resources.files("minuet_sk") / "pretrained"
         available = sorted(p.name for p in shipped.iterdir() if p.is_dir())
-        if name not in available:
-            raise ValueError(f"No pretrained weights named {name!r}; available: {available}.")
-        with resources.as_file(shipped / name) as folder:
-            return cls.load(folder, device=device)
+        if str(name) in available:
+            with resources.as_file(shipped / str(name)) as folder:
+                model = cls.load(folder, device=device)
+        elif Path(name).is_dir():
+            model = cls.load(name, device=device)
+        else:
+            raise ValueError(
+                f"{name!r} is neither shipped weights (available: {available}) nor a folder "
+                "written by save(); MinuetEncoder.load(path) reads such a folder."
+            )
+        model.pretrained_ = str(name)
+        return model
 
     @classmethod
     def from_preset(cls, name, **params):

@@ -10,7 +10,8 @@ from sklearn.preprocessing import StandardScaler
 __all__ = ["latent_neighbors", "precision_at_k"]
 
 
-def latent_neighbors(latents, query=None, *, k=5, standardize=True, metric="euclidean"):
+def latent_neighbors(latents, query=None, *, k=5, standardize=True, metric="euclidean",
+                     query_index=None):
     """The ``k`` nearest galaxies in latent space.
 
     Parameters
@@ -27,6 +28,10 @@ def latent_neighbors(latents, query=None, *, k=5, standardize=True, metric="eucl
         the distance by its units.
     metric : str, default="euclidean"
         Any metric of :class:`sklearn.neighbors.NearestNeighbors`.
+    query_index : array-like of int of shape (n_queries,) or None
+        The catalogue rows that the queries are, when they are catalogue galaxies: each is
+        then left out of its own neighbours, as with ``query=None``. None: the queries are
+        other galaxies.
 
     Returns
     -------
@@ -40,21 +45,27 @@ def latent_neighbors(latents, query=None, *, k=5, standardize=True, metric="eucl
     >>> Z = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]])
     >>> latent_neighbors(Z, k=1, standardize=False)[1].ravel().tolist()
     [1, 0, 3, 2]
+    >>> latent_neighbors(Z, Z[[2]], k=1, standardize=False, query_index=[2])[1].tolist()
+    [[3]]
     """
     latents = np.asarray(latents, dtype=np.float64)
+    if query is None:
+        query, query_index = latents, np.arange(len(latents))
+    query = np.asarray(query, dtype=np.float64)
     scaler = StandardScaler(with_mean=False) if standardize else None
     catalogue = scaler.fit_transform(latents) if scaler else latents
-    nn = NearestNeighbors(n_neighbors=k + (query is None), metric=metric).fit(catalogue)
-    if query is None:
-        distances, indices = nn.kneighbors(catalogue)
-        # drop each galaxy from its own list (not always column 0 when there are twins)
-        own = indices == np.arange(len(latents))[:, None]
-        keep = ~own
-        keep[~own.any(axis=1), -1] = False
-        shape = (len(latents), k)
-        return distances[keep].reshape(shape), indices[keep].reshape(shape)
-    query = np.asarray(query, dtype=np.float64)
-    return nn.kneighbors(scaler.transform(query) if scaler else query)
+    searched = scaler.transform(query) if scaler else query
+    own_row = query_index is not None
+    nn = NearestNeighbors(n_neighbors=k + own_row, metric=metric).fit(catalogue)
+    distances, indices = nn.kneighbors(searched)
+    if not own_row:
+        return distances, indices
+    # drop each galaxy from its own list (not always column 0 when there are twins)
+    own = indices == np.asarray(query_index)[:, None]
+    keep = ~own
+    keep[~own.any(axis=1), -1] = False
+    shape = (len(query), k)
+    return distances[keep].reshape(shape), indices[keep].reshape(shape)
 
 
 def precision_at_k(latents, labels, *, k=5, standardize=True):

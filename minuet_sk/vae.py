@@ -33,6 +33,13 @@ class VAEEncoder(BaseImageEncoder):
         Number of latents.
     image_shape : tuple of int or None, default=(3, 72, 72)
         ``(C, H, W)``; None takes it from 4-D input. Any H, W works (padded internally).
+    stretch : AsinhStretch or None, default=None
+        The stretch that the model applies to its input, as part of the model: ``fit``,
+        ``transform`` and friends take images in flux units (nanomaggies) and stretch them
+        inside; ``inverse_transform``, ``sample`` and ``reconstruct`` return fluxes. It is
+        saved with the model, so a saved or shipped model cannot be fed differently
+        stretched images. None: the model takes its input as it comes (put any
+        preprocessing in a Pipeline before it).
     channels : tuple of int, default=(32, 64, 128)
         Feature maps per resolution level (each level halves H and W).
     beta : float, default=1.0
@@ -125,6 +132,7 @@ class VAEEncoder(BaseImageEncoder):
         n_components=5,
         *,
         image_shape=(3, 72, 72),
+        stretch=None,
         channels=(32, 64, 128),
         beta=1.0,
         likelihood="gaussian",
@@ -147,6 +155,7 @@ class VAEEncoder(BaseImageEncoder):
     ):
         self.n_components = n_components
         self.image_shape = image_shape
+        self.stretch = stretch
         self.channels = channels
         self.beta = beta
         self.likelihood = likelihood

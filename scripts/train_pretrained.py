@@ -6,9 +6,9 @@ Reproducible: the data, the split and the initialisation are fixed by ``--seed``
 
 writes ``minuet_sk/pretrained/sim-grz-72/`` (``model.safetensors`` + ``config.json``, the
 format of ``MinuetEncoder.save``) and ``training.json`` beside them (data, settings, wall time,
-loss curve). The model expects ``AsinhStretch()`` (default parameters: softening 100) of 72x72
-grz cutouts in nanomaggies, i.e. use it as ``make_pipeline(AsinhStretch(),
-MinuetEncoder.from_pretrained("sim-grz-72"))``.
+loss curve). The model carries its ``AsinhStretch()`` (default parameters: softening 100) as
+its ``stretch``: it takes 72x72 grz cutouts in nanomaggies as they come,
+``MinuetEncoder.from_pretrained("sim-grz-72").transform(cutouts)``.
 """
 
 import argparse
@@ -31,16 +31,22 @@ OUT = Path(__file__).resolve().parents[1] / "minuet_sk" / "pretrained" / "sim-gr
 
 def held_out_quality(model, train_images, seed=7, n=1000):
     """R^2 of the latents and the power-spectrum error of reconstructions (vs PCA-5 fitted
-    on ``train_images``), on ``make_galaxies(n, random_state=seed)`` after AsinhStretch."""
+    on ``train_images``, both in the model's stretched units), on
+    ``make_galaxies(n, random_state=seed)``."""
     data = make_galaxies(n, image_size=72, random_state=seed)
-    X = AsinhStretch().fit_transform(data.images).reshape(data.images.shape)
+    raw = data.images
+
+    def stretched(images):
+        return model.stretch_.transform(images).reshape(images.shape)
+
+    X = stretched(raw)
     truth = data.truth
     targets = {
         "log10_half_light_radius_arcsec": np.log10(truth["half_light_radius_arcsec"]),
         "g_minus_r": truth["mag_g"] - truth["mag_r"],
         "r_mag": truth["mag_r"],
     }
-    latents = model.transform(X)
+    latents = model.transform(raw)
     quality = {
         "data": f"make_galaxies({n}, image_size=72, random_state={seed}), AsinhStretch()",
         "metric": "5-fold cross-validated R^2 of a linear regression from the 5 latents",
@@ -52,14 +58,15 @@ def held_out_quality(model, train_images, seed=7, n=1000):
     quality["orientation_shift"] = {
         "metric": "median latent shift / median distance between two galaxies",
         **{name: round(float(np.median(np.linalg.norm(
-            latents - model.transform(np.ascontiguousarray(move(X))), axis=1)) / pair_distance), 3)
+            latents - model.transform(np.ascontiguousarray(move(raw))), axis=1)) / pair_distance), 3)
            for name, move in (("rot90", lambda a: np.rot90(a, 1, axes=(2, 3))),
                               ("rot180", lambda a: np.rot90(a, 2, axes=(2, 3))),
                               ("flip_lr", lambda a: a[..., ::-1]))},
     }
     test = X[:200]
-    pca = EigengalaxyPCA(5, image_shape=X.shape[1:], random_state=0).fit(train_images)
-    recon = {"minuet": model.reconstruct(test),
+    pca = EigengalaxyPCA(5, image_shape=X.shape[1:], random_state=0).fit(
+        stretched(train_images))
+    recon = {"minuet": stretched(model.reconstruct(raw[:200])),
              "pca": pca.inverse_transform(pca.transform(test)).reshape(test.shape)}
     quality["power_spectrum_mean_abs_error"] = {
         k: round(float(np.nanmean(np.abs(metrics.power_spectrum_error(test, r)))), 3)
@@ -87,16 +94,18 @@ def main(argv=None):
     start = time.perf_counter()
     data = make_galaxies(args.n, image_size=72, random_state=args.seed)
     simulate_s = time.perf_counter() - start
-    X = AsinhStretch().fit_transform(data.images)
+    X = data.images
     # a fixed number of epochs on all the images: the validation loss (fixed noise) moves
     # too little to pick the epoch whose latents describe the galaxies best
-    model = MinuetEncoder(5, image_shape=(3, 72, 72), max_epochs=args.epochs, device="cpu",
+    model = MinuetEncoder(5, image_shape=(3, 72, 72), stretch=AsinhStretch(),
+                          max_epochs=args.epochs, device="cpu",
                           validation_fraction=0.0, early_stopping=False,
                           masked_loss=args.masked, random_state=args.seed, verbose=1)
     start = time.perf_counter()
     model.fit(X)
     fit_s = time.perf_counter() - start
-    model.set_params(verbose=0)  # users of the shipped weights get no progress bars
+    # users of the shipped weights get no progress bars, and the GPU where there is one
+    model.set_params(verbose=0, device="auto")
     model.save(args.out)
     card = {
         "name": args.out.name,
@@ -105,7 +114,7 @@ def main(argv=None):
                        "(simulated DECaLS-like grz cutouts, r < 19, with neighbours), "
                        f"AsinhStretch() with default parameters (softening "
                        f"{AsinhStretch().softening:g})"),
-        "stretch_softening": AsinhStretch().softening,  # what the inputs must be stretched by
+        "stretch_softening": AsinhStretch().softening,  # the model's own stretch
         "command": f"python scripts/train_pretrained.py --n {args.n} --epochs {args.epochs} "
                    f"--threads {args.threads} --seed {args.seed}"
                    + ("" if args.masked else " --no-masked"),

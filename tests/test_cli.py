@@ -1,8 +1,10 @@
 """Every ``minuet`` subcommand on tiny inputs, and the error paths (one line, exit 2)."""
 
+import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,7 +30,7 @@ def workdir(tmp_path_factory):
                  str(d / "gal" / "images.npy"), "--out", str(d / "z.parquet")]) == 0
     assert main(["fit", "flow", "--features", str(d / "z.parquet"), "--targets",
                  str(d / "gal" / "target.csv"), "--set", "max_epochs=2", "--set",
-                 "n_transforms=1", "--set", "hidden_features=8", "--out", str(d / "flow")]) == 0
+                 "n_transforms=2", "--set", "hidden_features=8", "--out", str(d / "flow")]) == 0
     return d
 
 
@@ -46,14 +48,15 @@ class TestSubcommands:
                                        "FlowPropertyRegressor"}
             assert list((workdir / model).glob("*.safetensors"))
 
-    def test_encode_gives_named_latents(self, workdir):
+    def test_encode_gives_named_latents_after_the_identifiers(self, workdir):
         Z = pd.read_parquet(workdir / "z.parquet")
-        assert list(Z.columns) == [f"minuet{i}" for i in range(5)] and len(Z) == 40
+        assert list(Z.columns) == ["row"] + [f"minuet{i}" for i in range(5)] and len(Z) == 40
+        assert Z["row"].tolist() == list(range(40))
 
     def test_encode_with_pca_and_csv(self, workdir, tmp_path):
         assert main(["encode", "--model", str(workdir / "pca"), "--images",
                      str(workdir / "gal" / "images.npy"), "--out", str(tmp_path / "p.csv")]) == 0
-        assert pd.read_csv(tmp_path / "p.csv").columns[0] == "pca0"
+        assert list(pd.read_csv(tmp_path / "p.csv").columns[:2]) == ["row", "pca0"]
 
     def test_reconstruct(self, workdir, tmp_path):
         assert main(["reconstruct", "--model", str(workdir / "minuet"), "--images",
@@ -90,7 +93,7 @@ class TestSubcommands:
 class TestErrors:
     @pytest.mark.parametrize("argv, message", [
         (["encode", "--model", "nowhere", "--images", "x.npy", "--out", "z.csv"],
-         "not a saved model"),
+         "neither a saved model"),
         (["fit", "pca", "--images", "missing.npy", "--out", "m"], "no such file"),
         (["fit", "flow", "--out", "m"], "needs --features and --targets"),
         (["neighbors", "--latents", "missing.parquet", "--out", "n.csv"], "no such file"),
@@ -176,3 +179,102 @@ def test_demo_writes_a_readable_report(tmp_path):
     assert "1_reconstructions.png" in figures and "4b_probe_roc.png" in figures
     assert page.count("<img") == len(figures) and page.count("<table") >= 7
     assert json.loads((out / "results.json").read_text())["seed"] == 3
+
+
+class TestIdentifiersAndShippedWeights:
+    @pytest.fixture(scope="class")
+    @classmethod
+    def cutouts(cls, tmp_path_factory):
+        """Four simulated galaxies written as Legacy Survey-layout FITS cutouts."""
+        from astropy.io import fits
+
+        from minuet_sk.datasets import make_galaxies
+
+        folder = tmp_path_factory.mktemp("fits")
+        for i, image in enumerate(make_galaxies(4, random_state=5).images):
+            hdu = fits.PrimaryHDU(image)
+            hdu.header.update(BANDS="grz", RA=150.0 + i, DEC=2.0 - i)
+            hdu.writeto(folder / f"galaxy_{i}.fits")
+        return folder
+
+    def test_cli_and_api_give_the_same_latents_with_the_shipped_weights(self, cutouts,
+                                                                      tmp_path):
+        from minuet_sk import MinuetEncoder
+        from minuet_sk.datasets import load_fits_cutouts
+
+        assert main(["encode", "--model", "sim-grz-72", "--images", str(cutouts),
+                     "--device", "cpu", "--out", str(tmp_path / "z.csv")]) == 0
+        table = pd.read_csv(tmp_path / "z.csv")
+        assert list(table.columns[:3]) == ["filename", "ra", "dec"]
+        assert [Path(f).name for f in table["filename"]] == [f"galaxy_{i}.fits"
+                                                             for i in range(4)]
+        np.testing.assert_allclose(table["ra"], 150.0 + np.arange(4))
+        api = MinuetEncoder.from_pretrained("sim-grz-72", device="cpu").transform(
+            load_fits_cutouts(cutouts).images)
+        np.testing.assert_allclose(table.filter(like="minuet").to_numpy(), api,
+                                   rtol=1e-5, atol=1e-5)
+
+    def test_identifiers_reach_the_neighbours(self, cutouts, tmp_path):
+        assert main(["encode", "--model", "sim-grz-72", "--images", str(cutouts),
+                     "--device", "cpu", "--out", str(tmp_path / "z.parquet")]) == 0
+        assert main(["neighbors", "--latents", str(tmp_path / "z.parquet"), "--k", "2",
+                     "--out", str(tmp_path / "nn.csv")]) == 0
+        nn = pd.read_csv(tmp_path / "nn.csv")
+        assert {"query_filename", "neighbor_filename", "query_ra"} <= set(nn.columns)
+        assert (nn["query_filename"] != nn["neighbor_filename"]).all()
+
+
+def test_predict_carries_identifiers_and_uses_the_fitted_feature_names(workdir, tmp_path):
+    latents = pd.read_parquet(workdir / "z.parquet")
+    latents.to_csv(tmp_path / "in_order.csv", index=False)
+    shuffled = latents[["minuet4", "row", "minuet0", "minuet3", "minuet1", "minuet2"]]
+    shuffled.to_csv(tmp_path / "shuffled.csv", index=False)
+    for name, table in (("a", tmp_path / "in_order.csv"), ("b", tmp_path / "shuffled.csv")):
+        assert main(["predict", "--model", str(workdir / "flow"), "--features", str(table),
+                     "--n-samples", "20", "--out", str(tmp_path / f"{name}.csv")]) == 0
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert a.columns[0] == "row" and sorted(set(a["row"])) == list(range(40))
+    pd.testing.assert_frame_equal(a, b)  # columns found by name, not by position
+
+
+def test_neighbors_never_lists_a_galaxy_as_its_own_neighbour(workdir, tmp_path):
+    assert main(["neighbors", "--latents", str(workdir / "z.parquet"), "--k", "3",
+                 "--out", str(tmp_path / "all.csv")]) == 0
+    assert main(["neighbors", "--latents", str(workdir / "z.parquet"), "--k", "3",
+                 "--query", "0,5", "--out", str(tmp_path / "some.csv")]) == 0
+    every, some = pd.read_csv(tmp_path / "all.csv"), pd.read_csv(tmp_path / "some.csv")
+    assert (some["query"] != some["neighbor"]).all()
+    pd.testing.assert_frame_equal(
+        every[every["query"].isin([0, 5])].reset_index(drop=True), some)
+
+
+def test_a_bad_output_name_is_refused_before_any_work(workdir, tmp_path, monkeypatch,
+                                                      capsys):
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output name was checked")
+
+    monkeypatch.setattr("minuet_sk.cli.load_model", must_not_load)
+    assert main(["encode", "--model", str(workdir / "minuet"), "--images",
+                 str(workdir / "gal" / "images.npy"), "--out", str(tmp_path / "z.txt")]) == 2
+    assert ".parquet or .csv" in capsys.readouterr().err
+
+
+def test_every_option_has_help_and_the_model_commands_take_a_device():
+    from minuet_sk.cli import build_parser
+
+    subparsers = next(a for a in build_parser()._actions
+                      if isinstance(a, argparse._SubParsersAction)).choices
+    for name, parser in subparsers.items():
+        for action in parser._actions:
+            assert action.help, f"minuet {name} {action.option_strings} has no help"
+    for name in ("encode", "reconstruct", "predict", "fit", "demo", "benchmark"):
+        assert any("--device" in a.option_strings for a in subparsers[name]._actions), name
+    text = subparsers["neighbors"].format_help()
+    assert "(default: 5)" in text and "``" not in build_parser().format_help()
+
+
+def test_the_command_line_starts_without_importing_torch():
+    code = "import sys, minuet_sk.cli; minuet_sk.cli.build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"

@@ -1,5 +1,6 @@
 """The shared encoder layer (training, streaming, checkpoints, persistence), via VAEEncoder."""
 
+import json
 import pickle
 from typing import ClassVar
 
@@ -11,7 +12,7 @@ import pytest
 import torch
 from conftest import make_blobs_images
 
-from minuet_sk import VAEEncoder
+from minuet_sk import AsinhStretch, VAEEncoder, make_pipeline
 from minuet_sk._encoder_base import BaseImageEncoder, autocast
 from minuet_sk._persistence import load_state, save_state
 from minuet_sk._streaming import ImageBatches, MaskWeights, band_statistics, split_blocks
@@ -88,6 +89,55 @@ class TestMixedPrecision:
     def test_unknown_setting_is_refused(self, X):
         with pytest.raises(ValueError, match="mixed_precision"):
             tiny(mixed_precision="fp16").fit(X)
+
+
+class TestStretchInsideTheModel:
+    """``stretch``: the model applies its own preprocessing, saves it and undoes it."""
+
+    def test_same_as_a_pipeline_in_memory_and_streamed(self, X, tmp_path):
+        flux = 10 * X
+        inside = tiny(stretch=AsinhStretch(bands="gr")).fit(flux)
+        outside = make_pipeline(AsinhStretch(bands="gr", image_shape=SHAPE), tiny()).fit(flux)
+        np.testing.assert_array_equal(inside.transform(flux), outside.transform(flux))
+        with h5py.File(tmp_path / "x.h5", "w") as f:
+            f["flux"] = flux
+            f["stretched"] = inside.stretch_.transform(flux).reshape(flux.shape)
+        with h5py.File(tmp_path / "x.h5", "r") as f:
+            np.testing.assert_allclose(inside.transform(f["flux"]), inside.transform(flux),
+                                       rtol=1e-5, atol=1e-6)
+            # a streamed fit stretches batch by batch as it reads
+            streamed = tiny(stretch=AsinhStretch(bands="gr")).fit(f["flux"])
+            by_hand = tiny().fit(f["stretched"])
+            np.testing.assert_allclose(streamed.transform(f["flux"]),
+                                       by_hand.transform(f["stretched"]), rtol=1e-5, atol=1e-6)
+
+    def test_decoded_images_come_back_unstretched(self, X):
+        flux = 10 * X
+        inside = tiny(stretch=AsinhStretch(bands="gr")).fit(flux)
+        bare = tiny().fit(inside.stretch_.transform(flux))
+        Z = inside.transform(flux)
+        np.testing.assert_allclose(
+            inside.inverse_transform(Z),
+            inside.stretch_.inverse_transform(bare.inverse_transform(Z)), rtol=1e-4, atol=1e-5)
+
+    def test_saved_and_loaded_with_the_model(self, X, tmp_path):
+        est = tiny(stretch=AsinhStretch(softening=30.0, bands="gr")).fit(X)
+        back = VAEEncoder.load(est.save(tmp_path / "m"))
+        assert back.stretch_.softening == 30.0 and back.stretch_.image_shape == SHAPE
+        np.testing.assert_array_equal(back.transform(X), est.transform(X))
+        assert est.get_params()["stretch__softening"] == 30.0  # tunable in a grid search
+
+    def test_a_config_cannot_name_code_outside_the_package(self, X, tmp_path):
+        path = tiny(stretch=AsinhStretch(bands="gr")).fit(X).save(tmp_path / "m")
+        config = json.loads((path / "config.json").read_text())
+        config["params"]["stretch"]["__estimator__"] = "os.system"
+        (path / "config.json").write_text(json.dumps(config))
+        with pytest.raises(ValueError, match="not part of minuet_sk"):
+            VAEEncoder.load(path)
+
+    def test_only_an_asinh_stretch(self, X):
+        with pytest.raises(ValueError, match="stretch"):
+            tiny(stretch="asinh").fit(X)
 
 
 class TestHistory:
@@ -360,12 +410,14 @@ class LinearEncoder(BaseImageEncoder):
     _feature_prefix = "lin"
     calls: ClassVar[list] = []
 
-    def __init__(self, n_components=2, *, image_shape=None, max_epochs=2, batch_size=8,
+    def __init__(self, n_components=2, *, image_shape=None, stretch=None, max_epochs=2,
+                 batch_size=8,
                  lr=1e-2, weight_decay=0.0, validation_fraction=0.25, early_stopping=True,
                  patience=3, device="cpu", random_state=None, verbose=0, warm_start=False,
                  checkpoint_dir=None, compile=False, mixed_precision="auto", accelerator=None):
         self.n_components = n_components
         self.image_shape = image_shape
+        self.stretch = stretch
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr

@@ -1,12 +1,15 @@
 """The shipped weights load offline and give useful, reproducible latents."""
 
+import copy
 import json
 from importlib import resources
 
 import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 
-from minuet_sk import AsinhStretch, MinuetEncoder
+from minuet_sk import AsinhStretch, MinuetEncoder, make_pipeline
 from minuet_sk.datasets import make_galaxies
 
 
@@ -21,18 +24,55 @@ def test_loads_offline_as_a_fitted_encoder(model):
     card = json.loads((resources.files("minuet_sk") / "pretrained" / "sim-grz-72"
                        / "training.json").read_text())
     assert "make_galaxies" in card["trained_on"] and card["epochs_run"] >= 1
-    # the weights expect the default stretch: a changed default must retrain them
+    # the weights carry the default stretch: a changed default must retrain them
     assert card["stretch_softening"] == AsinhStretch().softening
+    assert model.stretch_.get_params() == AsinhStretch(image_shape=(3, 72, 72)).get_params()
 
 
-def test_latents_of_simulated_galaxies_are_deterministic_and_spread(model):
-    galaxies = make_galaxies(24, random_state=11)
-    X = AsinhStretch().fit_transform(galaxies.images)
-    Z = model.transform(X)
-    np.testing.assert_array_equal(Z, model.transform(X))
+@pytest.fixture(scope="module")
+def raw():
+    return make_galaxies(24, random_state=11).images  # nanomaggies, as a user has them
+
+
+def test_latents_of_raw_cutouts_are_those_of_the_stretch_it_was_trained_after(model, raw):
+    Z = model.transform(raw)
+    np.testing.assert_array_equal(Z, model.transform(raw))
     assert Z.shape == (24, 5) and np.all(Z.std(axis=0) > 0)
+    bare = copy.deepcopy(model).set_params(stretch=None)
+    bare.stretch_ = None  # the same network, fed the stretch by hand
+    np.testing.assert_allclose(bare.transform(AsinhStretch().fit_transform(raw)), Z,
+                               rtol=1e-5, atol=1e-6)
 
 
-def test_unknown_name_lists_what_is_shipped():
-    with pytest.raises(ValueError, match="sim-grz-72"):
+def test_reconstructions_come_back_in_nanomaggies(model, raw):
+    recon = model.reconstruct(raw[:2])
+    assert recon.shape == (2, 3, 72, 72)
+    # fluxes, not stretched values: the brightest pixel is of the input's order
+    ratio = recon.max() / raw[:2].max()
+    assert 0.1 < ratio < 10
+
+
+def test_loads_on_the_gpu_where_there_is_one():
+    assert MinuetEncoder.from_pretrained().device == "auto"
+    config = json.loads((resources.files("minuet_sk") / "pretrained" / "sim-grz-72"
+                         / "config.json").read_text())
+    assert config["params"]["device"] == "auto"
+
+
+def test_fit_never_silently_discards_the_pretrained_weights(model, raw):
+    with pytest.raises(ValueError, match="discard"):
+        make_pipeline(copy.deepcopy(model)).fit(raw)
+    frozen = make_pipeline(FrozenEstimator(model)).fit(raw)
+    np.testing.assert_array_equal(frozen.transform(raw), model.transform(raw))
+    assert not hasattr(clone(model), "pretrained_")  # training afresh is explicit
+
+
+def test_a_saved_folder_loads_as_pretrained(model, raw, tmp_path):
+    again = MinuetEncoder.from_pretrained(model.save(tmp_path / "mine"), device="cpu")
+    assert again.pretrained_ == str(tmp_path / "mine")
+    np.testing.assert_array_equal(again.transform(raw), model.transform(raw))
+
+
+def test_unknown_name_lists_what_is_shipped_and_points_to_load():
+    with pytest.raises(ValueError, match=r"sim-grz-72.*MinuetEncoder\.load"):
         MinuetEncoder.from_pretrained("hubble-9000")

@@ -1,0 +1,185 @@
+"""Files in and out for the ``minuet`` command line: images, tables, identifiers, models.
+
+Each reader imports what it needs when called, so that ``minuet --help`` starts at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+__all__ = [
+    "ID_COLUMNS",
+    "CLIError",
+    "check_output",
+    "load_model",
+    "open_images",
+    "read_table",
+    "split_identifiers",
+    "write_table",
+]
+
+#: Columns that identify galaxies rather than describe them: carried from input to output
+#: tables, never fed to a model (as are all non-numeric columns).
+ID_COLUMNS = ("row", "id", "filename", "ra", "dec")
+
+TABLE_SUFFIXES = (".parquet", ".csv")
+
+
+class CLIError(Exception):
+    """A user mistake, reported as one line without a traceback."""
+
+
+def check_output(path, suffixes=TABLE_SUFFIXES):
+    """Refuse an output name before any work is done (a wrong suffix, a folder)."""
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise CLIError(f"cannot write {path}: use a {' or '.join(suffixes)} file name")
+    if path.is_dir():
+        raise CLIError(f"cannot write {path}: it is a folder")
+
+
+@contextlib.contextmanager
+def open_images(path, dataset="images", image_size=72):
+    """``(images, identifiers)`` from .npy, .h5/.hdf5 or FITS (a file, folder or glob).
+
+    A context manager: an HDF5 file stays open (read in batches) until the block ends.
+    ``identifiers`` is a DataFrame with one row per image: ``row`` for arrays; ``filename``,
+    ``ra`` and ``dec`` for FITS cutouts (centre-cropped or NaN-padded to ``image_size``).
+    """
+    import pandas as pd
+
+    path = str(path)
+    suffix = Path(path).suffix.lower()
+    if suffix in (".npy", ".h5", ".hdf5") and not Path(path).is_file():
+        raise CLIError(f"no such file: {path}")
+    if suffix == ".npy":
+        import numpy as np
+
+        try:
+            images = np.load(path, mmap_mode="r")
+        except ValueError as err:  # not a .npy file, or a pickled object array
+            raise CLIError(f"cannot read {path} as a NumPy array: {err}") from None
+        yield _numeric(images, path), pd.DataFrame({"row": range(len(images))})
+    elif suffix in (".h5", ".hdf5"):
+        import h5py
+
+        try:
+            handle = h5py.File(path, "r")
+        except OSError as err:
+            raise CLIError(f"cannot read {path} as HDF5: {err}") from None
+        with handle:
+            if dataset not in handle:
+                raise CLIError(f"{path} has no dataset {dataset!r}; it holds "
+                               f"{sorted(handle)} (choose one with --dataset)")
+            images = _numeric(handle[dataset], path)
+            yield images, pd.DataFrame({"row": range(images.shape[0])})
+    else:
+        from minuet_sk.datasets import load_fits_cutouts
+
+        try:
+            cutouts = load_fits_cutouts(path, image_size=image_size)
+        except FileNotFoundError as err:
+            raise CLIError(f"no images found at {path} (.npy, .h5 or FITS files): "
+                           f"{err}") from None
+        yield cutouts.images, pd.DataFrame(
+            {"filename": cutouts.filenames, "ra": cutouts.ra, "dec": cutouts.dec})
+
+
+def _numeric(images, path):
+    if images.dtype.kind not in "biuf":
+        raise CLIError(f"{path} holds {images.dtype} values; images must be numeric pixels")
+    return images
+
+
+def read_table(path):
+    """A DataFrame from .parquet or .csv (a .npy array becomes columns 0..k-1)."""
+    import numpy as np
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise CLIError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    if suffix == ".csv":
+        return pd.read_csv(path)
+    if suffix == ".npy":
+        return pd.DataFrame(np.load(path))
+    raise CLIError(f"cannot read {path}: expected .parquet, .csv or .npy")
+
+
+def split_identifiers(frame, features=None):
+    """``(identifiers, features)`` of a table: the identifier columns (:data:`ID_COLUMNS`
+    and every non-numeric column) and the rest, or the named ``features`` columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ids, X = split_identifiers(pd.DataFrame({"filename": ["a"], "minuet0": [0.5]}))
+    >>> list(ids.columns), list(X.columns)
+    (['filename'], ['minuet0'])
+    """
+    names = [str(c) for c in frame.columns]
+    frame = frame.set_axis(names, axis=1)
+    identifiers = [c for c in names if c.lower() in ID_COLUMNS
+                   or not _is_numeric(frame[c])]
+    if features is None:
+        features = [c for c in names if c not in identifiers]
+    else:
+        missing = [c for c in features if c not in names]
+        if missing:
+            raise CLIError(f"the table has no column(s) {missing} that the model was fitted "
+                           f"on; it has {names}")
+    if not features:
+        raise CLIError(f"the table has no feature columns, only identifiers {identifiers}")
+    return frame[identifiers].reset_index(drop=True), frame[list(features)]
+
+
+def _is_numeric(column):
+    return column.dtype.kind in "biuf"
+
+
+def write_table(frame, path):
+    """Write a DataFrame as .parquet or .csv (by extension)."""
+    path = Path(path)
+    check_output(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    print(f"wrote {path} ({len(frame)} rows)")
+
+
+def _shipped_models():
+    from importlib import resources
+
+    shipped = resources.files("minuet_sk") / "pretrained"
+    return sorted(p.name for p in shipped.iterdir() if p.is_dir())
+
+
+def load_model(path, device="auto"):
+    """Shipped weights by name (``sim-grz-72``), or any estimator saved by ``save`` (the
+    class is named in its config.json), placed on ``device``."""
+    from minuet_sk._persistence import load_estimator
+
+    if (Path(path) / "config.json").is_file():
+        return load_estimator(path, device=device)
+    shipped = _shipped_models()
+    if str(path) in shipped:
+        from minuet_sk.minuet import MinuetEncoder
+
+        return MinuetEncoder.from_pretrained(str(path), device=device)
+    raise CLIError(f"{path} is neither a saved model (a folder with config.json) nor shipped "
+                   f"weights ({', '.join(shipped)}); create one with `minuet fit`")
+
+
+def note_input_units(model):
+    """Say what the model is fed: a CLI reads pixels from files as they are."""
+    if getattr(model, "stretch_", "none") is None:
+        print(f"note: this {type(model).__name__} has no stretch of its own: it is fed the "
+              "pixels of the files as they are (`minuet fit` stretches inside the model, "
+              "which then takes fluxes)", file=sys.stderr)
