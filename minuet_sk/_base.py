@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-__all__ = ["LatentFeaturesMixin"]
+__all__ = ["LatentFeaturesMixin", "check_not_pretrained"]
 
 
 class LatentFeaturesMixin:
@@ -35,3 +35,19 @@ class LatentFeaturesMixin:
         return np.asarray(
             [f"{self._feature_prefix}{i}" for i in range(self._n_features_out)], dtype=object
         )
+
+
+def check_not_pretrained(estimator):
+    """Refuse a plain ``fit`` of pretrained weights (``from_pretrained``): it would train
+    from scratch and discard them. Fine-tuning (``warm_start=True``) is allowed."""
+    name = getattr(estimator, "pretrained_", None)
+    if name is None or getattr(estimator, "warm_start", False):
+        return
+    fine_tune = ("Fine-tune with set_params(warm_start=True).fit(X) or partial_fit(X); "
+                 if "warm_start" in estimator.get_params() else "")
+    raise ValueError(
+        f"This {type(estimator).__name__} holds the pretrained weights {name!r}: fit() "
+        f"would train from scratch and discard them. {fine_tune}train afresh with "
+        "sklearn.base.clone(model).fit(...); in a Pipeline that you fit, wrap the model in "
+        "sklearn.frozen.FrozenEstimator to use it as it is."
+    )

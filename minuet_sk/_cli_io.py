@@ -41,12 +41,13 @@ def check_output(path, suffixes=TABLE_SUFFIXES):
 
 
 @contextlib.contextmanager
-def open_images(path, dataset="images", image_size=72):
+def open_images(path, dataset="images", image_size=72, bands="grz"):
     """``(images, identifiers)`` from .npy, .h5/.hdf5 or FITS (a file, folder or glob).
 
     A context manager: an HDF5 file stays open (read in batches) until the block ends.
     ``identifiers`` is a DataFrame with one row per image: ``row`` for arrays; ``filename``,
-    ``ra`` and ``dec`` for FITS cutouts (centre-cropped or NaN-padded to ``image_size``).
+    ``ra`` and ``dec`` for FITS cutouts (their ``bands`` in this order, in nanomaggies at
+    0.262"/pixel, centre-cropped or NaN-padded to ``image_size``).
     """
     import pandas as pd
 
@@ -79,7 +80,7 @@ def open_images(path, dataset="images", image_size=72):
         from minuet_sk.datasets import load_fits_cutouts
 
         try:
-            cutouts = load_fits_cutouts(path, image_size=image_size)
+            cutouts = load_fits_cutouts(path, bands=bands, image_size=image_size)
         except FileNotFoundError as err:
             raise CLIError(f"no images found at {path} (.npy, .h5 or FITS files): "
                            f"{err}") from None
@@ -154,25 +155,16 @@ def write_table(frame, path):
     print(f"wrote {path} ({len(frame)} rows)")
 
 
-def _shipped_models():
-    from importlib import resources
-
-    shipped = resources.files("minuet_sk") / "pretrained"
-    return sorted(p.name for p in shipped.iterdir() if p.is_dir())
-
-
 def load_model(path, device="auto"):
     """Shipped weights by name (``sim-grz-72``), or any estimator saved by ``save`` (the
     class is named in its config.json), placed on ``device``."""
-    from minuet_sk._persistence import load_estimator
+    from minuet_sk._persistence import load_estimator, load_pretrained, shipped_models
 
     if (Path(path) / "config.json").is_file():
         return load_estimator(path, device=device)
-    shipped = _shipped_models()
+    shipped = shipped_models()
     if str(path) in shipped:
-        from minuet_sk.minuet import MinuetEncoder
-
-        return MinuetEncoder.from_pretrained(str(path), device=device)
+        return load_pretrained(str(path), device=device)
     raise CLIError(f"{path} is neither a saved model (a folder with config.json) nor shipped "
                    f"weights ({', '.join(shipped)}); create one with `minuet fit`")
 

@@ -36,7 +36,7 @@ from skorch.callbacks import (
 from skorch.history import History
 from tqdm.auto import tqdm
 
-from ._base import LatentFeaturesMixin
+from ._base import LatentFeaturesMixin, check_not_pretrained
 from ._persistence import (
     atomic_write_bytes,
     check_saved_class,
@@ -428,14 +428,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         -------
         self
         """
-        if getattr(self, "pretrained_", None) is not None and not self.warm_start:
-            raise ValueError(
-                f"This {type(self).__name__} holds the pretrained weights "
-                f"{self.pretrained_!r}: fit() would train from scratch and discard them. "
-                "Fine-tune with set_params(warm_start=True).fit(X) or partial_fit(X); train "
-                "afresh with sklearn.base.clone(model).fit(X); in a Pipeline that you fit, "
-                "wrap the model in sklearn.frozen.FrozenEstimator to use it as it is."
-            )
+        check_not_pretrained(self)
         continuing = self.warm_start and hasattr(self, "net_")
         return self._fit(
             X, pixel_weight, epochs=self.max_epochs, continuing=continuing, validate=True

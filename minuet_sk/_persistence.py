@@ -28,8 +28,10 @@ __all__ = [
     "estimator_from_params",
     "json_params",
     "load_estimator",
+    "load_pretrained",
     "load_state",
     "save_state",
+    "shipped_models",
     "to_jsonable",
 ]
 
@@ -221,6 +223,43 @@ def restore_feature_names(estimator, fitted):
     """
     if "feature_names_in_" in fitted:
         estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+
+
+def shipped_models():
+    """Names of the models shipped inside the package (``minuet_sk/pretrained``).
+
+    Examples
+    --------
+    >>> "sim-grz-72" in shipped_models()
+    True
+    """
+    from importlib import resources
+
+    folder = resources.files("minuet_sk") / "pretrained"
+    return sorted(p.name for p in folder.iterdir() if p.is_dir())
+
+
+def load_pretrained(name, cls=None, **load_kwargs):
+    """Shipped weights by name, or a folder written by ``save``, loaded by ``cls.load``
+    (None: whatever class the folder holds) and marked ``pretrained_ = name`` (the
+    estimators refuse to refit such a model by accident)."""
+    from importlib import resources
+
+    load = load_estimator if cls is None else cls.load
+    available = shipped_models()
+    if str(name) in available:
+        with resources.as_file(resources.files("minuet_sk") / "pretrained" / str(name)) as path:
+            model = load(path, **load_kwargs)
+    elif Path(name).is_dir():
+        model = load(name, **load_kwargs)
+    else:
+        loader = "load_estimator" if cls is None else f"{cls.__name__}.load"
+        raise ValueError(
+            f"{name!r} is neither shipped weights (available: {available}) nor a folder "
+            f"written by save(); {loader}(path) reads such a folder."
+        )
+    model.pretrained_ = str(name)
+    return model
 
 
 def check_saved_class(config, cls, path):

@@ -121,9 +121,12 @@ def _fit(args):
     print(f"saved {type(model).__name__} to {args.out}")
 
 
-def _image_size(model):
+def _model_input(model):
+    """(image size, bands) of the images that ``model`` takes: FITS cutouts are read so."""
     shape = getattr(model, "image_shape_", None)
-    return shape[-1] if shape is not None and len(shape) == 3 else 72
+    size = shape[-1] if shape is not None and len(shape) == 3 else 72
+    stretch = getattr(model, "stretch_", None)
+    return size, stretch.bands if stretch is not None else "grz"
 
 
 def _encode(args):
@@ -132,7 +135,7 @@ def _encode(args):
     check_output(args.out)
     model = load_model(args.model, args.device)
     note_input_units(model)
-    with open_images(args.images, args.dataset, _image_size(model)) as (images, ids):
+    with open_images(args.images, args.dataset, *_model_input(model)) as (images, ids):
         Z = model.transform(images)
     write_table(pd.concat([ids, pd.DataFrame(Z, columns=model.get_feature_names_out())],
                           axis=1), args.out)
@@ -146,7 +149,7 @@ def _reconstruct(args):
     if not hasattr(model, "reconstruct"):
         raise CLIError(f"{type(model).__name__} has no reconstruct(); use a MinuetEncoder")
     note_input_units(model)
-    with open_images(args.images, args.dataset, _image_size(model)) as (images, _):
+    with open_images(args.images, args.dataset, *_model_input(model)) as (images, _):
         latents = model.transform(images)
     images = model.sample(latents, n_samples=args.n_samples, random_state=args.seed)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -165,7 +168,7 @@ def _predict(args):
                                None if fitted_on is None else list(fitted_on))
     posterior = model.predict_dist(X if fitted_on is not None else X.to_numpy(),
                                    n_samples=args.n_samples)
-    summary = posterior.to_frame().reset_index()
+    summary = posterior.to_frame()
     write_table(ids.iloc[summary["galaxy"]].reset_index(drop=True).join(summary), args.out)
 
 

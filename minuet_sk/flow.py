@@ -23,10 +23,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._base import check_not_pretrained
 from ._persistence import (
     check_saved_class,
     estimator_config,
     estimator_from_params,
+    load_pretrained,
     load_state,
     restore_feature_names,
     save_state,
@@ -251,6 +253,7 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
         -------
         self
         """
+        check_not_pretrained(self)
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -586,6 +589,41 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
         state.update({name: torch.from_numpy(getattr(self, name)) for name in self._FITTED_ARRAYS})
         save_state(path, estimator_config(self, fitted), state)
         return Path(path)
+
+    @classmethod
+    def from_pretrained(cls, name="sim-grz-72-flow", *, device="auto"):
+        """A trained flow: one shipped with the package, or a folder written by :meth:`save`.
+
+        ``"sim-grz-72-flow"`` gives posteriors of redshift, log stellar mass and log SFR from
+        the five latents of ``MinuetEncoder.from_pretrained("sim-grz-72")``. It was trained
+        by ``scripts/train_pretrained_flow.py`` on **simulated** galaxies only
+        (``minuet_sk/pretrained/sim-grz-72-flow/training.json`` records the data, settings,
+        and calibration on other simulated galaxies): for real galaxies its posteriors are
+        as good as the simulator's likeness to them. Check them on galaxies with known
+        redshifts before relying on them.
+
+        Like the shipped encoder, the flow refuses a plain :meth:`fit` (it would discard the
+        weights): train afresh with ``sklearn.base.clone(flow).fit(X, y)``.
+
+        Parameters
+        ----------
+        name : str or path-like, default="sim-grz-72-flow"
+            Shipped weights, or the path of a folder written by :meth:`save`.
+        device : str or None, default="auto"
+            ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``; None: as saved.
+
+        Returns
+        -------
+        FlowPropertyRegressor
+            Fitted, with ``feature_names_in_`` ``minuet0`` ... ``minuet4``.
+
+        Examples
+        --------
+        >>> flow = FlowPropertyRegressor.from_pretrained(device="cpu")
+        >>> list(flow.feature_names_in_), flow.target_names_
+        (['minuet0', 'minuet1', 'minuet2', 'minuet3', 'minuet4'], ['redshift', 'log_mstar', 'log_sfr'])
+        """
+        return load_pretrained(name, cls, device=device)
 
     @classmethod
     def load(cls, path, *, device=None):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from numbers import Integral, Real
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -358,22 +357,9 @@ class MinuetEncoder(BaseImageEncoder):
         >>> model.image_shape_, model.stretch_.softening, model.pretrained_
         ((3, 72, 72), 100.0, 'sim-grz-72')
         """
-        from importlib import resources
+        from ._persistence import load_pretrained
 
-        shipped = resources.files("minuet_sk") / "pretrained"
-        available = sorted(p.name for p in shipped.iterdir() if p.is_dir())
-        if str(name) in available:
-            with resources.as_file(shipped / str(name)) as folder:
-                model = cls.load(folder, device=device)
-        elif Path(name).is_dir():
-            model = cls.load(name, device=device)
-        else:
-            raise ValueError(
-                f"{name!r} is neither shipped weights (available: {available}) nor a folder "
-                "written by save(); MinuetEncoder.load(path) reads such a folder."
-            )
-        model.pretrained_ = str(name)
-        return model
+        return load_pretrained(name, cls, device=device)
 
     @classmethod
     def from_preset(cls, name, **params):

@@ -263,7 +263,8 @@ class VAEEncoder(BaseImageEncoder):
         """ELBO of each image in input units (nats), decoding the posterior mean.
 
         Missing pixels are left out; the standardisation's Jacobian is included, so values
-        are comparable between fits of the same data.
+        are comparable between fits of the same data. With a ``stretch``, the input units
+        are the stretched ones (the stretch's Jacobian is not included).
 
         Parameters
         ----------

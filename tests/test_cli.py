@@ -278,3 +278,15 @@ def test_the_command_line_starts_without_importing_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_fits_cutouts_at_another_pixel_scale_are_refused(tmp_path, capsys):
+    from astropy.io import fits
+
+    hdu = fits.PrimaryHDU(np.ones((3, 72, 72), np.float32))
+    hdu.header.update(BANDS="grz", BUNIT="Jy", CTYPE1="RA---TAN", CTYPE2="DEC--TAN",
+                      CDELT1=-1.0 / 3600, CDELT2=1.0 / 3600)
+    hdu.writeto(tmp_path / "wide.fits")
+    assert main(["encode", "--model", "sim-grz-72", "--images", str(tmp_path / "wide.fits"),
+                 "--device", "cpu", "--out", str(tmp_path / "z.csv")]) == 2
+    assert "arcsec/pixel, but 0.262" in capsys.readouterr().err

@@ -20,9 +20,14 @@ import pandas as pd
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import Table
-from astropy.wcs import WCS, FITSFixedWarning
 from sklearn.utils import Bunch
 
+from minuet_sk.datasets._fits_units import (
+    DECALS_PIXEL_SCALE,
+    celestial_wcs,
+    flux_factor,
+    header_pixel_scale,
+)
 from minuet_sk.datasets.zoo import QUESTIONS
 
 __all__ = ["crossmatch", "load_fits_cutouts", "read_gz_votes", "read_sed_catalog"]
@@ -172,13 +177,8 @@ def _read_cube(hdul, bands, path):
 
 def _header_coordinates(header, shape):
     """(ra, dec) in degrees of the image centre from a celestial WCS or header keywords."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        try:
-            wcs = WCS(header).celestial
-        except (ValueError, KeyError, MemoryError):
-            wcs = None
-    if wcs is not None and wcs.has_celestial and wcs.naxis == 2:
+    wcs = celestial_wcs(header)
+    if wcs is not None:
         ny, nx = shape[-2:]
         ra, dec = wcs.all_pix2world([[(nx - 1) / 2, (ny - 1) / 2]], 0)[0]
         return float(ra) % 360.0, float(dec)
@@ -192,14 +192,18 @@ def _header_coordinates(header, shape):
     return np.nan, np.nan
 
 
-def _read_cutout(path, bands, image_size):
+def _read_cutout(path, bands, image_size, unit, pixel_scale):
     with fits.open(path, memmap=False) as hdul:
         data, header = _read_cube(hdul, bands, path)
         data = np.asarray(data, dtype=np.float32)  # native byte order, copied out of the file
         ra, dec = _header_coordinates(header, data.shape)
+        scale = header_pixel_scale(header, pixel_scale, path)
+        factor = flux_factor(header, unit, path)
     if np.isinf(data).any():
         raise ValueError(f"{path}: infinite pixel values (NaN is the missing-data marker).")
-    return center_crop(data, image_size), ra, dec
+    if factor != 1.0:
+        data *= np.float32(factor)
+    return center_crop(data, image_size), ra, dec, scale
 
 
 def _check_on_error(on_error):
@@ -213,7 +217,8 @@ def _warn_skipped(skipped):
         warnings.warn(f"Skipped {len(skipped)} unreadable file(s):\n{listing}", stacklevel=3)
 
 
-def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise"):
+def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
+                      unit="nanomaggy", pixel_scale=DECALS_PIXEL_SCALE):
     """Load multi-band galaxy cutouts from FITS files.
 
     Two layouts are read: the Legacy Survey cutout service layout (one image HDU holding a
@@ -236,6 +241,15 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise"):
         ``"raise"``: an unreadable or malformed file raises ``ValueError`` naming it.
         ``"skip"``: such files are left out and one warning lists them with the reason;
         every other file is returned.
+    unit : str or None, default="nanomaggy"
+        Flux unit of the returned images. A header's ``BUNIT`` is converted to it with
+        astropy (AB: 1 nanomaggy = 3.631 uJy); a ``BUNIT`` that is no flux density (counts,
+        ADU) makes the file unreadable. Without ``BUNIT`` the pixels are taken to be in
+        ``unit`` already. None: pixels as they are.
+    pixel_scale : float or None, default=0.262
+        Expected arcsec per pixel (DECaLS). A file whose celestial WCS (or ``PIXSCALE``
+        keyword) gives a scale more than 2% off is unreadable: resample it first. None:
+        no check.
 
     Returns
     -------
@@ -244,7 +258,9 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise"):
         ``filenames`` list of str; ``ra``, ``dec`` float64 ndarrays in degrees of the
         cutout centres, from the celestial WCS of the header when there is one, else
         from ``RA``/``DEC`` (or ``RA_OBJ``/``DEC_OBJ``, ``OBJRA``/``OBJDEC``) keywords,
-        else NaN; ``bands`` str tuple; ``skipped`` list of (file, reason).
+        else NaN; ``pixel_scale`` float64 ndarray of arcsec per pixel from the header
+        (NaN where it gives none); ``bands`` str tuple; ``unit`` str or None;
+        ``skipped`` list of (file, reason).
 
     Examples
     --------
@@ -265,10 +281,10 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise"):
     if not (isinstance(image_size, (int, np.integer)) and image_size > 0):
         raise ValueError(f"image_size must be a positive integer; got {image_size!r}.")
     files = _expand_paths(paths)
-    images, kept, ras, decs, skipped = [], [], [], [], []
+    images, kept, ras, decs, scales, skipped = [], [], [], [], [], []
     for path in files:
         try:
-            img, ra, dec = _read_cutout(path, bands, image_size)
+            img, ra, dec, scale = _read_cutout(path, bands, image_size, unit, pixel_scale)
         except _READ_ERRORS as exc:
             reason = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
             if on_error == "raise":
@@ -279,6 +295,7 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise"):
         kept.append(path)
         ras.append(ra)
         decs.append(dec)
+        scales.append(scale)
     _warn_skipped(skipped)
     shape = (0, len(bands), image_size, image_size)
     return Bunch(
@@ -286,7 +303,9 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise"):
         filenames=kept,
         ra=np.asarray(ras, dtype=np.float64),
         dec=np.asarray(decs, dtype=np.float64),
+        pixel_scale=np.asarray(scales, dtype=np.float64),
         bands=bands,
+        unit=unit,
         skipped=skipped,
     )
 

@@ -129,6 +129,45 @@ class TestFitsCubes:
         assert (out.ra[0], out.dec[0]) == pytest.approx(expected)
 
 
+class TestFitsUnitsAndPixelScale:
+    """Cutouts come back in nanomaggies at 0.262"/pixel, or are refused with a message."""
+
+    @pytest.mark.parametrize("bunit, factor", [
+        ("nanomaggy", 1.0), ("nmgy", 1.0), ("Jy", 1 / 3.631e-6), ("uJy", 1 / 3.631),
+        ("maggy", 1e9),
+    ])
+    def test_flux_densities_are_converted_to_nanomaggies(self, tmp_path, bunit, factor):
+        cube = band_cube()
+        write_cube(tmp_path / "a.fits", cube, BANDS="grz", BUNIT=bunit)
+        out = load_fits_cutouts(tmp_path / "a.fits", image_size=80)
+        np.testing.assert_allclose(out.images[0], cube * factor, rtol=1e-5)
+        assert out.unit == "nanomaggy"
+
+    def test_no_flux_unit_is_refused_unless_asked_for_raw_pixels(self, tmp_path):
+        cube = band_cube()
+        write_cube(tmp_path / "a.fits", cube, BANDS="grz", BUNIT="adu")
+        with pytest.raises(ValueError, match=r"BUNIT='adu' cannot be converted"):
+            load_fits_cutouts(tmp_path / "a.fits")
+        raw = load_fits_cutouts(tmp_path / "a.fits", unit=None, image_size=80)
+        np.testing.assert_array_equal(raw.images[0], cube)
+
+    def test_another_pixel_scale_is_refused(self, tmp_path):
+        header = celestial_header(150.0, 2.0, 80)
+        header["CDELT1"], header["CDELT2"] = -1.0 / 3600, 1.0 / 3600
+        write_cube(tmp_path / "a.fits", band_cube(), BANDS="grz", BUNIT="Jy", **header)
+        with pytest.raises(ValueError, match=r"1 arcsec/pixel, but 0.262"):
+            load_fits_cutouts(tmp_path / "a.fits")
+        out = load_fits_cutouts(tmp_path / "a.fits", pixel_scale=None)
+        assert out.pixel_scale[0] == pytest.approx(1.0)
+
+    def test_the_pixel_scale_is_reported(self, tmp_path):
+        write_cube(tmp_path / "a.fits", band_cube(), BANDS="grz",
+                   **celestial_header(150.0, 2.0, 80))
+        write_cube(tmp_path / "b.fits", band_cube(), BANDS="grz")
+        out = load_fits_cutouts(tmp_path)
+        assert out.pixel_scale[0] == pytest.approx(0.262) and np.isnan(out.pixel_scale[1])
+
+
 class TestFitsPerBandHDUs:
     @pytest.mark.parametrize("key", ["BAND", "FILTER", "EXTNAME"])
     def test_one_hdu_per_band_in_any_order(self, tmp_path, key):
