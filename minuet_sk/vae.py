@@ -34,12 +34,8 @@ class VAEEncoder(BaseImageEncoder):
     image_shape : tuple of int or None, default=(3, 72, 72)
         ``(C, H, W)``; None takes it from 4-D input. Any H, W works (padded internally).
     stretch : AsinhStretch or None, default=None
-        The stretch that the model applies to its input, as part of the model: ``fit``,
-        ``transform`` and friends take images in flux units (nanomaggies) and stretch them
-        inside; ``inverse_transform``, ``sample`` and ``reconstruct`` return fluxes. It is
-        saved with the model, so a saved or shipped model cannot be fed differently
-        stretched images. None: the model takes its input as it comes (put any
-        preprocessing in a Pipeline before it).
+        A stretch that is part of the model (applied inside, saved with it, undone in
+        decoded images), as in :class:`MinuetEncoder`; None: the input as it comes.
     channels : tuple of int, default=(32, 64, 128)
         Feature maps per resolution level (each level halves H and W).
     beta : float, default=1.0

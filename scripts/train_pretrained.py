@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _shipping import fit_and_ship
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import cross_val_score
 
@@ -101,12 +102,7 @@ def main(argv=None):
                           max_epochs=args.epochs, device="cpu",
                           validation_fraction=0.0, early_stopping=False,
                           masked_loss=args.masked, random_state=args.seed, verbose=1)
-    start = time.perf_counter()
-    model.fit(X)
-    fit_s = time.perf_counter() - start
-    # users of the shipped weights get no progress bars, and the GPU where there is one
-    model.set_params(verbose=0, device="auto")
-    model.save(args.out)
+    fit_s = fit_and_ship(model, args.out, X)
     card = {
         "name": args.out.name,
         "package_version": __version__,

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from _shipping import fit_and_ship
 
 from minuet_sk import FlowPropertyRegressor, MinuetEncoder, __version__, metrics
 from minuet_sk.datasets import make_galaxies
@@ -70,11 +71,7 @@ def main(argv=None):
     X, y = latents_and_targets(encoder, args.n, args.seed)
     data_s = time.perf_counter() - start
     model = FlowPropertyRegressor(random_state=args.seed, device="cpu", verbose=1)
-    start = time.perf_counter()
-    model.fit(X, y)
-    fit_s = time.perf_counter() - start
-    model.set_params(verbose=0, device="auto")
-    model.save(args.out)
+    fit_s = fit_and_ship(model, args.out, X, y)
     card = {
         "name": args.out.name,
         "package_version": __version__,
