@@ -41,13 +41,15 @@ def check_output(path, suffixes=TABLE_SUFFIXES):
 
 
 @contextlib.contextmanager
-def open_images(path, dataset="images", image_size=72, bands="grz"):
+def open_images(path, dataset="images", *, image_size=72, bands="grz", unit="nanomaggy",
+                pixel_scale=0.262):
     """``(images, identifiers)`` from .npy, .h5/.hdf5 or FITS (a file, folder or glob).
 
     A context manager: an HDF5 file stays open (read in batches) until the block ends.
     ``identifiers`` is a DataFrame with one row per image: ``row`` for arrays; ``filename``,
-    ``ra`` and ``dec`` for FITS cutouts (their ``bands`` in this order, in nanomaggies at
-    0.262"/pixel, centre-cropped or NaN-padded to ``image_size``).
+    ``ra`` and ``dec`` for FITS cutouts (their ``bands`` in this order, converted to
+    ``unit``, checked to be at ``pixel_scale``, centre-cropped or NaN-padded to
+    ``image_size``; see :func:`~minuet_sk.datasets.load_fits_cutouts`).
     """
     import pandas as pd
 
@@ -80,7 +82,8 @@ def open_images(path, dataset="images", image_size=72, bands="grz"):
         from minuet_sk.datasets import load_fits_cutouts
 
         try:
-            cutouts = load_fits_cutouts(path, bands=bands, image_size=image_size)
+            cutouts = load_fits_cutouts(path, bands=bands, image_size=image_size, unit=unit,
+                                        pixel_scale=pixel_scale)
         except FileNotFoundError as err:
             raise CLIError(f"no images found at {path} (.npy, .h5 or FITS files): "
                            f"{err}") from None

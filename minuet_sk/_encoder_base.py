@@ -301,6 +301,10 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
     stretch : AsinhStretch or None
         Applied to the input inside the model and saved with it (``stretch_``, fitted to
         ``image_shape_``); decoded images are unstretched back to the input units.
+    flux_unit, pixel_scale : str or None, float or None
+        What the input pixels are: their flux unit (an astropy unit name) and arcsec per
+        pixel. Nothing is computed from them; they are saved with the model, so that
+        readers of FITS cutouts (``minuet encode``) convert and check files to match.
     max_epochs : int
         Epochs per ``fit`` (``partial_fit`` trains one).
     batch_size : int
@@ -359,6 +363,8 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "image_shape": [tuple, list, None],
         "stretch": [AsinhStretch, None],
+        "flux_unit": [str, None],
+        "pixel_scale": [Interval(Real, 0, None, closed="neither"), None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],

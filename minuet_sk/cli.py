@@ -112,7 +112,7 @@ def _fit(args):
         extra = {} if args.kind == "pca" else {
             "verbose": 1, "device": args.device,
             "stretch": None if args.no_stretch else minuet_sk.AsinhStretch()}
-        with open_images(args.images, args.dataset, args.image_size) as (X, _):
+        with open_images(args.images, args.dataset, image_size=args.image_size) as (X, _):
             model = cls(args.n_components,
                         image_shape=tuple(X.shape[1:]) if X.ndim == 4 else None,
                         random_state=args.seed, **extra, **settings)
@@ -122,11 +122,14 @@ def _fit(args):
 
 
 def _model_input(model):
-    """(image size, bands) of the images that ``model`` takes: FITS cutouts are read so."""
+    """How FITS cutouts are read for ``model``: its image size, bands, flux unit and pixel
+    scale (the package's conventions where the model does not say)."""
     shape = getattr(model, "image_shape_", None)
-    size = shape[-1] if shape is not None and len(shape) == 3 else 72
     stretch = getattr(model, "stretch_", None)
-    return size, stretch.bands if stretch is not None else "grz"
+    return {"image_size": shape[-1] if shape is not None and len(shape) == 3 else 72,
+            "bands": stretch.bands if stretch is not None else "grz",
+            "unit": getattr(model, "flux_unit", "nanomaggy"),
+            "pixel_scale": getattr(model, "pixel_scale", 0.262)}
 
 
 def _encode(args):
@@ -135,7 +138,7 @@ def _encode(args):
     check_output(args.out)
     model = load_model(args.model, args.device)
     note_input_units(model)
-    with open_images(args.images, args.dataset, *_model_input(model)) as (images, ids):
+    with open_images(args.images, args.dataset, **_model_input(model)) as (images, ids):
         Z = model.transform(images)
     write_table(pd.concat([ids, pd.DataFrame(Z, columns=model.get_feature_names_out())],
                           axis=1), args.out)
@@ -149,7 +152,7 @@ def _reconstruct(args):
     if not hasattr(model, "reconstruct"):
         raise CLIError(f"{type(model).__name__} has no reconstruct(); use a MinuetEncoder")
     note_input_units(model)
-    with open_images(args.images, args.dataset, *_model_input(model)) as (images, _):
+    with open_images(args.images, args.dataset, **_model_input(model)) as (images, _):
         latents = model.transform(images)
     images = model.sample(latents, n_samples=args.n_samples, random_state=args.seed)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

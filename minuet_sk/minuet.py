@@ -87,6 +87,12 @@ class MinuetEncoder(BaseImageEncoder):
         saved with the model, so a saved or shipped model cannot be fed differently
         stretched images. None: the model takes its input as it comes (put any
         preprocessing in a Pipeline before it).
+    flux_unit : str or None, default="nanomaggy"
+        Unit of the input pixels (an astropy unit name), saved with the model: FITS cutouts
+        read for it (``minuet encode``) are converted to it from their ``BUNIT``.
+    pixel_scale : float or None, default=0.262
+        Arcsec per pixel of the input (DECaLS), saved with the model: FITS cutouts read for
+        it are checked against it.
     patch_size : int, default=8
         Side of the square patches (72x72 images: 81 tokens). 8 rather than 6 (144
         tokens): 1.35x the training speed for reconstructions as good after the same time
@@ -252,6 +258,8 @@ class MinuetEncoder(BaseImageEncoder):
         *,
         image_shape=(3, 72, 72),
         stretch=None,
+        flux_unit="nanomaggy",
+        pixel_scale=0.262,
         patch_size=8,
         width=64,
         encoder_depth=2,
@@ -285,6 +293,8 @@ class MinuetEncoder(BaseImageEncoder):
         self.n_components = n_components
         self.image_shape = image_shape
         self.stretch = stretch
+        self.flux_unit = flux_unit
+        self.pixel_scale = pixel_scale
         self.patch_size = patch_size
         self.width = width
         self.encoder_depth = encoder_depth

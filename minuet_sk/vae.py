@@ -36,6 +36,8 @@ class VAEEncoder(BaseImageEncoder):
     stretch : AsinhStretch or None, default=None
         A stretch that is part of the model (applied inside, saved with it, undone in
         decoded images), as in :class:`MinuetEncoder`; None: the input as it comes.
+    flux_unit, pixel_scale : str or None, float or None, default="nanomaggy", 0.262
+        What the input pixels are, saved with the model, as in :class:`MinuetEncoder`.
     channels : tuple of int, default=(32, 64, 128)
         Feature maps per resolution level (each level halves H and W).
     beta : float, default=1.0
@@ -129,6 +131,8 @@ class VAEEncoder(BaseImageEncoder):
         *,
         image_shape=(3, 72, 72),
         stretch=None,
+        flux_unit="nanomaggy",
+        pixel_scale=0.262,
         channels=(32, 64, 128),
         beta=1.0,
         likelihood="gaussian",
@@ -152,6 +156,8 @@ class VAEEncoder(BaseImageEncoder):
         self.n_components = n_components
         self.image_shape = image_shape
         self.stretch = stretch
+        self.flux_unit = flux_unit
+        self.pixel_scale = pixel_scale
         self.channels = channels
         self.beta = beta
         self.likelihood = likelihood

@@ -290,3 +290,27 @@ def test_fits_cutouts_at_another_pixel_scale_are_refused(tmp_path, capsys):
     assert main(["encode", "--model", "sim-grz-72", "--images", str(tmp_path / "wide.fits"),
                  "--device", "cpu", "--out", str(tmp_path / "z.csv")]) == 2
     assert "arcsec/pixel, but 0.262" in capsys.readouterr().err
+
+
+def test_fits_cutouts_are_read_as_the_model_says_its_input_is(tmp_path):
+    """A model trained on uJy at 1"/pixel: cutouts in nanomaggies at 1"/pixel are converted."""
+    from astropy.io import fits
+
+    from minuet_sk import VAEEncoder
+
+    rng = np.random.default_rng(0)
+    images = rng.gamma(2.0, 1.0, (6, 3, 16, 16)).astype(np.float32)
+    model = VAEEncoder(2, image_shape=(3, 16, 16), channels=(4,), max_epochs=1, device="cpu",
+                       flux_unit="uJy", pixel_scale=1.0, random_state=0).fit(images * 3.631)
+    model.save(tmp_path / "model")
+    (tmp_path / "cutouts").mkdir()
+    for i, image in enumerate(images):
+        hdu = fits.PrimaryHDU(image)
+        hdu.header.update(BANDS="grz", BUNIT="nanomaggy", CTYPE1="RA---TAN",
+                          CTYPE2="DEC--TAN", CDELT1=-1.0 / 3600, CDELT2=1.0 / 3600)
+        hdu.writeto(tmp_path / "cutouts" / f"g{i}.fits")
+    assert main(["encode", "--model", str(tmp_path / "model"), "--images",
+                 str(tmp_path / "cutouts"), "--device", "cpu",
+                 "--out", str(tmp_path / "z.csv")]) == 0
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "z.csv").filter(like="vae").to_numpy(),
+                               model.transform(images * 3.631), rtol=1e-4, atol=1e-5)

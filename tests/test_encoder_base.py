@@ -410,14 +410,16 @@ class LinearEncoder(BaseImageEncoder):
     _feature_prefix = "lin"
     calls: ClassVar[list] = []
 
-    def __init__(self, n_components=2, *, image_shape=None, stretch=None, max_epochs=2,
-                 batch_size=8,
+    def __init__(self, n_components=2, *, image_shape=None, stretch=None,
+                 flux_unit="nanomaggy", pixel_scale=0.262, max_epochs=2, batch_size=8,
                  lr=1e-2, weight_decay=0.0, validation_fraction=0.25, early_stopping=True,
                  patience=3, device="cpu", random_state=None, verbose=0, warm_start=False,
                  checkpoint_dir=None, compile=False, mixed_precision="auto", accelerator=None):
         self.n_components = n_components
         self.image_shape = image_shape
         self.stretch = stretch
+        self.flux_unit = flux_unit
+        self.pixel_scale = pixel_scale
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
