@@ -31,6 +31,7 @@ __all__ = [
     "load_pretrained",
     "load_state",
     "save_state",
+    "saved_class",
     "shipped_models",
     "to_jsonable",
 ]
@@ -171,23 +172,39 @@ def json_params(estimator):
         params["accelerator"] = None
     for key, value in params.items():
         if isinstance(value, BaseEstimator):  # a nested estimator, e.g. a model's stretch
-            params[key] = {_NESTED_KEY: f"{type(value).__module__}.{type(value).__name__}",
-                           "params": json_params(value)}
+            params[key] = {_NESTED_KEY: type(value).__name__, "params": json_params(value)}
     return to_jsonable(params)
 
 
 _NESTED_KEY = "__estimator__"
 
+#: The classes a saved config may name, and their modules: a config names no other code.
+SAVED_CLASSES = {
+    "AsinhStretch": "minuet_sk.preprocessing",
+    "EigengalaxyPCA": "minuet_sk.pca",
+    "FlowPropertyRegressor": "minuet_sk.flow",
+    "MinuetEncoder": "minuet_sk.minuet",
+    "VAEEncoder": "minuet_sk.vae",
+}
+
+
+def saved_class(name, path="a saved config"):
+    """The class that a saved config names, from :data:`SAVED_CLASSES` only.
+
+    Examples
+    --------
+    >>> saved_class("EigengalaxyPCA").__name__
+    'EigengalaxyPCA'
+    """
+    if name not in SAVED_CLASSES:
+        raise ValueError(f"{path} names the class {name!r}, which minuet_sk does not load "
+                         f"(it loads {sorted(SAVED_CLASSES)}).")
+    return getattr(importlib.import_module(SAVED_CLASSES[name]), name)
+
 
 def _nested_estimator(spec):
-    """The estimator that :func:`json_params` stored as ``{"__estimator__": ..., ...}``;
-    only classes of this package are rebuilt (a config names no arbitrary code)."""
-    module, _, name = spec[_NESTED_KEY].rpartition(".")
-    if not module.startswith("minuet_sk."):
-        raise ValueError(f"A saved config names the estimator {spec[_NESTED_KEY]!r}, which "
-                         "is not part of minuet_sk; refusing to import it.")
-    return estimator_from_params(getattr(importlib.import_module(module), name),
-                                 spec["params"])
+    """The estimator that :func:`json_params` stored as ``{"__estimator__": name, ...}``."""
+    return estimator_from_params(saved_class(spec[_NESTED_KEY]), spec["params"])
 
 
 def estimator_config(estimator, fitted):
@@ -320,11 +337,5 @@ def load_estimator(path, *, device=None):
     >>> type(load_estimator(pca.save(tempfile.mkdtemp()))).__name__
     'EigengalaxyPCA'
     """
-    import minuet_sk
-
-    name = _read_config(path).get("class")
-    cls = getattr(minuet_sk, str(name), None)
-    if cls is None or not hasattr(cls, "load"):
-        raise ValueError(f"{path} holds a {name!r}, which minuet_sk cannot load.")
-    return cls.load(path) if device is None or name == "EigengalaxyPCA" \
-        else cls.load(path, device=device)
+    cls = saved_class(_read_config(path).get("class"), path)
+    return cls.load(path, device=device)

@@ -241,12 +241,14 @@ class EigengalaxyPCA(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         return Path(path)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, *, device=None):
         """Load a model written by :meth:`save`.
 
         Parameters
         ----------
         path : str or path-like
+        device : None
+            Ignored: PCA runs on the CPU (accepted so that every estimator loads alike).
 
         Returns
         -------
