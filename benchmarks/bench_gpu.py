@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from minuet_sk import MinuetEncoder, __version__
-from minuet_sk._streaming import ImageBatches
+from minuet_sk._training.streaming import ImageBatches
 
 RESULTS = Path(__file__).parent / "results"
 TINY = {"n_components": 2, "patch_size": 4, "width": 16, "encoder_depth": 1,

@@ -1,19 +1,16 @@
-"""One training / streaming / persistence layer for the image encoders (VAE, Minuet).
+"""The scikit-learn face of the image encoders (VAE, Minuet), over the training layer.
 
 :class:`BaseImageEncoder` holds the scikit-learn side (parameters, validation, ``fit``,
-``partial_fit``, ``warm_start``, feature names, tags, ``save``/``load``, checkpoints) and
-trains a torch module through a small skorch net, :class:`ImageNet`, whose batches are
-``(standardised images, pixel weights)`` and whose loss is the estimator's ``_loss`` hook.
+``partial_fit``, ``warm_start``, feature names, tags, ``save``/``load``) and trains a torch
+module through :class:`~minuet_sk._training.net.ImageNet`, whose batches are
+``(standardised images, pixel weights)`` (:mod:`minuet_sk._training.streaming`) and whose
+loss is the estimator's ``_loss`` hook; checkpoints are :mod:`minuet_sk._training.checkpoint`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import itertools
-import json
 import os
-import time
+from functools import partial
 from numbers import Integral, Real
 from pathlib import Path
 from typing import ClassVar
@@ -24,238 +21,31 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
-from skorch import NeuralNet
-from skorch.callbacks import (
-    Callback,
-    EarlyStopping,
-    EpochTimer,
-    PassthroughScoring,
-    PrintLog,
-    ProgressBar,
-)
-from skorch.history import History
+from skorch.callbacks import EarlyStopping
 from tqdm.auto import tqdm
 
 from ._base import LatentFeaturesMixin, check_not_pretrained
 from ._persistence import (
-    atomic_write_bytes,
     check_saved_class,
     estimator_config,
     estimator_from_params,
-    json_params,
     load_state,
     restore_feature_names,
     save_state,
 )
-from ._streaming import (
+from ._training.checkpoint import EpochCheckpoint, resume, write_checkpoint
+from ._training.net import ImageNet, autocast, epoch_records, resolve_device
+from ._training.sources import TransformedRows, is_out_of_core
+from ._training.streaming import (
     ImageBatches,
-    TransformedRows,
     band_statistics,
-    is_out_of_core,
+    check_pixel_weight,
     split_blocks,
 )
 from ._validation import resolve_image_shape, validate_images
 from .preprocessing import AsinhStretch
 
-__all__ = ["BaseImageEncoder", "ImageNet", "resolve_device"]
-
-CHECKPOINT_NAME = "checkpoint.pt"
-# Parameters that may change between a checkpointed fit and its resumption.
-_RESUMABLE_PARAMS = {
-    "max_epochs", "verbose", "device", "checkpoint_dir", "warm_start", "early_stopping",
-    "patience", "accelerator", "compile", "mixed_precision",
-}
-
-
-def resolve_device(device):
-    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; other names are kept.
-
-    Examples
-    --------
-    >>> resolve_device("cpu")
-    'cpu'
-    """
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
-
-
-class _Throughput(Callback):
-    """Records ``images_per_s``: training images per second of the training part of the
-    epoch (reading, standardising and optimising; the validation pass is left out)."""
-
-    def on_epoch_begin(self, net, **kwargs):
-        self.start_, self.stop_, self.n_images_ = time.perf_counter(), None, 0
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        if not training and self.stop_ is None:
-            self.stop_ = time.perf_counter()
-
-    def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        if training:
-            self.n_images_ += len(batch[0])
-
-    def on_epoch_end(self, net, **kwargs):
-        stop = self.stop_ if self.stop_ is not None else time.perf_counter()
-        net.history.record("images_per_s", self.n_images_ / max(stop - self.start_, 1e-9))
-
-
-class _EpochCheckpoint(Callback):
-    """Calls ``write(net)`` at the end of every epoch."""
-
-    def __init__(self, write):
-        self.write = write
-
-    def on_epoch_end(self, net, **kwargs):
-        self.write(net)
-
-
-class ImageNet(NeuralNet):
-    """skorch net for image encoders: batches ``(x, weight)``, loss from the estimator.
-
-    ``fit``/``partial_fit`` take ``X=(train_dataset, valid_dataset)``, two
-    :class:`~minuet_sk._streaming.ImageBatches` (the validation one may be None): the split
-    is made by the estimator, which knows the storage layout. The loss is
-    ``owner._loss(module, x, weight, loss_generator, training)``; ``shuffle_generator`` and
-    ``loss_generator`` are the ``torch.Generator`` objects that drive shuffling and noise;
-    validation batch ``i`` draws its noise from a generator seeded ``valid_seed + i``.
-    On CUDA the loss runs under bf16 autocast as the owner's ``mixed_precision`` says.
-
-    ``compile=True`` (with ``compile__*`` keyword arguments for :func:`torch.compile`)
-    compiles each child module of the module in place (:meth:`torch.nn.Module.compile`):
-    the estimators call their module through methods (``encode``, ``loss``), which
-    skorch's default, ``torch.compile(module)``, would leave uncompiled (it compiles only
-    ``forward``), and it would prefix the state-dict keys with ``_orig_mod.``.
-    """
-
-    def __init__(self, module, *args, owner=None, **kwargs):
-        super().__init__(module, *args, **kwargs)
-        self.owner = owner
-
-    @property
-    def _default_callbacks(self):
-        callbacks = [
-            ("epoch_timer", EpochTimer()),
-            ("throughput", _Throughput()),
-            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("valid_loss", PassthroughScoring(name="valid_loss")),
-        ]
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
-        return callbacks + [("print_log", PrintLog())]
-
-    def initialize_criterion(self):
-        # The loss is the estimator's ``_loss`` hook: it needs the module, the pixel
-        # weights and a generator, which a skorch criterion does not get.
-        self.criterion_ = None
-        return self
-
-    def get_split_datasets(self, X, y=None, **fit_params):
-        return X
-
-    def get_iterator(self, dataset, training=False):
-        return dataset if training else NumberedBatches(dataset)
-
-    def torch_compile(self, module, name):
-        if self.compile:
-            for child in module.children():
-                child.compile(**self.get_params_for("compile"))
-        return module
-
-    def _autocast(self):
-        return autocast(self.device, self.owner.mixed_precision)
-
-    def get_loss(self, x, weight, training=False, generator=None):
-        generator = self.loss_generator if generator is None else generator
-        with self._autocast():
-            return self.owner._loss(self.module_, x, weight, generator, training)
-
-    def _to_device(self, batch):
-        return [t.to(self.device, non_blocking=True) for t in batch]
-
-    def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
-        loss = self.get_loss(*self._to_device(batch), training=True)
-        loss.backward()
-        return {"loss": loss, "y_pred": None}
-
-    def _validation_generator(self, index):
-        """The generator of validation batch ``index``: seeded by the fit and the index, so
-        that each batch gets the same noise in every epoch, whichever process scores it."""
-        device = self.loss_generator.device
-        return torch.Generator(device=device).manual_seed(self.valid_seed + int(index))
-
-    def validation_step(self, batch, **fit_params):
-        self._set_training(False)
-        x, weight, index = batch
-        with torch.no_grad():
-            loss = self.get_loss(*self._to_device((x, weight)), training=False,
-                                 generator=self._validation_generator(index))
-        return {"loss": loss, "y_pred": None}
-
-
-class NumberedBatches:
-    """Re-iterable ``(x, weight, index)`` validation batches: every ``step``-th batch of
-    ``dataset`` from the ``start``-th, with its index.
-
-    Examples
-    --------
-    >>> [b[2] for b in NumberedBatches([(0, 0), (1, 1), (2, 2)], start=1, step=2)]
-    [1]
-    """
-
-    def __init__(self, dataset, start=0, step=1):
-        self.dataset, self.start, self.step = dataset, start, step
-
-    def __iter__(self):
-        numbered = itertools.islice(enumerate(self.dataset), self.start, None, self.step)
-        for index, (x, weight) in numbered:
-            yield x, weight, index
-
-
-def autocast(device, mixed_precision="auto"):
-    """bf16 autocast on CUDA as ``mixed_precision`` says; a no-op context on CPU.
-
-    ``"auto"``: bf16 where the GPU computes it (Ampere and newer), float32 elsewhere;
-    ``"bf16"``: always on CUDA; ``"no"``: float32 everywhere.
-
-    Examples
-    --------
-    >>> autocast("cpu", "bf16")  # doctest: +ELLIPSIS
-    <contextlib.nullcontext object at ...>
-    """
-    if not str(device).startswith("cuda") or mixed_precision == "no":
-        return contextlib.nullcontext()
-    if mixed_precision == "auto" and not torch.cuda.is_bf16_supported():
-        return contextlib.nullcontext()
-    return torch.autocast("cuda", dtype=torch.bfloat16)
-
-
-def _check_pixel_weight(pixel_weight, n, shape):
-    """In-memory weights as float32 (n, C, H, W), checked; out-of-core ones as they are."""
-    if pixel_weight is None:
-        return None
-    size = int(np.prod(shape))
-    found = tuple(pixel_weight.shape) if hasattr(pixel_weight, "shape") else None
-    if is_out_of_core(pixel_weight):
-        if found[0] != n or int(np.prod(found[1:])) != size:
-            raise ValueError(f"pixel_weight has shape {found}; X holds {n} images of {shape}.")
-        return pixel_weight
-    weight = np.asarray(pixel_weight, dtype=np.float32)
-    if weight.size != n * size:
-        raise ValueError(
-            f"pixel_weight has shape {weight.shape}; X holds {n} images of shape {shape}."
-        )
-    if not np.isfinite(weight).all() or (weight < 0).any():
-        raise ValueError("pixel_weight must be finite and non-negative.")
-    return weight.reshape((n,) + tuple(shape))
-
-
-def _epoch_records(history):
-    keys = ("train_loss", "valid_loss", "dur", "images_per_s")
-    return [
-        {"epoch": int(h["epoch"]), **{k: float(h[k]) for k in keys if k in h}} for h in history
-    ]
+__all__ = ["BaseImageEncoder"]
 
 
 class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
@@ -336,7 +126,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         result is the model one process would train (same random draws). The accelerator
         chooses the device and mixed precision (``Accelerator(mixed_precision="bf16")``);
         only its main process prints, checkpoints and saves. Not saved with the model
-        (a loaded model has ``accelerator=None``). See ``minuet_sk._distributed``.
+        (a loaded model has ``accelerator=None``). See ``minuet_sk._training.distributed``.
     random_state : int, RandomState instance or None
         Seeds the ``torch.Generator`` objects used for initialisation, shuffling and noise;
         the same integer gives bit-identical fits on CPU. The global RNGs are not touched.
@@ -516,12 +306,12 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
     def _fit(self, X, pixel_weight, *, epochs, continuing, validate):
         source, shape, validated = self._input_source(X, reset=not continuing)
         n = int(source.shape[0])
-        pixel_weight = _check_pixel_weight(pixel_weight, n, shape)
+        pixel_weight = check_pixel_weight(pixel_weight, n, shape)
         if continuing and tuple(shape) != tuple(self.image_shape_):
             raise ValueError(f"X holds images of shape {shape}; fitted on {self.image_shape_}.")
         stopped_early = False
         if not continuing:
-            if self.checkpoint_dir is not None and self._resume(shape):
+            if self.checkpoint_dir is not None and resume(self, shape):
                 stopped_early = self._stopped_early
                 epochs = 0 if stopped_early else max(0, self.max_epochs - len(self.history_))
             else:
@@ -548,11 +338,11 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
             before = len(net.history)
             net.partial_fit((train, valid), epochs=epochs)
             stopped_early = len(net.history) - before < epochs
-        self.history_ = _epoch_records(net.history)
+        self.history_ = epoch_records(net.history)
         self.n_iter_ = len(self.history_)
         self._stopped_early = stopped_early
         if self.checkpoint_dir is not None:
-            self._write_checkpoint(net)
+            write_checkpoint(self, net)
         return self
 
     def _initialize(self, source, shape, validated, n):
@@ -590,7 +380,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         if self.accelerator is None:
             net_class, placement = ImageNet, {"device": self.device_}
         else:
-            from ._distributed import AcceleratedImageNet
+            from ._training.distributed import AcceleratedImageNet
 
             net_class = AcceleratedImageNet
             placement = {"accelerator": self.accelerator, "device": None,
@@ -621,7 +411,7 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
     def _callbacks(self, has_validation):
         callbacks = []
         if self.checkpoint_dir is not None:
-            callbacks.append(("checkpoint", _EpochCheckpoint(self._write_checkpoint)))
+            callbacks.append(("checkpoint", EpochCheckpoint(partial(write_checkpoint, self))))
         if self.early_stopping and has_validation:
             callbacks.append(
                 ("early_stopping", EarlyStopping(patience=self.patience, load_best=True))
@@ -781,56 +571,3 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         est.net_ = est._make_net()
         est.net_.module_.load_state_dict(tensors)
         return est
-
-    # ---- checkpoints ----------------------------------------------------------------
-    def _write_checkpoint(self, net):
-        self.history_ = _epoch_records(net.history)
-        self.n_iter_ = len(self.history_)
-        if not hasattr(self, "_stopped_early"):
-            self._stopped_early = False
-        if not self._is_main_process():
-            return
-        state = {
-            "config": json.dumps(estimator_config(self, self._fitted_config())),
-            "module": net.module_.state_dict(),
-            "optimizer": net.optimizer_.state_dict(),
-            "rng_shuffle": net.shuffle_generator.get_state(),
-            "rng_loss": net.loss_generator.get_state(),
-        }
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        directory = Path(self.checkpoint_dir)
-        directory.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(directory / CHECKPOINT_NAME, buffer.getvalue())
-
-    def _resume(self, shape):
-        """Restore the training state from ``checkpoint_dir``; False when there is none."""
-        path = Path(self.checkpoint_dir) / CHECKPOINT_NAME
-        if not path.is_file():
-            return False
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        config = json.loads(state["config"])
-        check_saved_class(config, type(self), path)
-        mine = json_params(self)
-        changed = sorted(
-            k for k in mine if k not in _RESUMABLE_PARAMS and mine[k] != config["params"].get(k)
-        )
-        if changed:
-            raise ValueError(
-                f"checkpoint_dir={self.checkpoint_dir!s} holds a fit with other values of "
-                f"{changed}; use another checkpoint_dir or delete it to start afresh."
-            )
-        fitted = config["fitted"]
-        if tuple(fitted["image_shape_"]) != tuple(shape):
-            raise ValueError(
-                f"The checkpoint was trained on images of shape {fitted['image_shape_']}, "
-                f"X holds {tuple(shape)}."
-            )
-        self._set_fitted_config(fitted)
-        self.net_ = net = self._make_net()
-        net.module_.load_state_dict(state["module"])
-        net.optimizer_.load_state_dict(state["optimizer"])
-        net.shuffle_generator.set_state(state["rng_shuffle"])
-        net.loss_generator.set_state(state["rng_loss"])
-        net.history = History([dict(h, batches=[]) for h in self.history_])
-        return True

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from ._encoder_base import BaseImageEncoder
-from ._streaming import ImageBatches, MaskWeights, expand_blocks
+from ._training.streaming import ImageBatches, MaskWeights, expand_blocks
 from .nn.augment import orient, random_orientation_matrices
 from .nn.autoencoder import DiffusionAutoencoder, band_whitening
 from .preprocessing import central_source_masks

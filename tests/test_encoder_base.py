@@ -13,9 +13,15 @@ import torch
 from conftest import make_blobs_images
 
 from minuet_sk import AsinhStretch, VAEEncoder, make_pipeline
-from minuet_sk._encoder_base import BaseImageEncoder, autocast
+from minuet_sk._encoder_base import BaseImageEncoder
 from minuet_sk._persistence import load_state, save_state
-from minuet_sk._streaming import ImageBatches, MaskWeights, band_statistics, split_blocks
+from minuet_sk._training.net import autocast
+from minuet_sk._training.streaming import (
+    ImageBatches,
+    MaskWeights,
+    band_statistics,
+    split_blocks,
+)
 
 SHAPE = (2, 10, 10)
 
@@ -218,7 +224,7 @@ class TestStreaming:
                 self.reads.append(len(range(*key.indices(self.shape[0]))))
                 return self.data[key]
 
-        monkeypatch.setattr("minuet_sk._streaming.CHUNK_IMAGES", 8)
+        monkeypatch.setattr("minuet_sk._training.streaming.CHUNK_IMAGES", 8)
         lazy = Lazy(X)
         est = tiny().fit(lazy)
         assert max(lazy.reads) <= 8 and sum(lazy.reads) > len(X)

@@ -11,7 +11,8 @@ import torch
 from conftest import make_blobs_images
 
 from minuet_sk import MinuetEncoder, VAEEncoder
-from minuet_sk._streaming import CHUNK_IMAGES, ImageBatches, _read_rows, release_pages
+from minuet_sk._training.sources import read_rows, release_pages
+from minuet_sk._training.streaming import CHUNK_IMAGES, ImageBatches
 
 TINY_MINUET = {"n_components": 2, "image_shape": None, "patch_size": 4, "width": 16,
                "encoder_depth": 1, "decoder_depth": 1, "n_heads": 2, "diffusion_steps": 20,
@@ -79,7 +80,7 @@ class TestMemmapPages:
         del mm
         x = np.load(tmp_path / "x.npy", mmap_mode="r")
         before = _rss_file_mb()
-        total = sum(float(_read_rows(x, s, s + 512).sum()) for s in range(0, n, 512))
+        total = sum(float(read_rows(x, s, s + 512).sum()) for s in range(0, n, 512))
         grown = _rss_file_mb() - before
         assert total == n * 64 * 64
         assert grown < 8, f"file-backed RSS grew by {grown:.0f} MB reading 64 MB"
@@ -87,7 +88,7 @@ class TestMemmapPages:
     def test_offset_views_and_other_arrays(self, tmp_path):
         np.save(tmp_path / "x.npy", np.arange(3000 * 7, dtype=np.float32).reshape(3000, 7))
         view = np.load(tmp_path / "x.npy", mmap_mode="r")[13:]
-        rows = _read_rows(view, 100, 2500)
+        rows = read_rows(view, 100, 2500)
         assert type(rows) is np.ndarray
         np.testing.assert_array_equal(rows, np.asarray(view[100:2500]))
         np.testing.assert_array_equal(view[100:2500], rows)  # the pages come back on reading

@@ -2,7 +2,7 @@
 
 An encoder given ``accelerator=Accelerator()`` trains through :class:`AcceleratedImageNet`,
 skorch's :class:`~skorch.hf.AccelerateMixin` on top of :class:`~minuet_sk._encoder_base.
-ImageNet`. Our batches come from :class:`~minuet_sk._streaming.ImageBatches`, not from a
+ImageNet`. Our batches come from :class:`~minuet_sk._training.streaming.ImageBatches`, not from a
 DataLoader that accelerate could shard, so the sharding is ours and is chosen so that
 ``w`` processes train the model that one process would:
 
@@ -30,7 +30,7 @@ from skorch.callbacks import Callback
 from skorch.hf import AccelerateMixin
 from torch import nn
 
-from ._encoder_base import ImageNet, NumberedBatches
+from .net import ImageNet, NumberedBatches
 
 __all__ = ["AcceleratedImageNet", "RankView"]
 
@@ -124,7 +124,7 @@ class _ReducedValidLoss(Callback):
 
 
 class AcceleratedImageNet(AccelerateMixin, ImageNet):
-    """:class:`~minuet_sk._encoder_base.ImageNet` trained data-parallel by ``accelerate``.
+    """:class:`~minuet_sk._training.net.ImageNet` trained data-parallel by ``accelerate``.
 
     ``module_`` stays the plain module (for callbacks, checkpoints, ``transform`` and
     ``save``); ``ddp_module_`` is the prepared (DDP) wrapper that training goes through and

@@ -1,86 +1,28 @@
-"""Reading images in batches from arrays that may not fit in memory.
+"""Reading images and their pixel weights in batches from sources that may not fit in memory.
 
-An image source is either an in-memory NumPy array (validated once, read by fancy indexing)
-or an out-of-core array-like (``np.memmap``, ``h5py.Dataset``, Zarr, the lazy Galaxy10
-reader: anything with ``shape`` and slicing), read in contiguous chunks and checked batch by
-batch. :class:`ImageBatches` turns either into standardised ``(images, pixel_weights)``
-batches for torch, shuffled by a ``torch.Generator`` when one is given.
+:class:`ImageBatches` turns an image source (:mod:`minuet_sk._training.sources`) into
+standardised ``(images, pixel_weights)`` batches for torch, shuffled by a
+``torch.Generator`` when one is given; the training/validation split works on blocks of
+rows so that out-of-core sources are read in contiguous chunks.
 """
 
 from __future__ import annotations
 
 import math
-import mmap
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch.utils.data import IterableDataset
 
-from ._validation import check_image_batch
+from .sources import is_out_of_core, read_images, read_rows
 
 __all__ = [
-    "ImageBatches", "MaskWeights", "TransformedRows", "band_statistics", "expand_blocks",
-    "is_out_of_core", "release_pages", "split_blocks",
+    "ImageBatches", "MaskWeights", "band_statistics", "check_pixel_weight", "expand_blocks",
+    "split_blocks",
 ]
 
 # Out-of-core arrays are read this many images at a time (about 60 MB of 3x72x72 float32).
 CHUNK_IMAGES = 1024
-
-
-def is_out_of_core(X):
-    """True for arrays read lazily in chunks (memmap, h5py, Zarr, ...), False for in-memory.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> is_out_of_core(np.zeros((2, 3))), is_out_of_core([[1.0]])
-    (False, False)
-    """
-    if isinstance(X, np.memmap):
-        return True
-    if isinstance(X, (np.ndarray, list, tuple, torch.Tensor)) or sp.issparse(X):
-        return False
-    if hasattr(X, "iloc"):  # pandas
-        return False
-    shape = getattr(X, "shape", None)
-    return shape is not None and len(shape) in (2, 4) and hasattr(X, "__getitem__")
-
-
-class TransformedRows:
-    """An out-of-core image array whose rows pass through ``transform`` as they are read.
-
-    It has ``shape``, ``ndim``, ``dtype`` and row slicing, so :class:`ImageBatches` streams it
-    like the array it wraps: each slice is read, checked (:func:`check_image_batch`) and
-    transformed (e.g. stretched) on its own, never the whole file.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rows = TransformedRows(np.ones((4, 12)), (3, 2, 2), lambda x: 2 * x)
-    >>> rows.shape, float(rows[1:3].sum())
-    ((4, 3, 2, 2), 48.0)
-    """
-
-    ndim = 4
-    dtype = np.dtype(np.float32)
-
-    def __init__(self, source, image_shape, transform):
-        self.source = source
-        self.image_shape = tuple(image_shape)
-        self.transform = transform
-        self.shape = (int(source.shape[0]),) + self.image_shape
-
-    def __len__(self):
-        return self.shape[0]
-
-    def __getitem__(self, rows):
-        if not (isinstance(rows, slice) and rows.step in (None, 1)):
-            raise TypeError("TransformedRows reads contiguous row slices only.")
-        start = rows.indices(self.shape[0])[0]
-        images, _ = check_image_batch(_read_rows(self.source, start, rows.stop),
-                                      self.image_shape, first_row=start)
-        return self.transform(images).reshape(images.shape)
 
 
 def split_blocks(n, validation_fraction, out_of_core, rng):
@@ -139,76 +81,15 @@ def expand_blocks(blocks):
     return offsets + np.arange(lengths.sum())
 
 
-def release_pages(rows):
-    """Drop the pages behind ``rows``, a contiguous slice of an ``np.memmap``, from this
-    process's resident memory (``madvise(MADV_DONTNEED)``).
-
-    The file's data stay in the kernel's page cache (reclaimable, not this process's) and
-    are read again if ``rows`` are touched again, so nothing changes but the resident set:
-    without this, every page of a memmap once read stays in the RSS of the reader (11 GB
-    for a 13 GB file, see ``benchmarks/results/scale.md``). A no-op for anything else, for
-    copy-on-write memmaps (``mode="c"``, whose changed pages would be lost) and where
-    ``madvise`` is missing (not Linux/macOS).
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
-    >>> np.save(path, np.arange(4096, dtype=np.float32))
-    >>> x = np.load(path, mmap_mode="r")
-    >>> release_pages(x[:2048])
-    >>> float(x[2047])
-    2047.0
-    """
-    root = rows
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    mapped = root.base
-    if not (isinstance(rows, np.memmap) and isinstance(mapped, mmap.mmap)
-            and hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED")
-            and rows.mode != "c" and rows.flags.c_contiguous and rows.nbytes):
-        return
-    # np.memmap maps the file from an offset rounded down to ALLOCATIONGRANULARITY
-    start = (rows.__array_interface__["data"][0] - root.__array_interface__["data"][0]
-             + root.offset % mmap.ALLOCATIONGRANULARITY)
-    first = start - start % mmap.PAGESIZE
-    mapped.madvise(mmap.MADV_DONTNEED, first, min(start + rows.nbytes, len(mapped)) - first)
-
-
-def _read_rows(source, start, stop):
-    """``source[start:stop]`` in memory; a memmap's rows are copied and their pages released
-    (see :func:`release_pages`), so that reading a file does not grow the resident set."""
-    rows = source[start:stop]
-    if isinstance(rows, np.memmap):
-        copy = np.array(rows)
-        release_pages(rows)
-        return copy
-    return rows
-
-
-def _read(source, part, image_shape, validated):
-    """Read images (NaN at missing pixels) from ``source``.
-
-    ``part`` is an index array for validated in-memory sources, else (start, stop) blocks,
-    each checked with :func:`~minuet_sk._validation.check_image_batch`.
-    """
-    if validated:
-        return source[part]
-    return np.concatenate(
-        [check_image_batch(_read_rows(source, a, b), image_shape, first_row=a)[0]
-         for a, b in part]
-    )
-
-
 def _read_weights(weights, part, image_shape):
-    """Read per-pixel loss weights for the same images as :func:`_read`."""
+    """Read per-pixel loss weights for the same images as :func:`~.sources.read_images`."""
     if isinstance(part, np.ndarray) and part.ndim == 1:
         # h5py reads fancy indices only in increasing order: read sorted, then reorder.
         order = np.argsort(part)
         rows = np.empty((len(part),) + tuple(weights.shape[1:]), np.float32)
         rows[order] = weights[part[order]]
     else:
-        rows = np.concatenate([np.asarray(_read_rows(weights, a, b)) for a, b in part])
+        rows = np.concatenate([np.asarray(read_rows(weights, a, b)) for a, b in part])
     # one band of weights (MaskWeights) stays one band, broadcast over the bands later
     return np.asarray(rows, dtype=np.float32).reshape((len(rows), -1) + tuple(image_shape[1:]))
 
@@ -296,7 +177,8 @@ def band_statistics(source, n, image_shape, validated, max_images=2048, piece=64
     else:
         starts = np.linspace(0, n - piece, max(1, max_images // piece)).astype(np.int64)
         picked = np.stack([starts, starts + piece], axis=1)
-    images = _read(source, expand_blocks(picked) if validated else picked, image_shape, validated)
+    images = read_images(source, expand_blocks(picked) if validated else picked, image_shape,
+                         validated)
     per_band = np.moveaxis(images, 1, 0).reshape(images.shape[1], -1).astype(np.float64)
     median = np.zeros(per_band.shape[0])
     scale = np.ones(per_band.shape[0])
@@ -425,7 +307,7 @@ class ImageBatches(IterableDataset):
     def __iter__(self):
         rest = None  # images (and weights) left over from the previous chunk
         for part in self._chunks():
-            arrays = [_read(self.source, part, self.image_shape, self.validated)]
+            arrays = [read_images(self.source, part, self.image_shape, self.validated)]
             if self.pixel_weight is not None:
                 arrays.append(_read_weights(self.pixel_weight, part, self.image_shape))
             if self.generator is not None and not self.validated:
@@ -443,3 +325,23 @@ class ImageBatches(IterableDataset):
 
     def _batch(self, arrays):
         return self._to_tensors(arrays[0], arrays[1] if len(arrays) > 1 else None)
+
+
+def check_pixel_weight(pixel_weight, n, shape):
+    """In-memory weights as float32 (n, C, H, W), checked; out-of-core ones as they are."""
+    if pixel_weight is None:
+        return None
+    size = int(np.prod(shape))
+    found = tuple(pixel_weight.shape) if hasattr(pixel_weight, "shape") else None
+    if is_out_of_core(pixel_weight):
+        if found[0] != n or int(np.prod(found[1:])) != size:
+            raise ValueError(f"pixel_weight has shape {found}; X holds {n} images of {shape}.")
+        return pixel_weight
+    weight = np.asarray(pixel_weight, dtype=np.float32)
+    if weight.size != n * size:
+        raise ValueError(
+            f"pixel_weight has shape {weight.shape}; X holds {n} images of shape {shape}."
+        )
+    if not np.isfinite(weight).all() or (weight < 0).any():
+        raise ValueError("pixel_weight must be finite and non-negative.")
+    return weight.reshape((n,) + tuple(shape))

@@ -1,0 +1,186 @@
+"""The skorch layer of the image encoders: the net, its callbacks, autocast and devices.
+
+:class:`ImageNet` trains a pure torch module of ``minuet_sk.nn`` on
+:class:`~minuet_sk._training.streaming.ImageBatches`; the loss comes from the estimator that
+owns the net. Nothing here knows sklearn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import time
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import (
+    Callback,
+    EpochTimer,
+    PassthroughScoring,
+    PrintLog,
+    ProgressBar,
+)
+
+__all__ = ["ImageNet", "NumberedBatches", "autocast", "epoch_records", "resolve_device"]
+
+
+def resolve_device(device):
+    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; other names are kept.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
+class _Throughput(Callback):
+    """Records ``images_per_s``: training images per second of the training part of the
+    epoch (reading, standardising and optimising; the validation pass is left out)."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.start_, self.stop_, self.n_images_ = time.perf_counter(), None, 0
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training and self.stop_ is None:
+            self.stop_ = time.perf_counter()
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.n_images_ += len(batch[0])
+
+    def on_epoch_end(self, net, **kwargs):
+        stop = self.stop_ if self.stop_ is not None else time.perf_counter()
+        net.history.record("images_per_s", self.n_images_ / max(stop - self.start_, 1e-9))
+
+
+class ImageNet(NeuralNet):
+    """skorch net for image encoders: batches ``(x, weight)``, loss from the estimator.
+
+    ``fit``/``partial_fit`` take ``X=(train_dataset, valid_dataset)``, two
+    :class:`~minuet_sk._training.streaming.ImageBatches` (the validation one may be None): the split
+    is made by the estimator, which knows the storage layout. The loss is
+    ``owner._loss(module, x, weight, loss_generator, training)``; ``shuffle_generator`` and
+    ``loss_generator`` are the ``torch.Generator`` objects that drive shuffling and noise;
+    validation batch ``i`` draws its noise from a generator seeded ``valid_seed + i``.
+    On CUDA the loss runs under bf16 autocast as the owner's ``mixed_precision`` says.
+
+    ``compile=True`` (with ``compile__*`` keyword arguments for :func:`torch.compile`)
+    compiles each child module of the module in place (:meth:`torch.nn.Module.compile`):
+    the estimators call their module through methods (``encode``, ``loss``), which
+    skorch's default, ``torch.compile(module)``, would leave uncompiled (it compiles only
+    ``forward``), and it would prefix the state-dict keys with ``_orig_mod.``.
+    """
+
+    def __init__(self, module, *args, owner=None, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.owner = owner
+
+    @property
+    def _default_callbacks(self):
+        callbacks = [
+            ("epoch_timer", EpochTimer()),
+            ("throughput", _Throughput()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+        ]
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks + [("print_log", PrintLog())]
+
+    def initialize_criterion(self):
+        # The loss is the estimator's ``_loss`` hook: it needs the module, the pixel
+        # weights and a generator, which a skorch criterion does not get.
+        self.criterion_ = None
+        return self
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        return X
+
+    def get_iterator(self, dataset, training=False):
+        return dataset if training else NumberedBatches(dataset)
+
+    def torch_compile(self, module, name):
+        if self.compile:
+            for child in module.children():
+                child.compile(**self.get_params_for("compile"))
+        return module
+
+    def _autocast(self):
+        return autocast(self.device, self.owner.mixed_precision)
+
+    def get_loss(self, x, weight, training=False, generator=None):
+        generator = self.loss_generator if generator is None else generator
+        with self._autocast():
+            return self.owner._loss(self.module_, x, weight, generator, training)
+
+    def _to_device(self, batch):
+        return [t.to(self.device, non_blocking=True) for t in batch]
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        loss = self.get_loss(*self._to_device(batch), training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": None}
+
+    def _validation_generator(self, index):
+        """The generator of validation batch ``index``: seeded by the fit and the index, so
+        that each batch gets the same noise in every epoch, whichever process scores it."""
+        device = self.loss_generator.device
+        return torch.Generator(device=device).manual_seed(self.valid_seed + int(index))
+
+    def validation_step(self, batch, **fit_params):
+        self._set_training(False)
+        x, weight, index = batch
+        with torch.no_grad():
+            loss = self.get_loss(*self._to_device((x, weight)), training=False,
+                                 generator=self._validation_generator(index))
+        return {"loss": loss, "y_pred": None}
+
+
+class NumberedBatches:
+    """Re-iterable ``(x, weight, index)`` validation batches: every ``step``-th batch of
+    ``dataset`` from the ``start``-th, with its index.
+
+    Examples
+    --------
+    >>> [b[2] for b in NumberedBatches([(0, 0), (1, 1), (2, 2)], start=1, step=2)]
+    [1]
+    """
+
+    def __init__(self, dataset, start=0, step=1):
+        self.dataset, self.start, self.step = dataset, start, step
+
+    def __iter__(self):
+        numbered = itertools.islice(enumerate(self.dataset), self.start, None, self.step)
+        for index, (x, weight) in numbered:
+            yield x, weight, index
+
+
+def autocast(device, mixed_precision="auto"):
+    """bf16 autocast on CUDA as ``mixed_precision`` says; a no-op context on CPU.
+
+    ``"auto"``: bf16 where the GPU computes it (Ampere and newer), float32 elsewhere;
+    ``"bf16"``: always on CUDA; ``"no"``: float32 everywhere.
+
+    Examples
+    --------
+    >>> autocast("cpu", "bf16")  # doctest: +ELLIPSIS
+    <contextlib.nullcontext object at ...>
+    """
+    if not str(device).startswith("cuda") or mixed_precision == "no":
+        return contextlib.nullcontext()
+    if mixed_precision == "auto" and not torch.cuda.is_bf16_supported():
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=torch.bfloat16)
+
+
+def epoch_records(history):
+    """The history of a skorch net as one dict per epoch (the estimators' ``history_``)."""
+    keys = ("train_loss", "valid_loss", "dur", "images_per_s")
+    return [
+        {"epoch": int(h["epoch"]), **{k: float(h[k]) for k in keys if k in h}} for h in history
+    ]
