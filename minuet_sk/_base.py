@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-__all__ = ["LatentFeaturesMixin", "check_not_pretrained"]
+__all__ = ["LatentFeaturesMixin", "check_not_pretrained", "resolve_device"]
 
 
 class LatentFeaturesMixin:
@@ -51,3 +51,18 @@ def check_not_pretrained(estimator):
         "sklearn.base.clone(model).fit(...); in a Pipeline that you fit, wrap the model in "
         "sklearn.frozen.FrozenEstimator to use it as it is."
     )
+
+
+def resolve_device(device):
+    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; other names are kept.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    if device == "auto":
+        import torch  # here, not at the top: PCA and the CLI import this module without it
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)

@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from skorch.callbacks import EarlyStopping
 from tqdm.auto import tqdm
 
-from ._base import LatentFeaturesMixin, check_not_pretrained
+from ._base import LatentFeaturesMixin, check_not_pretrained, resolve_device
 from ._persistence import (
     check_saved_class,
     estimator_config,
@@ -34,7 +34,7 @@ from ._persistence import (
     save_state,
 )
 from ._training.checkpoint import EpochCheckpoint, resume, write_checkpoint
-from ._training.net import ImageNet, autocast, epoch_records, resolve_device
+from ._training.net import ImageNet, autocast, epoch_records
 from ._training.sources import TransformedRows, is_out_of_core
 from ._training.streaming import (
     ImageBatches,

@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import check_not_pretrained
+from ._base import check_not_pretrained, resolve_device
 from ._persistence import (
     check_saved_class,
     estimator_config,
@@ -46,12 +46,6 @@ _SEED_MAX = 2**31 - 1
 # Early stopping first divides the learning rate by 1 / _LR_FACTOR, _LR_REDUCTIONS times.
 _LR_FACTOR = 0.2
 _LR_REDUCTIONS = 2
-
-
-def _resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def _row_seed(row):
@@ -296,7 +290,7 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
         )
         self.x_mean_, self.x_scale_ = _mean_and_scale(X)
         self.y_mean_, self.y_scale_ = _mean_and_scale(y)
-        self.device_ = _resolve_device(self.device)
+        self.device_ = resolve_device(self.device)
         # Weight initialisation draws from torch's global RNG: fork it so fitting leaves the
         # caller's random state untouched.
         with torch.random.fork_rng(devices=[]):
@@ -647,7 +641,7 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
         restore_feature_names(est, config["fitted"])
         for name in cls._FITTED_ARRAYS:
             setattr(est, name, state[name].numpy())
-        est.device_ = _resolve_device(device or est.device)
+        est.device_ = resolve_device(device or est.device)
         est.flow_ = est._build_flow()
         est.flow_.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("flow.")})
         est.flow_.to(est.device_).eval()

@@ -21,20 +21,7 @@ from skorch.callbacks import (
     ProgressBar,
 )
 
-__all__ = ["ImageNet", "NumberedBatches", "autocast", "epoch_records", "resolve_device"]
-
-
-def resolve_device(device):
-    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; other names are kept.
-
-    Examples
-    --------
-    >>> resolve_device("cpu")
-    'cpu'
-    """
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
+__all__ = ["ImageNet", "NumberedBatches", "autocast", "epoch_records"]
 
 
 class _Throughput(Callback):
