@@ -1,13 +1,10 @@
 """Data: the GalSim simulator (the default data set) and readers for real survey files."""
 
-from minuet_sk.datasets.hdf import load_galaxy10_decals
+from minuet_sk.datasets.catalogs import read_gz_votes, read_sed_catalog
+from minuet_sk.datasets.crossmatch import crossmatch
+from minuet_sk.datasets.fits import load_fits_cutouts
+from minuet_sk.datasets.galaxy10 import load_galaxy10_decals
 from minuet_sk.datasets.hubble import load_hubble_deep_field
-from minuet_sk.datasets.readers import (
-    crossmatch,
-    load_fits_cutouts,
-    read_gz_votes,
-    read_sed_catalog,
-)
 from minuet_sk.datasets.simulate import make_galaxies
 from minuet_sk.datasets.zoo import gz_binary_labels
 

@@ -15,8 +15,11 @@ import numpy as np
 from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-__all__ = ["DECALS_PIXEL_SCALE", "celestial_wcs", "flux_factor", "header_pixel_scale"]
+__all__ = ["DECALS_PIXEL_SCALE", "FITS_SUFFIXES", "celestial_wcs", "flux_factor",
+           "header_pixel_scale"]
 
+#: File name endings read as FITS.
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fits.fz")
 #: arcsec per pixel of DECaLS / Legacy Survey images.
 DECALS_PIXEL_SCALE = 0.262
 # AB magnitudes: a maggy is 3631 Jy, so flux densities convert to (nano)maggies.

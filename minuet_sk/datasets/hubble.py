@@ -25,7 +25,7 @@ from photutils.segmentation import (
 )
 from sklearn.utils import Bunch
 
-from minuet_sk.datasets.readers import center_crop
+from minuet_sk.datasets._cutouts import center_crop
 
 __all__ = ["load_hubble_deep_field"]
 

@@ -8,7 +8,7 @@ import pytest
 
 from minuet_sk._validation import check_image_batch, iter_batches
 from minuet_sk.datasets import load_galaxy10_decals
-from minuet_sk.datasets.hdf import GALAXY10_CLASSES, Galaxy10Images
+from minuet_sk.datasets.galaxy10 import GALAXY10_CLASSES, Galaxy10Images
 
 N, SIDE = 9, 40
 

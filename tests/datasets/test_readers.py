@@ -19,7 +19,7 @@ from minuet_sk.datasets import (
     read_gz_votes,
     read_sed_catalog,
 )
-from minuet_sk.datasets.readers import center_crop
+from minuet_sk.datasets._cutouts import center_crop
 from minuet_sk.datasets.zoo import QUESTIONS, TASKS
 
 BANDS = "grz"

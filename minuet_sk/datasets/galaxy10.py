@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 from sklearn.utils import Bunch
 
-from minuet_sk.datasets.readers import center_crop
+from minuet_sk.datasets._cutouts import center_crop
 
 __all__ = ["GALAXY10_CLASSES", "Galaxy10Images", "load_galaxy10_decals"]
 
