@@ -39,8 +39,7 @@ inside (one line saying so). --debug, before or after the subcommand, shows the 
 def _demo(args):
     import dataclasses
 
-    from minuet_sk.benchmark import PRESETS, run_benchmark
-    from minuet_sk.report import write_figures, write_report
+    from minuet_sk.evaluation import PRESETS, run_benchmark, write_figures, write_report
 
     config = dataclasses.replace(PRESETS[args.preset], seed=args.seed, device=args.device)
     if args.size is not None:
@@ -208,8 +207,7 @@ def _neighbors(args):
 def _benchmark(args):
     import dataclasses
 
-    from minuet_sk.benchmark import PRESETS, run_benchmark
-    from minuet_sk.report import write_figures
+    from minuet_sk.evaluation import PRESETS, run_benchmark, write_figures
 
     config = dataclasses.replace(PRESETS[args.preset], seed=args.seed, device=args.device)
     _, artifacts = run_benchmark(config, out_dir=args.out)
@@ -218,7 +216,7 @@ def _benchmark(args):
 
 
 def _report(args):
-    from minuet_sk.report import write_report
+    from minuet_sk.evaluation import write_report
 
     print(f"wrote {write_report(args.folder)}")
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from minuet_sk.benchmark import PRESETS, PROBE_TASKS, run_benchmark
-from minuet_sk.report import write_figures, write_report
+from minuet_sk.evaluation import PRESETS, run_benchmark, write_figures, write_report
+from minuet_sk.evaluation.config import PROBE_TASKS
 
 
 @pytest.fixture(scope="module")

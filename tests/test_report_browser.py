@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from minuet_sk.report import write_report
+from minuet_sk.evaluation import write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -1,0 +1,253 @@
+"""One function per question of the benchmark: reconstruction, probes, posteriors,
+orientation, similarity, correlations; each takes fitted encoders and data, returns figures.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_curve
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, cross_val_score
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline as sk_make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from minuet_sk.evaluation.config import PROBE_TASKS, TRUTH_CLASSES
+
+__all__ = [
+    "Clock", "correlations", "encoders", "orientation", "peak_memory_mb", "pixel_probes",
+    "posteriors", "probes", "reconstruction", "similarity", "truth_classes",
+]
+
+
+class Clock:
+    """Wall seconds and peak resident memory of each stage."""
+
+    def __init__(self):
+        self.seconds = {}
+
+    def __call__(self, name, fn, *args, **kwargs):
+        start = time.perf_counter()
+        out = fn(*args, **kwargs)
+        self.seconds[name] = time.perf_counter() - start
+        return out
+
+
+def peak_memory_mb():
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)
+
+
+def truth_classes(truth):
+    classes = pd.DataFrame(index=truth.index)
+    classes["quenched"] = truth["quenched"].astype(float)
+    classes["spiral"] = (truth["n_arms"] > 0).astype(float)
+    classes["edge_on"] = (truth["inclination"] > 70).astype(float)
+    classes["merger"] = truth["is_merger"].astype(float)
+    return classes
+
+
+def encoders(config, verbose=0):
+    """The three encoders, and the names of those already fitted (shipped weights)."""
+    from minuet_sk.minuet import MinuetEncoder
+    from minuet_sk.pca import EigengalaxyPCA
+    from minuet_sk.vae import VAEEncoder
+
+    shape = (3, config.image_size, config.image_size)
+    common = {"image_shape": shape, "random_state": config.seed}
+    torch_common = {**common, "device": config.device, "verbose": verbose}
+    minuet_params = dict(config.minuet)
+    preset = minuet_params.pop("preset", None)
+    pretrained = minuet_params.pop("pretrained", None)
+    if pretrained:
+        minuet = _without_own_stretch(
+            MinuetEncoder.from_pretrained(pretrained, device=config.device))
+        if minuet.image_shape_ != shape:
+            raise ValueError(f"the pretrained model {pretrained!r} takes images of shape "
+                             f"{minuet.image_shape_}; set image_size={minuet.image_shape_[-1]}")
+    elif preset:
+        minuet = MinuetEncoder.from_preset(preset, n_components=config.n_components,
+                                           **torch_common, **minuet_params)
+    else:
+        minuet = MinuetEncoder(config.n_components, **torch_common, **minuet_params)
+    encoders = {
+        "minuet": minuet,
+        "vae": VAEEncoder(config.n_components, **torch_common, **config.vae),
+        "pca": EigengalaxyPCA(config.n_components, **common),
+    }
+    return encoders, {"minuet"} if pretrained else set()
+
+
+def _without_own_stretch(model):
+    """The harness stretches every encoder's input itself (its metrics are in stretched
+    units): a shipped model whose own stretch is that same ``AsinhStretch()`` takes it off."""
+    from minuet_sk.preprocessing import AsinhStretch
+
+    own = model.stretch_
+    if own is not None:
+        harness = AsinhStretch(image_shape=own.image_shape)
+        if own.get_params() != harness.get_params():
+            raise ValueError(f"the pretrained model stretches with {own!r}, the benchmark "
+                             f"with {harness!r}; their results would not compare")
+        model.set_params(stretch=None)
+        model.stretch_ = None
+    return model
+
+
+def _image_scores(X, recon, suffix=""):
+    """Pixel MSE per band, and the power-spectrum error per band: the fractional error curve
+    (per radial bin) and its summary, the mean |log10(P_recon / P_truth)| over bins."""
+    from minuet_sk.metrics import power_spectrum_error
+
+    curve = np.asarray(power_spectrum_error(X, recon))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.abs(np.log10(np.clip(1.0 + curve, 1e-6, None)))
+    return {
+        f"mse_per_band{suffix}": np.nanmean((recon - X) ** 2, axis=(0, 2, 3)).tolist(),
+        f"power_spectrum_log_error_per_band{suffix}": np.nanmean(log_ratio, axis=1).tolist(),
+        f"power_spectrum_fractional_error{suffix}": curve.tolist(),
+    }
+
+
+def reconstruction(name, encoder, X, Z, config, clock):
+    recon = clock(f"{name}.inverse_transform", encoder.inverse_transform, Z).reshape(X.shape)
+    out = _image_scores(X, recon)
+    figures = {"recon": recon[:8]}
+    if name == "minuet":
+        samples = encoder.sample(Z, n_samples=config.n_posterior_samples,
+                                 random_state=config.seed)
+        out.update(_image_scores(X, samples.mean(axis=1), "_posterior_mean"))
+        figures["samples"] = samples[:8]
+    return out, figures
+
+
+def _probe_models(seed):
+    return {
+        "logistic": LogisticRegression(max_iter=2000),
+        "mlp": MLPClassifier((32,), max_iter=300, random_state=seed),
+    }
+
+
+def _labelled(labels, config):
+    """For each task: the galaxies with a label, their 0/1 labels, and whether both classes
+    have at least one galaxy per fold (else the task cannot be scored)."""
+    for task in PROBE_TASKS:
+        known = labels[task].notna().to_numpy()
+        y = labels[task][known].astype(int).to_numpy()
+        counts = np.bincount(y, minlength=2)
+        yield task, known, y, counts, counts.min() >= config.cv_folds
+
+
+def probes(encoder, X, labels, config, Z):
+    """ROC AUC of linear and MLP probes on frozen latents, stratified k-fold; and the ROC
+    curve of the linear probe from out-of-fold probabilities (same folds) on latents ``Z``."""
+    cv = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
+    scores, curves = {}, {}
+    for task, known, y, counts, scorable in _labelled(labels, config):
+        row = scores[task] = {"n": int(known.sum()), "n_positive": int(counts[1])}
+        if not scorable:
+            continue
+        for probe_name, probe in _probe_models(config.seed).items():
+            model = sk_make_pipeline(FrozenEstimator(encoder), StandardScaler(), probe)
+            with warnings.catch_warnings():  # a probe has a fixed iteration budget by design
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                auc = cross_val_score(model, X[known], y, cv=cv, scoring="roc_auc")
+            row[probe_name] = float(auc.mean())
+            row[f"{probe_name}_std"] = float(auc.std())
+        linear = sk_make_pipeline(StandardScaler(), _probe_models(config.seed)["logistic"])
+        proba = cross_val_predict(linear, Z[known], y, cv=cv, method="predict_proba")[:, 1]
+        fpr, tpr, _ = roc_curve(y, proba)
+        curves[task] = (fpr, tpr, row["logistic"])
+    return scores, curves
+
+
+def pixel_probes(X, labels, config):
+    cv = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
+    flat = X.reshape(len(X), -1)
+    scores = {}
+    for task, known, y, _, scorable in _labelled(labels, config):
+        if not scorable:
+            continue
+        model = sk_make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=2000))
+        scores[task] = {"logistic": float(cross_val_score(
+            model, flat[known], y, cv=cv, scoring="roc_auc").mean())}
+    return scores
+
+
+def posteriors(features_train, y_train, features_test, y_test, config):
+    from minuet_sk.flow import FlowPropertyRegressor
+    from minuet_sk.metrics import bias, outlier_fraction, sigma_nmad
+
+    flow = FlowPropertyRegressor(random_state=config.seed, device=config.device, **config.flow)
+    start = time.perf_counter()
+    flow.fit(features_train, y_train)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    posterior = flow.predict_dist(features_test)
+    sample_seconds = time.perf_counter() - start
+    z_true = y_test["redshift"].to_numpy()
+    z_pred = posterior.median()[:, list(posterior.names).index("redshift")]
+    out = {
+        "redshift": {
+            "sigma_nmad": float(sigma_nmad(z_true, z_pred)),
+            "outlier_fraction": float(outlier_fraction(z_true, z_pred)),
+            "bias": float(bias(z_true, z_pred)),
+        },
+        "crps": dict(zip(posterior.names, np.nanmean(posterior.crps(y_test), axis=0).tolist())),
+        "coverage_68": dict(zip(posterior.names, np.atleast_1d(
+            posterior.coverage(y_test, level=0.68)).tolist())),
+        "coverage_95": dict(zip(posterior.names, np.atleast_1d(
+            posterior.coverage(y_test, level=0.95)).tolist())),
+        "fit_seconds": fit_seconds,
+        "samples_per_s": posterior.samples.shape[0] * posterior.samples.shape[1] / sample_seconds,
+    }
+    return out, posterior
+
+
+def orientation(encoder, X, Z):
+    """Mean latent shift under 90-degree rotations and flips, in units of the median
+    nearest-neighbour distance between galaxies."""
+    from minuet_sk.neighbors import latent_neighbors
+
+    scale = StandardScaler().fit(Z)
+    nn_dist = np.median(latent_neighbors(scale.transform(Z), k=1, standardize=False)[0])
+    moves = {
+        "rot90": np.rot90(X, 1, axes=(2, 3)),
+        "rot180": np.rot90(X, 2, axes=(2, 3)),
+        "flip_lr": X[..., ::-1],
+        "flip_ud": X[..., ::-1, :],
+    }
+    out = {}
+    for move, Xm in moves.items():
+        Zm = encoder.transform(np.ascontiguousarray(Xm))
+        shift = np.linalg.norm(scale.transform(Zm) - scale.transform(Z), axis=1)
+        out[move] = float(np.median(shift) / nn_dist)
+    out["mean"] = float(np.mean(list(out.values())))
+    return out
+
+
+def similarity(Z, labels, classes):
+    from minuet_sk.neighbors import precision_at_k
+
+    out = {}
+    for name, y in {**{f"gz_{t}": labels[t] for t in PROBE_TASKS},
+                    **{f"truth_{c}": classes[c] for c in TRUTH_CLASSES}}.items():
+        if y.notna().sum() > 10 and y.nunique() == 2:
+            out[name] = float(precision_at_k(Z, y.to_numpy(), k=5)["all"])
+    return out
+
+
+def correlations(Z, frame):
+    from minuet_sk.plotting import correlation_table
+
+    table = correlation_table(Z, frame)
+    return {method: table[method].to_dict(orient="index")
+            for method in table.columns.get_level_values(0).unique()}
