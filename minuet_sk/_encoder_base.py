@@ -26,12 +26,8 @@ from tqdm.auto import tqdm
 
 from ._base import LatentFeaturesMixin, check_not_pretrained, resolve_device
 from ._persistence import (
-    check_saved_class,
-    estimator_config,
-    estimator_from_params,
-    load_state,
+    SavedModelMixin,
     restore_feature_names,
-    save_state,
 )
 from ._training.checkpoint import EpochCheckpoint, resume, write_checkpoint
 from ._training.net import ImageNet, autocast, epoch_records
@@ -48,7 +44,7 @@ from .preprocessing import AsinhStretch
 __all__ = ["BaseImageEncoder"]
 
 
-class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
+class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, BaseEstimator):
     """Base class of the torch image encoders (not used directly).
 
     Fitting standardises each band with a robust per-band median and scale (learned in
@@ -522,13 +518,13 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         self.device_ = self._resolve_device()
 
     def save(self, path):
-        """Save the fitted encoder to the directory ``path`` (safetensors + JSON, no pickle).
+        """Save the fitted encoder to the folder ``path`` (safetensors + JSON, no pickle):
+        ``model.safetensors`` holds the module weights, ``config.json`` the class name,
+        parameters, fitted state and package version.
 
         Parameters
         ----------
         path : str or path-like
-            Directory; ``model.safetensors`` holds the module weights, ``config.json`` the
-            class name, parameters, fitted state and package version.
 
         Returns
         -------
@@ -541,33 +537,17 @@ class BaseImageEncoder(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         if self._is_main_process():
-            save_state(path, estimator_config(self, self._fitted_config()),
-                       self.net_.module_.state_dict())
+            super().save(path)
         if self.accelerator is not None:
             self.accelerator.wait_for_everyone()
         return Path(path)
 
-    @classmethod
-    def load(cls, path, *, device=None):
-        """Rebuild a fitted encoder saved by :meth:`save`.
+    def _saved_state(self):
+        return self._fitted_config(), self.net_.module_.state_dict()
 
-        Parameters
-        ----------
-        path : str or path-like
-            Directory written by :meth:`save`.
-        device : str or None
-            Overrides the saved ``device`` parameter (e.g. ``"cpu"``).
-
-        Returns
-        -------
-        estimator
-        """
-        config, tensors = load_state(path)
-        check_saved_class(config, cls, path)
-        est = estimator_from_params(cls, config["params"])
+    def _restore(self, fitted, tensors, device):
         if device is not None:
-            est.set_params(device=device)
-        est._set_fitted_config(config["fitted"])
-        est.net_ = est._make_net()
-        est.net_.module_.load_state_dict(tensors)
-        return est
+            self.set_params(device=device)
+        self._set_fitted_config(fitted)
+        self.net_ = self._make_net()
+        self.net_.module_.load_state_dict(tensors)

@@ -8,7 +8,6 @@ import functools
 import hashlib
 import warnings
 from numbers import Integral, Real
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -25,13 +24,8 @@ from sklearn.utils.validation import (
 
 from ._base import check_not_pretrained, resolve_device
 from ._persistence import (
-    check_saved_class,
-    estimator_config,
-    estimator_from_params,
+    SavedModelMixin,
     load_pretrained,
-    load_state,
-    restore_feature_names,
-    save_state,
 )
 from ._validation import iter_batches
 from .nn.flows import build_spline_flow, flow_sample
@@ -53,7 +47,7 @@ def _row_seed(row):
     return int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little")
 
 
-class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
+class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
     """Posterior distributions of physical properties from features, with a spline flow.
 
     A conditional neural spline flow (Durkan et al. 2019) built with nflows models
@@ -566,23 +560,21 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
     )
     _FITTED_ARRAYS = ("x_mean_", "x_scale_", "y_mean_", "y_scale_")
 
-    def save(self, path):
-        """Save the fitted estimator to folder ``path`` (safetensors + JSON; no pickle).
-
-        Parameters
-        ----------
-        path : str or path-like
-
-        Returns
-        -------
-        pathlib.Path
-        """
-        check_is_fitted(self)
+    def _saved_state(self):
         fitted = {name: getattr(self, name) for name in self._FITTED_CONFIG}
         state = {f"flow.{k}": v for k, v in self.flow_.state_dict().items()}
         state.update({name: torch.from_numpy(getattr(self, name)) for name in self._FITTED_ARRAYS})
-        save_state(path, estimator_config(self, fitted), state)
-        return Path(path)
+        return fitted, state
+
+    def _restore(self, fitted, state, device):
+        for name in self._FITTED_CONFIG:
+            setattr(self, name, fitted[name])
+        for name in self._FITTED_ARRAYS:
+            setattr(self, name, state[name].numpy())
+        self.device_ = resolve_device(device or self.device)
+        self.flow_ = self._build_flow()
+        self.flow_.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("flow.")})
+        self.flow_.to(self.device_).eval()
 
     @classmethod
     def from_pretrained(cls, name="sim-grz-72-flow", *, device="auto"):
@@ -618,34 +610,6 @@ class FlowPropertyRegressor(RegressorMixin, BaseEstimator):
         (['minuet0', 'minuet1', 'minuet2', 'minuet3', 'minuet4'], ['redshift', 'log_mstar', 'log_sfr'])
         """
         return load_pretrained(name, cls, device=device)
-
-    @classmethod
-    def load(cls, path, *, device=None):
-        """Load an estimator written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-        device : str, optional
-            Device for the flow; default: the ``device`` parameter it was saved with.
-
-        Returns
-        -------
-        FlowPropertyRegressor
-        """
-        config, state = load_state(path)
-        check_saved_class(config, cls, path)
-        est = estimator_from_params(cls, config["params"])
-        for name in cls._FITTED_CONFIG:
-            setattr(est, name, config["fitted"][name])
-        restore_feature_names(est, config["fitted"])
-        for name in cls._FITTED_ARRAYS:
-            setattr(est, name, state[name].numpy())
-        est.device_ = resolve_device(device or est.device)
-        est.flow_ = est._build_flow()
-        est.flow_.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("flow.")})
-        est.flow_.to(est.device_).eval()
-        return est
 
 
 def _mean_and_scale(a):

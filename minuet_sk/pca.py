@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -14,12 +13,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from minuet_sk._base import LatentFeaturesMixin
+from minuet_sk._persistence import SavedModelMixin
 from minuet_sk._validation import validate_images
 
 __all__ = ["EigengalaxyPCA"]
 
 
-class EigengalaxyPCA(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
+class EigengalaxyPCA(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, BaseEstimator):
     """Principal components of galaxy images ("eigengalaxies").
 
     A thin layer over :class:`sklearn.decomposition.PCA` that speaks images: it accepts
@@ -207,78 +207,29 @@ class EigengalaxyPCA(LatentFeaturesMixin, TransformerMixin, BaseEstimator):
     _PCA_ARRAYS = ("components_", "mean_", "explained_variance_",
                    "explained_variance_ratio_", "singular_values_")
 
-    def save(self, path):
-        """Save the fitted model to the folder ``path`` (safetensors + JSON, no pickle).
-
-        Parameters
-        ----------
-        path : str or path-like
-
-        Returns
-        -------
-        pathlib.Path
-
-        Examples
-        --------
-        >>> import tempfile, numpy as np
-        >>> X = np.random.default_rng(0).normal(size=(20, 6))
-        >>> pca = EigengalaxyPCA(2, image_shape=None).fit(X)
-        >>> back = EigengalaxyPCA.load(pca.save(tempfile.mkdtemp()))
-        >>> bool(np.allclose(back.transform(X), pca.transform(X)))
-        True
-        """
+    def _saved_state(self):
         import torch
 
-        from minuet_sk._persistence import estimator_config, save_state
-
-        check_is_fitted(self)
         fitted = {"image_shape_": self.image_shape_, "n_features_in_": self.n_features_in_,
                   "n_components_": self.pca_.n_components_, "n_samples_": self.pca_.n_samples_,
                   "noise_variance_": float(self.pca_.noise_variance_)}
         tensors = {k: torch.from_numpy(np.ascontiguousarray(getattr(self.pca_, k)))
                    for k in self._PCA_ARRAYS}
-        save_state(path, estimator_config(self, fitted), tensors)
-        return Path(path)
+        return fitted, tensors
 
-    @classmethod
-    def load(cls, path, *, device=None):
-        """Load a model written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or path-like
-        device : None
-            Ignored: PCA runs on the CPU (accepted so that every estimator loads alike).
-
-        Returns
-        -------
-        EigengalaxyPCA
-        """
-        from minuet_sk._persistence import (
-            check_saved_class,
-            estimator_from_params,
-            load_state,
-            restore_feature_names,
-        )
-
-        config, tensors = load_state(path)
-        check_saved_class(config, cls, path)
-        est = estimator_from_params(cls, config["params"])
-        fitted = config["fitted"]
-        pca = PCA(n_components=est.n_components, whiten=est.whiten, svd_solver=est.svd_solver,
-                  random_state=est.random_state)
-        for k in cls._PCA_ARRAYS:
+    def _restore(self, fitted, tensors, device):
+        pca = PCA(n_components=self.n_components, whiten=self.whiten,
+                  svd_solver=self.svd_solver, random_state=self.random_state)
+        for k in self._PCA_ARRAYS:
             setattr(pca, k, tensors[k].numpy())
         pca.n_components_ = fitted["n_components_"]
         pca.n_samples_ = fitted["n_samples_"]
         pca.noise_variance_ = fitted["noise_variance_"]
         pca.n_features_in_ = fitted["n_features_in_"]
-        est.pca_ = pca
-        est.image_shape_ = tuple(fitted["image_shape_"])
-        est.n_features_in_ = fitted["n_features_in_"]
-        restore_feature_names(est, fitted)
-        est._set_derived()
-        return est
+        self.pca_ = pca
+        self.image_shape_ = tuple(fitted["image_shape_"])
+        self.n_features_in_ = fitted["n_features_in_"]
+        self._set_derived()
 
     def _set_derived(self):
         # one memory layout whether fitted or loaded, so both give bit-identical transforms
