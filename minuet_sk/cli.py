@@ -223,8 +223,16 @@ def _report(args):
 
 # ---- parser ---------------------------------------------------------------------------
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Keeps the description's lines and shows every option's default."""
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description's lines and shows each option's default where it has one (not
+    for required options, flags, or help that already says it)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.required or action.default in (None, argparse.SUPPRESS)
+                or isinstance(action.default, bool) or "default" in text):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def _debug_flag(parser, default):
