@@ -1,0 +1,72 @@
+"""One save/load for every estimator (``_persistence``): the class table, any class through
+``load_estimator``, and shipped weights by name."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import make_blobs_images
+
+from minuet_sk import EigengalaxyPCA, FlowPropertyRegressor, VAEEncoder
+from minuet_sk._persistence import (
+    SAVED_CLASSES,
+    load_estimator,
+    load_pretrained,
+    saved_class,
+    shipped_models,
+)
+
+SHAPE = (3, 8, 8)
+
+
+def _fitted():
+    X = make_blobs_images(24, SHAPE)
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(60, 2))
+    return {
+        "pca": (EigengalaxyPCA(2, image_shape=SHAPE).fit(X), X),
+        "vae": (VAEEncoder(2, image_shape=SHAPE, channels=(4,), max_epochs=1, device="cpu",
+                           random_state=0).fit(X), X),
+        "flow": (FlowPropertyRegressor(n_transforms=2, hidden_features=8, max_epochs=2,
+                                       n_samples=20, random_state=0, device="cpu")
+                 .fit(Z, Z[:, 0] + 0.1 * rng.normal(size=60)), Z),
+    }
+
+
+@pytest.mark.parametrize("name", ["pca", "vae", "flow"])
+def test_any_saved_estimator_loads_through_the_class_its_config_names(name, tmp_path):
+    est, X = _fitted()[name]
+    back = load_estimator(est.save(tmp_path / name), device="cpu")
+    assert type(back) is type(est)
+    out = back.predict(X) if name == "flow" else back.transform(X)
+    np.testing.assert_allclose(out, est.predict(X) if name == "flow" else est.transform(X),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_a_config_naming_another_class_is_refused(tmp_path):
+    est, _ = _fitted()["pca"]
+    path = est.save(tmp_path / "m")
+    config = json.loads((path / "config.json").read_text())
+    config["class"] = "subprocess.Popen"
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="does not load"):
+        load_estimator(path)
+    with pytest.raises(ValueError, match="does not load"):
+        saved_class("Popen")
+
+
+def test_every_class_of_the_table_is_importable_and_loads_itself():
+    for name in SAVED_CLASSES:
+        cls = saved_class(name)
+        assert cls.__name__ == name and hasattr(cls, "get_params")
+
+
+def test_shipped_models_load_by_name_whatever_their_class():
+    assert {"sim-grz-72", "sim-grz-72-flow"} <= set(shipped_models())
+    flow = load_pretrained("sim-grz-72-flow", device="cpu")
+    assert type(flow).__name__ == "FlowPropertyRegressor"
+    assert flow.pretrained_ == "sim-grz-72-flow"
+    with pytest.raises(ValueError, match="discard"):
+        flow.fit(np.zeros((10, 5)), np.zeros(10))
+    with pytest.raises(ValueError, match=r"load_estimator\(path\)"):
+        load_pretrained("hubble-9000")
