@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-__all__ = ["LatentFeaturesMixin", "check_not_pretrained", "resolve_device"]
+__all__ = ["TRAINING_CONSTRAINTS", "LatentFeaturesMixin", "check_not_pretrained", "resolve_device"]
+
+
+#: Constraints of the training parameters that every torch estimator shares (the image
+#: encoders and the flow): one definition, so that they cannot disagree.
+TRAINING_CONSTRAINTS = {
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+    "early_stopping": ["boolean"],
+    "patience": [Interval(Integral, 1, None, closed="left")],
+    "device": [str],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
 
 
 class LatentFeaturesMixin:

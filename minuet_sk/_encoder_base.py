@@ -24,7 +24,12 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from skorch.callbacks import EarlyStopping
 from tqdm.auto import tqdm
 
-from ._base import LatentFeaturesMixin, check_not_pretrained, resolve_device
+from ._base import (
+    TRAINING_CONSTRAINTS,
+    LatentFeaturesMixin,
+    check_not_pretrained,
+    resolve_device,
+)
 from ._persistence import (
     SavedModelMixin,
     restore_feature_names,
@@ -151,16 +156,7 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
         "stretch": [AsinhStretch, None],
         "flux_unit": [str, None],
         "pixel_scale": [Interval(Real, 0, None, closed="neither"), None],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "early_stopping": ["boolean"],
-        "patience": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        **TRAINING_CONSTRAINTS,
         "warm_start": ["boolean"],
         "checkpoint_dir": [str, os.PathLike, None],
         "compile": ["boolean", dict],

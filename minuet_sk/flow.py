@@ -22,7 +22,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import check_not_pretrained, resolve_device
+from ._base import TRAINING_CONSTRAINTS, check_not_pretrained, resolve_device
 from ._persistence import (
     SavedModelMixin,
     load_pretrained,
@@ -88,8 +88,9 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         Adam learning rate.
     weight_decay : float, default=0.0
         Adam (L2) weight decay.
-    validation_fraction : float in (0, 1), default=0.1
-        Fraction of the training rows held out for early stopping.
+    validation_fraction : float in [0, 1), default=0.1
+        Fraction of the training rows held out for early stopping (0: none held out, and
+        training runs for ``max_epochs``).
     early_stopping : bool, default=True
         Monitor the loss on the validation split and keep the weights of the best epoch.
         When it has not improved for ``patience`` epochs the learning rate is divided by 5;
@@ -167,18 +168,9 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         "hidden_features": [Interval(Integral, 1, None, closed="left")],
         "n_bins": [Interval(Integral, 2, None, closed="left")],
         "tail_bound": [Interval(Real, 0, None, closed="neither")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "early_stopping": ["boolean"],
-        "patience": [Interval(Integral, 1, None, closed="left")],
+        **TRAINING_CONSTRAINTS,
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "point_estimate": [StrOptions({"median", "mean", "mode"})],
-        "device": [str],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(

@@ -301,3 +301,11 @@ class TestPropertyPosterior:
             post.pit(truth[:, :1])
         with pytest.raises(ValueError, match="shape"):
             PropertyPosterior(np.zeros((3, 4)))
+
+
+def test_no_validation_rows_trains_every_epoch():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 2))
+    flow = FlowPropertyRegressor(n_transforms=2, hidden_features=8, max_epochs=3,
+                                 validation_fraction=0.0, random_state=0).fit(X, X[:, 0])
+    assert len(flow.history_) == 3 and all(h["valid_loss"] is None for h in flow.history_)
