@@ -17,7 +17,12 @@ start=$SECONDS
 "$PYTHON" -m venv "$work/venv"
 bin="$work/venv/bin"
 "$bin/python" -m pip install --quiet --upgrade pip
-"$bin/python" -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" "$root"
+# build from a copy of the checkout's files (tracked, and untracked but not ignored): an
+# in-tree build would package whatever stale modules an old build/ folder still holds
+mkdir "$work/src"
+git -C "$root" ls-files -z --cached --others --exclude-standard \
+  | tar -C "$root" --null --ignore-failed-read -T - -cf - | tar -C "$work/src" -xf -
+"$bin/python" -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" "$work/src"
 "$bin/python" -m pip install --quiet "$TORCH"
 "$bin/python" -m pip install --quiet "$work"/dist/minuet_sk-*.whl
 installed=$SECONDS
