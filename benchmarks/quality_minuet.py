@@ -37,7 +37,7 @@ import torch
 from sklearn.linear_model import LinearRegression
 
 from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, metrics
-from minuet_sk.minuet import _mask_loss_weights
+from minuet_sk._training.masks import mask_loss_weights
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -130,7 +130,7 @@ def main():
     weight = None
     start, track, paused = time.perf_counter(), [], 0.0  # the masks count as training time
     if args.masked:
-        weight = np.ascontiguousarray(np.broadcast_to(_mask_loss_weights(X_train),
+        weight = np.ascontiguousarray(np.broadcast_to(mask_loss_weights(X_train),
                                                       X_train.shape))
     while time.perf_counter() - start - paused < args.budget:
         est.partial_fit(X_train, pixel_weight=weight)

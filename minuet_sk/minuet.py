@@ -5,17 +5,15 @@ from __future__ import annotations
 from numbers import Integral, Real
 from typing import ClassVar
 
-import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
 
 from ._encoder_base import BaseImageEncoder
-from ._training.streaming import ImageBatches, MaskWeights, expand_blocks
+from ._minuet_decoding import DiffusionDecodingMixin
+from ._training.masks import central_mask_weights
+from ._training.streaming import ImageBatches
 from .nn.augment import orient, random_orientation_matrices
 from .nn.autoencoder import DiffusionAutoencoder, band_whitening
-from .preprocessing import central_source_masks
 
 __all__ = ["PRESETS", "MinuetEncoder"]
 
@@ -33,31 +31,7 @@ PRESETS = {
     },
 }
 
-# Pixel weights of masked_loss: on the central galaxy's segmentation mask, and elsewhere.
-_MASK_WEIGHT, _BACKGROUND_WEIGHT = 0.9, 0.1
-# Seed of the fixed noise and of the stratified times of ``score`` and ``valid_loss``.
-_SCORE_SEED = 0
-
-
-def _mask_loss_weights(images):
-    """``masked_loss``'s pixel weights of ``images`` ``(n, C, H, W)``: ``(n, 1, H, W)``
-    float32, 0.9 on each image's central-source segmentation mask and 0.1 elsewhere."""
-    masks = central_source_masks(images)[:, None]
-    return np.where(masks, _MASK_WEIGHT, _BACKGROUND_WEIGHT).astype(np.float32)
-
-
-def _packed_central_masks(batches, verbose):
-    """:func:`central_source_masks` of the standardised ``(x, weight)`` batches (missing
-    pixels, weight 0, left out), packed 8 pixels a byte: ``(n, ceil(H W / 8))`` uint8."""
-    packed = []
-    for x, weight in tqdm(batches, total=batches.n_batches(), disable=not verbose,
-                          desc="masks", leave=False):
-        masks = central_source_masks(torch.where(weight > 0, x, torch.nan).numpy())
-        packed.append(np.packbits(masks.reshape(len(masks), -1), axis=1))
-    return np.concatenate(packed)
-
-
-class MinuetEncoder(BaseImageEncoder):
+class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
     """Diffusion autoencoder: images -> ``n_components`` semantic latents (and back).
 
     A Perceiver encoder reads an image's patch tokens into a small learnable latent array
@@ -451,136 +425,14 @@ class MinuetEncoder(BaseImageEncoder):
         return module.loss(orient(x, theta_encoder), target, t, noise, target_weight)
 
     def _training_weights(self, source, shape, validated, blocks, pixel_weight):
-        """With ``masked_loss``, the mask weights (times ``pixel_weight``): the masks of the
-        training images, computed once per fit from the standardised images and kept as
-        bits (the validation images' rows stay empty: training never reads them)."""
+        """With ``masked_loss``, the mask weights (times ``pixel_weight``) of the training
+        images, computed once per fit (:func:`~minuet_sk._training.masks.central_mask_weights`)."""
         if not self.masked_loss:
             return pixel_weight
         batches = ImageBatches(source, blocks, shape, self.batch_size, self.band_median_,
                                self.band_scale_, validated)
-        packed = np.zeros((source.shape[0], -(-shape[1] * shape[2] // 8)), np.uint8)
-        # unshuffled batches hold the blocks' images in order
-        packed[expand_blocks(batches.blocks)] = _packed_central_masks(
-            batches, self.verbose and self._is_main_process())
-        return MaskWeights(packed, shape, _MASK_WEIGHT, _BACKGROUND_WEIGHT, pixel_weight)
+        return central_mask_weights(batches, source.shape[0], pixel_weight,
+                                    self.verbose and self._is_main_process())
 
     def _encode(self, module, x, weight):
         return module.encode(x)
-
-    @staticmethod
-    def _fixed_noise_loss(module, x, weight):
-        """Per-pixel weighted loss at evenly spread times and seeded noise (no rotation)."""
-        n, steps = len(x), module.diffusion.diffusion_steps
-        t = ((torch.arange(n, device=x.device) + 0.5) * steps / n).long()
-        generator = torch.Generator(device=x.device).manual_seed(_SCORE_SEED)
-        noise = torch.randn(x.shape, generator=generator, device=x.device)
-        per_pixel = module.loss(x, x, t, noise, weight, reduction="none")
-        return per_pixel, torch.broadcast_to(module.mixed_weights(weight, x.shape), x.shape)
-
-    def _decoder(self, generator):
-        """``fn(module, z)`` -> DDIM images, for ``_map_latents``."""
-        def decode(module, z):
-            return module.decode(z, sampling_steps=self.sampling_steps, eta=self.eta,
-                                 generator=generator)
-        return decode
-
-    def _generator(self, random_state):
-        """A torch.Generator on the fitted device, seeded by :meth:`_sampling_seed`."""
-        return torch.Generator(device=self.device_).manual_seed(
-            self._sampling_seed(random_state)
-        )
-
-    # ---- public API ---------------------------------------------------------------------
-    def inverse_transform(self, X):
-        """Decode latents into images by DDIM (``sampling_steps``, ``eta``), flattened.
-
-        The starting noise comes from the fit's seed, so the same latents always give the
-        same images (and an integer ``random_state`` makes them reproducible across fits).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_components)
-            Latents.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, C*H*W)
-            Images in the input units.
-        """
-        check_is_fitted(self)
-        images = self._map_latents(self._decoder(self._generator(None)), X)
-        images = self._destandardise(images)
-        return images.reshape(len(images), -1)
-
-    def sample(self, Z, n_samples=5, random_state=None):
-        """Draw ``n_samples`` posterior reconstructions of each row of latents ``Z``.
-
-        Each draw starts DDIM from its own Gaussian noise: the spread of the draws shows
-        what the latents do not pin down (noise, position angle, fine structure).
-
-        Parameters
-        ----------
-        Z : array-like of shape (n, n_components)
-        n_samples : int, default=5
-        random_state : int, RandomState instance or None, default=None
-            Seeds the starting noise (and the DDIM noise when ``eta > 0``). None uses the
-            fit's own seed: the same draws on every call, and NumPy's global generator is
-            left alone; pass an int (or a ``RandomState``) for other draws.
-
-        Returns
-        -------
-        ndarray of shape (n, n_samples, C, H, W)
-            Images in the input units.
-        """
-        check_is_fitted(self)
-        if not (isinstance(n_samples, Integral) and n_samples >= 1):
-            raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
-        generator = self._generator(random_state)
-        Z = np.asarray(Z, dtype=np.float32)
-        repeated = np.repeat(Z, n_samples, axis=0) if Z.ndim == 2 else Z
-        images = self._map_latents(self._decoder(generator), repeated)
-        images = self._destandardise(images)
-        return images.reshape((len(Z), n_samples) + tuple(self.image_shape_))
-
-    def reconstruct(self, X, n_samples=1, random_state=None):
-        """Encode and decode images: the mean of ``n_samples`` DDIM reconstructions.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, C, H, W) or (n, C*H*W)
-        n_samples : int, default=1
-            Draws averaged per image (more draws: a smoother posterior-mean image).
-        random_state : int, RandomState instance or None, default=None
-            Seeds the starting noise; None uses the fit's seed (reproducible).
-
-        Returns
-        -------
-        ndarray of shape (n, C, H, W)
-        """
-        check_is_fitted(self)
-        return self.sample(self.transform(X), n_samples, random_state).mean(axis=1)
-
-    def score(self, X, y=None):
-        """Minus the mean denoising loss per pixel at fixed noise and times (higher is better).
-
-        Deterministic: the times are spread evenly over the diffusion and the noise is
-        seeded; images are not rotated; missing pixels are left out.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, C, H, W) or (n, C*H*W)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        float
-        """
-        check_is_fitted(self)
-
-        def sums(module, x, weight):
-            per_pixel, weight = self._fixed_noise_loss(module, x, weight)
-            return per_pixel.flatten(1).sum(1), weight.flatten(1).sum(1)
-
-        loss, weight = self._predict_batches(sums, X)
-        return -float(loss.sum() / max(weight.sum(), 1e-12))

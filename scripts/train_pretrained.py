@@ -24,8 +24,8 @@ from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import cross_val_score
 
 from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, __version__, metrics
+from minuet_sk._training.masks import BACKGROUND_WEIGHT, MASK_WEIGHT
 from minuet_sk.datasets import make_galaxies
-from minuet_sk.minuet import _BACKGROUND_WEIGHT, _MASK_WEIGHT
 
 OUT = Path(__file__).resolve().parents[1] / "minuet_sk" / "pretrained" / "sim-grz-72"
 
@@ -114,8 +114,8 @@ def main(argv=None):
         "command": f"python scripts/train_pretrained.py --n {args.n} --epochs {args.epochs} "
                    f"--threads {args.threads} --seed {args.seed}"
                    + ("" if args.masked else " --no-masked"),
-        "loss_weights": (f"{_MASK_WEIGHT} on central_source_masks (computed once, "
-                         f"included in fit_seconds), {_BACKGROUND_WEIGHT} elsewhere"
+        "loss_weights": (f"{MASK_WEIGHT} on central_source_masks (computed once, "
+                         f"included in fit_seconds), {BACKGROUND_WEIGHT} elsewhere"
                          if args.masked else "equal"),
         "estimator_params": {k: v for k, v in model.get_params().items()
                              if isinstance(v, (int, float, str, bool, tuple, type(None)))},

@@ -8,7 +8,7 @@ import torch
 from conftest import make_blobs_images
 
 from minuet_sk import MinuetEncoder
-from minuet_sk.minuet import _mask_loss_weights
+from minuet_sk._training.masks import mask_loss_weights
 from minuet_sk.nn.augment import orient, random_orientation_matrices
 from minuet_sk.nn.autoencoder import band_whitening
 
@@ -78,7 +78,7 @@ class TestShapesAndNames:
         # the masks computed once per fit weigh the training loss exactly as the same
         # weights passed by hand (standardising does not move the segmentation)
         masked = MinuetEncoder(3, **TINY).fit(X)  # masked_loss=True is the default
-        weight = np.broadcast_to(_mask_loss_weights(X), X.shape)
+        weight = np.broadcast_to(mask_loss_weights(X), X.shape)
         by_hand = MinuetEncoder(3, **TINY, masked_loss=False).fit(X, pixel_weight=weight)
         plain = MinuetEncoder(3, **TINY, masked_loss=False).fit(X)
         assert masked.history_[0]["train_loss"] == by_hand.history_[0]["train_loss"]

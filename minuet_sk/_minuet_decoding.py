@@ -1,0 +1,137 @@
+"""What Minuet's diffusion decoder gives from a fitted model: images from latents by DDIM
+(``inverse_transform``, ``sample``, ``reconstruct``) and the denoising score (``score``)."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["DiffusionDecodingMixin"]
+
+# Seed of the fixed noise and of the stratified times of ``score`` and ``valid_loss``.
+_SCORE_SEED = 0
+
+
+class DiffusionDecodingMixin:
+    """The decoding side of :class:`~minuet_sk.minuet.MinuetEncoder`: DDIM images from
+    latents, posterior samples, reconstructions and the fixed-noise denoising score."""
+
+    @staticmethod
+    def _fixed_noise_loss(module, x, weight):
+        """Per-pixel weighted loss at evenly spread times and seeded noise (no rotation)."""
+        n, steps = len(x), module.diffusion.diffusion_steps
+        t = ((torch.arange(n, device=x.device) + 0.5) * steps / n).long()
+        generator = torch.Generator(device=x.device).manual_seed(_SCORE_SEED)
+        noise = torch.randn(x.shape, generator=generator, device=x.device)
+        per_pixel = module.loss(x, x, t, noise, weight, reduction="none")
+        return per_pixel, torch.broadcast_to(module.mixed_weights(weight, x.shape), x.shape)
+
+    def _decoder(self, generator):
+        """``fn(module, z)`` -> DDIM images, for ``_map_latents``."""
+        def decode(module, z):
+            return module.decode(z, sampling_steps=self.sampling_steps, eta=self.eta,
+                                 generator=generator)
+        return decode
+
+    def _generator(self, random_state):
+        """A torch.Generator on the fitted device, seeded by :meth:`_sampling_seed`."""
+        return torch.Generator(device=self.device_).manual_seed(
+            self._sampling_seed(random_state)
+        )
+
+    def inverse_transform(self, X):
+        """Decode latents into images by DDIM (``sampling_steps``, ``eta``), flattened.
+
+        The starting noise comes from the fit's seed, so the same latents always give the
+        same images (and an integer ``random_state`` makes them reproducible across fits).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Latents.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, C*H*W)
+            Images in the input units.
+        """
+        check_is_fitted(self)
+        images = self._map_latents(self._decoder(self._generator(None)), X)
+        images = self._destandardise(images)
+        return images.reshape(len(images), -1)
+
+    def sample(self, Z, n_samples=5, random_state=None):
+        """Draw ``n_samples`` posterior reconstructions of each row of latents ``Z``.
+
+        Each draw starts DDIM from its own Gaussian noise: the spread of the draws shows
+        what the latents do not pin down (noise, position angle, fine structure).
+
+        Parameters
+        ----------
+        Z : array-like of shape (n, n_components)
+        n_samples : int, default=5
+        random_state : int, RandomState instance or None, default=None
+            Seeds the starting noise (and the DDIM noise when ``eta > 0``). None uses the
+            fit's own seed: the same draws on every call, and NumPy's global generator is
+            left alone; pass an int (or a ``RandomState``) for other draws.
+
+        Returns
+        -------
+        ndarray of shape (n, n_samples, C, H, W)
+            Images in the input units.
+        """
+        check_is_fitted(self)
+        if not (isinstance(n_samples, Integral) and n_samples >= 1):
+            raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+        generator = self._generator(random_state)
+        Z = np.asarray(Z, dtype=np.float32)
+        repeated = np.repeat(Z, n_samples, axis=0) if Z.ndim == 2 else Z
+        images = self._map_latents(self._decoder(generator), repeated)
+        images = self._destandardise(images)
+        return images.reshape((len(Z), n_samples) + tuple(self.image_shape_))
+
+    def reconstruct(self, X, n_samples=1, random_state=None):
+        """Encode and decode images: the mean of ``n_samples`` DDIM reconstructions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, H, W) or (n, C*H*W)
+        n_samples : int, default=1
+            Draws averaged per image (more draws: a smoother posterior-mean image).
+        random_state : int, RandomState instance or None, default=None
+            Seeds the starting noise; None uses the fit's seed (reproducible).
+
+        Returns
+        -------
+        ndarray of shape (n, C, H, W)
+        """
+        check_is_fitted(self)
+        return self.sample(self.transform(X), n_samples, random_state).mean(axis=1)
+
+    def score(self, X, y=None):
+        """Minus the mean denoising loss per pixel at fixed noise and times (higher is better).
+
+        Deterministic: the times are spread evenly over the diffusion and the noise is
+        seeded; images are not rotated; missing pixels are left out.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, H, W) or (n, C*H*W)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        float
+        """
+        check_is_fitted(self)
+
+        def sums(module, x, weight):
+            per_pixel, weight = self._fixed_noise_loss(module, x, weight)
+            return per_pixel.flatten(1).sum(1), weight.flatten(1).sum(1)
+
+        loss, weight = self._predict_batches(sums, X)
+        return -float(loss.sum() / max(weight.sum(), 1e-12))
