@@ -3,9 +3,7 @@ neural spline flow."""
 
 from __future__ import annotations
 
-import copy
 import functools
-import hashlib
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
@@ -23,31 +21,18 @@ from sklearn.utils.validation import (
 )
 
 from ._base import TRAINING_CONSTRAINTS, check_not_pretrained, resolve_device
+from ._flow_sampling import SEED_MAX, FlowSamplingMixin
 from ._persistence import (
     SavedModelMixin,
     load_pretrained,
 )
-from ._validation import iter_batches
-from .nn.flows import build_spline_flow, flow_sample
+from ._training.flow_loop import train_flow
+from .nn.flows import build_spline_flow
 from .posterior import PropertyPosterior
 
 __all__ = ["FlowPropertyRegressor"]
 
-# Flow rows (galaxies x draws) evaluated at once: bounds the memory of predict_dist; 2**13
-# sampled fastest on this 2-core CPU (cache-sized: 1.98e5 vs 1.72e5 draws/s at 2**15).
-_ROWS_PER_BATCH = 2**13
-_SEED_MAX = 2**31 - 1
-# Early stopping first divides the learning rate by 1 / _LR_FACTOR, _LR_REDUCTIONS times.
-_LR_FACTOR = 0.2
-_LR_REDUCTIONS = 2
-
-
-def _row_seed(row):
-    """A 64-bit seed from the bytes of one feature row (same row, same draws)."""
-    return int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little")
-
-
-class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
+class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, BaseEstimator):
     """Posterior distributions of physical properties from features, with a spline flow.
 
     A conditional neural spline flow (Durkan et al. 2019) built with nflows models
@@ -272,7 +257,7 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
             )
         rng = check_random_state(self.random_state)
         init_seed, split_seed, batch_seed, self._sample_seed = (
-            int(s) for s in rng.randint(0, _SEED_MAX, size=4)
+            int(s) for s in rng.randint(0, SEED_MAX, size=4)
         )
         self.x_mean_, self.x_scale_ = _mean_and_scale(X)
         self.y_mean_, self.y_scale_ = _mean_and_scale(y)
@@ -308,71 +293,13 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         )
 
     def _train(self, train, valid, generator):
-        flow = self.flow_
-        optimizer = torch.optim.Adam(
-            flow.parameters(), lr=self.lr, weight_decay=self.weight_decay, fused=True
+        # losses are reported in the original units of y: add the log Jacobian
+        self.history_, self.best_epoch_, self.n_iter_ = train_flow(
+            self.flow_, train, valid, generator, device=self.device_, lr=self.lr,
+            weight_decay=self.weight_decay, batch_size=self.batch_size,
+            max_epochs=self.max_epochs, patience=self.patience,
+            log_jacobian=float(np.log(self.y_scale_).sum()), verbose=self.verbose,
         )
-        # Losses are reported in the original units of y: add the log Jacobian.
-        log_jacobian = float(np.log(self.y_scale_).sum())
-        x_train, y_train = train
-        self.history_, best_loss, best_state, stale, reductions = [], np.inf, None, 0, 0
-        for epoch in range(1, self.max_epochs + 1):
-            flow.train()
-            total = 0.0
-            for index in torch.randperm(len(x_train), generator=generator).split(self.batch_size):
-                x = x_train[index].to(self.device_)
-                y = y_train[index].to(self.device_)
-                loss = -flow.log_prob(y, context=x).mean()
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(flow.parameters(), 5.0)
-                optimizer.step()
-                total += float(loss.detach()) * len(index)
-            record = {
-                "epoch": epoch,
-                "train_loss": total / len(x_train) + log_jacobian,
-                "valid_loss": None,
-            }
-            if valid is not None:
-                record["valid_loss"] = self._mean_nll(*valid) + log_jacobian
-                if record["valid_loss"] < best_loss:
-                    best_loss, stale = record["valid_loss"], 0
-                    best_state = copy.deepcopy(flow.state_dict())
-                    self.best_epoch_ = epoch
-                else:
-                    stale += 1
-            self.history_.append(record)
-            if self.verbose > 0:
-                print(
-                    f"epoch {epoch:4d}  train_loss {record['train_loss']:.4f}  "
-                    f"valid_loss {record['valid_loss']}"
-                )
-            if valid is not None and stale >= self.patience:
-                if reductions == _LR_REDUCTIONS:
-                    break
-                # Anneal before stopping: a smaller step settles into the minimum that a
-                # noisy large step only circles, which is what calibration needs.
-                reductions, stale = reductions + 1, 0
-                for group in optimizer.param_groups:
-                    group["lr"] *= _LR_FACTOR
-        if best_state is not None:
-            flow.load_state_dict(best_state)
-        else:
-            self.best_epoch_ = epoch
-        flow.eval()
-        self.n_iter_ = epoch
-
-    @torch.no_grad()
-    def _mean_nll(self, x, y):
-        self.flow_.eval()
-        total = 0.0
-        for start, stop in iter_batches(x, _ROWS_PER_BATCH):
-            total -= float(
-                self.flow_.log_prob(
-                    y[start:stop].to(self.device_), context=x[start:stop].to(self.device_)
-                ).sum()
-            )
-        return total / len(x)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -401,59 +328,6 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
                 "one target)."
             )
         return y
-
-    def _noise(self, X, n_samples, random_state):
-        """Base noise (n, n_samples, k): seeded per galaxy by its feature row."""
-        base = self._sample_seed
-        if random_state is not None:
-            base = [base, int(check_random_state(random_state).randint(0, _SEED_MAX))]
-        base = list(np.atleast_1d(base))
-        noise = np.empty((len(X), n_samples, self.n_outputs_), dtype=np.float32)
-        for i, row in enumerate(X):
-            rng = np.random.default_rng(base + [_row_seed(row)])
-            noise[i] = rng.standard_normal((n_samples, self.n_outputs_), dtype=np.float32)
-        return noise
-
-    @torch.no_grad()
-    def _draw(self, X, n_samples, random_state=None, return_log_prob=False):
-        """Samples (n, s, k) in original units, float32; optionally their log densities."""
-        n_samples = self.n_samples if n_samples is None else int(n_samples)
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer; got {n_samples}.")
-        samples = np.empty((len(X), n_samples, self.n_outputs_), dtype=np.float32)
-        log_prob = np.empty((len(X), n_samples), dtype=np.float32) if return_log_prob else None
-        scale = torch.as_tensor(self.y_scale_, dtype=torch.float32, device=self.device_)
-        mean = torch.as_tensor(self.y_mean_, dtype=torch.float32, device=self.device_)
-        log_jacobian = float(np.log(self.y_scale_).sum())
-        self.flow_.eval()
-        for start, stop in iter_batches(X, max(1, _ROWS_PER_BATCH // n_samples)):
-            context = self._standardise_x(X[start:stop]).to(self.device_)
-            noise = torch.from_numpy(self._noise(X[start:stop], n_samples, random_state))
-            out = flow_sample(
-                self.flow_, context, noise.to(self.device_), return_log_prob=return_log_prob
-            )
-            draws = out[0] if return_log_prob else out
-            samples[start:stop] = (draws * scale + mean).cpu().numpy()
-            if return_log_prob:
-                log_prob[start:stop] = (out[1] - log_jacobian).cpu().numpy()
-        return (samples, log_prob) if return_log_prob else samples
-
-    def _log_prob_validated(self, X, y):
-        x_std = self._standardise_x(X)
-        y_std = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
-        out = np.empty(len(X), dtype=np.float64)
-        self.flow_.eval()
-        with torch.no_grad():
-            for start, stop in iter_batches(X, _ROWS_PER_BATCH):
-                out[start:stop] = (
-                    self.flow_.log_prob(
-                        y_std[start:stop].to(self.device_),
-                        context=x_std[start:stop].to(self.device_),
-                    )
-                    .cpu()
-                    .numpy()
-                )
-        return out - np.log(self.y_scale_).sum()
 
     # ------------------------------------------------------------------ public API
     def sample(self, X, n_samples=None, random_state=None):

@@ -1,0 +1,85 @@
+"""The training loop of the flow: Adam on the negative log-likelihood, early stopping that
+anneals the learning rate before it stops, and the best epoch's weights kept. Pure torch."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+from .._validation import iter_batches
+
+__all__ = ["ROWS_PER_BATCH", "mean_nll", "train_flow"]
+
+#: Flow rows (galaxies x draws) evaluated at once without gradients: bounds the memory of
+#: predict_dist; 2**13 sampled fastest on a 2-core CPU (cache-sized: 1.98e5 vs 1.72e5
+#: draws/s at 2**15).
+ROWS_PER_BATCH = 2**13
+# Early stopping first divides the learning rate by 1 / _LR_FACTOR, _LR_REDUCTIONS times.
+_LR_FACTOR = 0.2
+_LR_REDUCTIONS = 2
+
+
+def train_flow(flow, train, valid, generator, *, device, lr, weight_decay, batch_size,
+               max_epochs, patience, log_jacobian=0.0, verbose=0):
+    """Train ``flow`` on ``train = (x, y)`` tensors, early-stopped on ``valid`` (or None).
+
+    Returns ``(history, best_epoch, n_epochs)``: one dict per epoch (``epoch``,
+    ``train_loss``, ``valid_loss``, losses plus ``log_jacobian``), the epoch whose weights
+    ``flow`` holds at the end, and the epochs run.
+    """
+    optimizer = torch.optim.Adam(flow.parameters(), lr=lr, weight_decay=weight_decay,
+                                 fused=True)
+    x_train, y_train = train
+    history, best_loss, best_state, best_epoch, stale, reductions = [], np.inf, None, 0, 0, 0
+    for epoch in range(1, max_epochs + 1):
+        flow.train()
+        total = 0.0
+        for index in torch.randperm(len(x_train), generator=generator).split(batch_size):
+            x = x_train[index].to(device)
+            y = y_train[index].to(device)
+            loss = -flow.log_prob(y, context=x).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(flow.parameters(), 5.0)
+            optimizer.step()
+            total += float(loss.detach()) * len(index)
+        record = {"epoch": epoch, "train_loss": total / len(x_train) + log_jacobian,
+                  "valid_loss": None}
+        if valid is not None:
+            record["valid_loss"] = mean_nll(flow, *valid, device) + log_jacobian
+            if record["valid_loss"] < best_loss:
+                best_loss, stale, best_epoch = record["valid_loss"], 0, epoch
+                best_state = copy.deepcopy(flow.state_dict())
+            else:
+                stale += 1
+        history.append(record)
+        if verbose > 0:
+            print(f"epoch {epoch:4d}  train_loss {record['train_loss']:.4f}  "
+                  f"valid_loss {record['valid_loss']}")
+        if valid is not None and stale >= patience:
+            if reductions == _LR_REDUCTIONS:
+                break
+            # Anneal before stopping: a smaller step settles into the minimum that a noisy
+            # large step only circles, which is what calibration needs.
+            reductions, stale = reductions + 1, 0
+            for group in optimizer.param_groups:
+                group["lr"] *= _LR_FACTOR
+    if best_state is not None:
+        flow.load_state_dict(best_state)
+    else:
+        best_epoch = epoch
+    flow.eval()
+    return history, best_epoch, epoch
+
+
+@torch.no_grad()
+def mean_nll(flow, x, y, device):
+    """Mean negative log-likelihood of ``y`` given ``x`` under ``flow``, in batches."""
+    flow.eval()
+    total = 0.0
+    for start, stop in iter_batches(x, ROWS_PER_BATCH):
+        total -= float(flow.log_prob(y[start:stop].to(device),
+                                     context=x[start:stop].to(device)).sum())
+    return total / len(x)
