@@ -34,11 +34,13 @@ class EncoderInferenceMixin:
             self.stretch_.fit(np.zeros((1, *shape), np.float32))
 
     def _stretched(self, source, shape, validated):
-        if getattr(self, "stretch_", None) is None:
+        """``source`` through ``stretch_``: at once in memory, slice by slice out of core
+        (each slice checked as it is read, so the stretch does not check it again)."""
+        if self.stretch_ is None:
             return source
         if validated:
-            return self.stretch_.transform(source).reshape(source.shape)
-        return TransformedRows(source, shape, self.stretch_.transform)
+            return self.stretch_._stretch(source)
+        return TransformedRows(source, shape, self.stretch_._stretch)
 
     def _predict_batches(self, fn, X):
         """Apply ``fn(module, x, weight)`` batch by batch without gradients.
@@ -110,6 +112,6 @@ class EncoderInferenceMixin:
         images = images * self.band_scale_.reshape(1, -1, 1, 1) + self.band_median_.reshape(
             1, -1, 1, 1
         )
-        if getattr(self, "stretch_", None) is None:
+        if self.stretch_ is None:
             return images
         return self.stretch_.inverse_transform(images).reshape(images.shape)

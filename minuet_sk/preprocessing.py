@@ -128,8 +128,13 @@ class AsinhStretch(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         images, _ = validate_images(self, X, reset=False)
+        return self._stretch(images).reshape(len(images), -1)
+
+    def _stretch(self, images):
+        """The stretch of already validated ``(n, C, H, W)`` images, as float32 (the
+        encoders apply their own ``stretch_`` so, after checking the images once)."""
         out = np.arcsinh(self._factor() * images.astype(np.float64)) / self.softening
-        return out.astype(np.float32).reshape(len(images), -1)
+        return out.astype(np.float32)
 
     def inverse_transform(self, X):
         """Undo the stretch (to float32 precision).
