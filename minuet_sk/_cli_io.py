@@ -41,15 +41,14 @@ def check_output(path, suffixes=TABLE_SUFFIXES):
 
 
 @contextlib.contextmanager
-def open_images(path, dataset="images", *, image_size=72, bands="grz", unit="nanomaggy",
-                pixel_scale=0.262):
+def open_images(path, dataset="images", **fits_options):
     """``(images, identifiers)`` from .npy, .h5/.hdf5 or FITS (a file, folder or glob).
 
     A context manager: an HDF5 file stays open (read in batches) until the block ends.
     ``identifiers`` is a DataFrame with one row per image: ``row`` for arrays; ``filename``,
-    ``ra`` and ``dec`` for FITS cutouts (their ``bands`` in this order, converted to
-    ``unit``, checked to be at ``pixel_scale``, centre-cropped or NaN-padded to
-    ``image_size``; see :func:`~minuet_sk.datasets.load_fits_cutouts`).
+    ``ra`` and ``dec`` for FITS cutouts, read by
+    :func:`~minuet_sk.datasets.load_fits_cutouts` with ``fits_options`` (``image_size``,
+    ``bands``, ``unit``, ``pixel_scale``; its defaults for those not given).
     """
     import pandas as pd
 
@@ -82,8 +81,7 @@ def open_images(path, dataset="images", *, image_size=72, bands="grz", unit="nan
         from minuet_sk.datasets import load_fits_cutouts
 
         try:
-            cutouts = load_fits_cutouts(path, bands=bands, image_size=image_size, unit=unit,
-                                        pixel_scale=pixel_scale)
+            cutouts = load_fits_cutouts(path, **fits_options)
         except FileNotFoundError as err:
             raise CLIError(f"no images found at {path} (.npy, .h5 or FITS files): "
                            f"{err}") from None
@@ -174,7 +172,7 @@ def load_model(path, device="auto"):
 
 def note_input_units(model):
     """Say what the model is fed: a CLI reads pixels from files as they are."""
-    if getattr(model, "stretch_", "none") is None:
+    if hasattr(model, "stretch_") and model.stretch_ is None:  # an encoder without one
         print(f"note: this {type(model).__name__} has no stretch of its own: it is fed the "
               "pixels of the files as they are (`minuet fit` stretches inside the model, "
               "which then takes fluxes)", file=sys.stderr)

@@ -121,14 +121,18 @@ def _fit(args):
 
 
 def _model_input(model):
-    """How FITS cutouts are read for ``model``: its image size, bands, flux unit and pixel
-    scale (the package's conventions where the model does not say)."""
-    shape = getattr(model, "image_shape_", None)
-    stretch = getattr(model, "stretch_", None)
-    return {"image_size": shape[-1] if shape is not None and len(shape) == 3 else 72,
-            "bands": stretch.bands if stretch is not None else "grz",
-            "unit": getattr(model, "flux_unit", "nanomaggy"),
-            "pixel_scale": getattr(model, "pixel_scale", 0.262)}
+    """How FITS cutouts are read for ``model``: the image size, bands, flux unit and pixel
+    scale that it says (``load_fits_cutouts``' defaults, the package's conventions, for the
+    rest)."""
+    if not hasattr(model, "image_shape_"):
+        raise CLIError(f"{type(model).__name__} does not take images; use a saved encoder "
+                       "(minuet, vae or pca) or shipped encoder weights")
+    options = {"image_size": model.image_shape_[-1]}
+    if getattr(model, "stretch_", None) is not None:
+        options["bands"] = model.stretch_.bands
+    if hasattr(model, "flux_unit"):
+        options.update(unit=model.flux_unit, pixel_scale=model.pixel_scale)
+    return options
 
 
 def _encode(args):

@@ -248,6 +248,13 @@ def test_neighbors_never_lists_a_galaxy_as_its_own_neighbour(workdir, tmp_path):
         every[every["query"].isin([0, 5])].reset_index(drop=True), some)
 
 
+def test_encoding_with_a_model_that_takes_no_images_is_a_user_mistake(workdir, tmp_path,
+                                                                     capsys):
+    assert main(["encode", "--model", str(workdir / "flow"), "--images",
+                 str(workdir / "gal" / "images.npy"), "--out", str(tmp_path / "z.csv")]) == 2
+    assert "does not take images" in capsys.readouterr().err
+
+
 def test_a_bad_output_name_is_refused_before_any_work(workdir, tmp_path, monkeypatch,
                                                       capsys):
     def must_not_load(*args, **kwargs):
