@@ -252,10 +252,13 @@ def shipped_models():
     >>> "sim-grz-72" in shipped_models()
     True
     """
+    return sorted(p.name for p in _pretrained_folder().iterdir() if p.is_dir())
+
+
+def _pretrained_folder():
     from importlib import resources
 
-    folder = resources.files("minuet_sk") / "pretrained"
-    return sorted(p.name for p in folder.iterdir() if p.is_dir())
+    return resources.files("minuet_sk") / "pretrained"
 
 
 def load_pretrained(name, cls=None, **load_kwargs):
@@ -267,7 +270,7 @@ def load_pretrained(name, cls=None, **load_kwargs):
     load = load_estimator if cls is None else cls.load
     available = shipped_models()
     if str(name) in available:
-        with resources.as_file(resources.files("minuet_sk") / "pretrained" / str(name)) as path:
+        with resources.as_file(_pretrained_folder() / str(name)) as path:
             model = load(path, **load_kwargs)
     elif Path(name).is_dir():
         model = load(name, **load_kwargs)

@@ -5,8 +5,8 @@ NaN pixels are missing data (survey edges, bad columns): they are kept, reported
 and imputed by the estimators. An image with no finite pixel at all carries no information
 and is an error, as are ``inf``, values beyond float32's range (the networks compute in
 float32), wrong shapes, empty and complex input (``ValueError``) and non-numeric input
-(``TypeError``), each with a message that says what to do. Integer, boolean and numeric object arrays, lists and
-DataFrames are read as float32.
+(``TypeError``), each with a message that says what to do. Integer, boolean and numeric
+object arrays, lists and DataFrames are read as float32.
 """
 
 from __future__ import annotations
