@@ -43,7 +43,7 @@ docs: $(VENV)/.installed-docs
 	@echo "Open docs/_build/html/index.html"
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/run.py --quick
+	$(BIN)/python benchmarks/quality_encoders.py --quick
 
 clean:
 	rm -rf $(VENV) report build *.egg-info .pytest_cache docs/_build docs/generated

@@ -8,6 +8,8 @@ context layers run once per galaxy, the splines come on top), the GFLOP/s that t
 draw achieved, and the time the conditioners alone take for the same number of draws::
 
     python benchmarks/bench_flow_memory.py 2000 [--threads 1]
+
+Results: ``benchmarks/results/bench_flow_memory/`` (see ``benchmarks/README.md``).
 """
 
 import argparse
@@ -18,6 +20,8 @@ import numpy as np
 import torch
 
 from minuet_sk import FlowPropertyRegressor
+
+from _common import record
 
 
 def main():
@@ -51,17 +55,27 @@ def main():
             for net in conditioners:
                 net(rows, context)
         conditioner_seconds = (time.perf_counter() - start) / (25 * 8000) * draws
-    print(
+    figures = {"seconds": round(seconds, 2), "draws_per_s": round(draws / seconds),
+               "samples_mib": round(post.samples.nbytes / 2**20, 1),
+               "peak_rss_mib_before": round(before), "peak_rss_mib_after": round(after),
+               "conditioner_macs_per_draw": macs,
+               "gflop_per_s": round(2 * macs * draws / seconds / 1e9, 1),
+               "conditioner_seconds": round(conditioner_seconds, 2)}
+    text = (
         f"{args.n_galaxies} galaxies x 1000 draws: {seconds:.1f} s "
-        f"({args.n_galaxies * 1000 / seconds:.3g} draws/s, {args.threads} threads); samples "
+        f"({draws / seconds:.3g} draws/s, {args.threads} threads); samples "
         f"{post.samples.nbytes / 2**20:.0f} MiB; peak RSS {before:.0f} -> {after:.0f} MiB "
-        f"(+{after - before:.0f})"
-    )
-    print(
+        f"(+{after - before:.0f})\n\n"
         f"conditioners: {macs} multiply-adds per draw ({2 * macs * draws / 1e12:.2f} TFLOP "
         f"for these draws; whole draw at {2 * macs * draws / seconds / 1e9:.0f} GFLOP/s); "
         f"the conditioners alone take {conditioner_seconds:.1f} s for them"
     )
+    print(text)
+    record("bench_flow_memory", figures=figures, seed=0, markdown=text,
+           settings={"n_galaxies": args.n_galaxies, "n_samples": 1000, "threads": args.threads},
+           headline=f"{draws / seconds:.3g} draws/s; +{after - before:.0f} MiB peak RSS for "
+                    f"{args.n_galaxies} x 1000 draws",
+           target="10^7 draws in < 10 s (issue 25)")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ Usage::
     python benchmarks/bench_gpu.py --preset paper       # the authors' (larger) network
     python benchmarks/bench_gpu.py --device cpu --tiny  # a smoke check of this script
 
-Writes benchmarks/results/gpu.json and gpu.md (``--tiny`` writes nothing unless ``--out``
-is given). Without CUDA (and without ``--device cpu``) it exits with an error.
+Results: ``benchmarks/results/bench_gpu/`` (see ``benchmarks/README.md``); ``--out DIR`` writes
+``gpu.json`` and ``gpu.md`` to DIR instead (on a lent machine), ``--tiny`` writes nothing
+unless ``--out`` is given. Without CUDA (and without ``--device cpu``) it exits with an error.
 """
 
 import argparse
@@ -37,7 +38,8 @@ import torch
 from minuet_sk import MinuetEncoder, __version__
 from minuet_sk._training.streaming import ImageBatches
 
-RESULTS = Path(__file__).parent / "results"
+from _common import record
+
 TINY = {"n_components": 2, "patch_size": 4, "width": 16, "encoder_depth": 1,
         "decoder_depth": 1, "n_heads": 2, "diffusion_steps": 20, "sampling_steps": 4}
 
@@ -186,11 +188,25 @@ def main(argv=None):
     }
     markdown = _markdown(result)
     print(markdown)
-    out = Path(args.out) if args.out else (None if args.tiny else RESULTS)
-    if out is not None:
+    if args.out:
+        out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "gpu.json").write_text(json.dumps(result, indent=2))
         (out / "gpu.md").write_text(markdown)
+    elif not args.tiny:
+        record("bench_gpu", figures=result, headline=headline(result), markdown=markdown,
+               target="transform >= 100,000 galaxies/s (bf16, one H100-class GPU)",
+               settings={"preset": result["preset"], "batch_sizes": args.batch_sizes,
+                         "n_transform": args.n_transform})
+
+
+def headline(result):
+    """The best transform and training rates over batch sizes and compilation."""
+    rows = result["rows"]
+    best = {key: max((r.get(f"{key}_{unit}_per_s") or 0) for r in rows)
+            for key, unit in (("transform", "galaxies"), ("train", "images"))}
+    return (f"{result['device_name']}: transform {best['transform']:,.0f} galaxies/s, "
+            f"training {best['train']:,.0f} images/s")
 
 
 if __name__ == "__main__":

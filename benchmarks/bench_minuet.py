@@ -5,42 +5,36 @@ galaxies/s and ``inverse_transform`` galaxies/s at 50 and 20 DDIM steps, the pea
 memory, the central-source masks/s of the default ``masked_loss=True`` (computed once per
 ``fit`` or ``partial_fit`` call), one ``partial_fit`` with its masks, and an unmasked epoch.
 Images come from ``minuet_sk.datasets.make_galaxies`` when it is installed, else from the
-analytic stand-in of benchmarks/_analytic.py (throughput does not depend on the content).
+analytic stand-in of benchmarks/_data.py (throughput does not depend on the content).
 Each rate is given per wall-clock second and per CPU second of this process (the epoch of
 the defaults: wall clock from ``history_``, CPU seconds those of the call less the masks'):
 on a shared machine the wall-clock rates are lower bounds, and ``threads x per-CPU-second``
 estimates what the same threads give when they are not shared.
 
 Run: python benchmarks/bench_minuet.py [--threads 2]
-Writes benchmarks/results/minuet.json and .md (minuet_<n>thread.* for other thread
-counts). Targets (2 cores): transform >= 1000/s,
-training >= 300 images/s, inverse_transform >= 20/s at 20 steps.
+Results: benchmarks/results/bench_minuet/ (see benchmarks/README.md). Targets (2 cores):
+transform >= 1000/s, training >= 300 images/s, inverse_transform >= 20/s at 20 steps.
 """
 
 import argparse
-import json
-import platform
 import resource
-import sys
 import time
-from pathlib import Path
 
 import torch
 
 from minuet_sk import MinuetEncoder
 from minuet_sk.preprocessing import central_source_masks
 
-RESULTS = Path(__file__).parent / "results"
+from _common import record
 
 
 def images(n):
     try:
         from minuet_sk.datasets import make_galaxies
     except ImportError:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from _analytic import analytic_galaxies
+        from _data import analytic_galaxies
 
-        return analytic_galaxies(n, random_state=0)[0], "analytic (benchmarks/_analytic.py)"
+        return analytic_galaxies(n, random_state=0)[0], "analytic (benchmarks/_data.py)"
     return make_galaxies(n, random_state=0).images, "make_galaxies"
 
 
@@ -63,8 +57,7 @@ def main():
     X, data = images(max(args.n_train, args.n_transform))
     est = MinuetEncoder(random_state=0, device="cpu")  # the defaults: masked loss
     est.partial_fit(X[:128])  # initialise; the timed epoch below runs warm
-    result = {"data": data, "threads": args.threads, "torch": torch.__version__,
-              "machine": platform.processor() or platform.machine(),
+    result = {"data": data, "threads": args.threads,
               "params": {k: v for k, v in est.get_params().items()
                          if k in ("patch_size", "width", "encoder_depth", "decoder_depth",
                                   "n_heads", "refiner_channels", "batch_size",
@@ -90,9 +83,6 @@ def main():
         result[f"inverse_transform_{steps}_steps"] = timed(lambda: est.inverse_transform(Z),
                                                            args.n_decode)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    RESULTS.mkdir(exist_ok=True)
-    name = "minuet" if args.threads == 2 else f"minuet_{args.threads}thread"
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     rows = [("training images (an epoch of the defaults, masked loss)", "train", 300),
             ("transform galaxies", "transform", 1000),
             ("inverse_transform, 50 DDIM steps", "inverse_transform_50_steps", None),
@@ -107,8 +97,20 @@ def main():
     lines += [f"| {label} | {result[key]['per_s']} | {result[key]['per_cpu_s']} | "
               f"{target or '-'} |" for label, key, target in rows]
     lines += ["", f"Peak resident memory: {result['peak_rss_mb']} MB."]
-    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    record("bench_minuet", figures=result, headline=headline(result), seed=0,
+           target="train >= 300 images/s, transform >= 1000/s, DDIM-20 >= 20/s (2 cores)",
+           settings={"threads": args.threads, "n_train": args.n_train,
+                     "n_transform": args.n_transform, "n_decode": args.n_decode},
+           markdown="\n".join(lines))
+
+
+def headline(result):
+    """Wall-clock training, transform and DDIM-20 rates (per CPU second in brackets)."""
+    def rate(key):
+        return f"{result[key]['per_s']:g} ({result[key]['per_cpu_s']:g}/CPU s)"
+    return (f"{result['threads']} threads: train {rate('train')} images/s, transform "
+            f"{rate('transform')}/s, DDIM-20 {rate('inverse_transform_20_steps')}/s")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,17 @@
 """EigengalaxyPCA: fit seconds, transform and inverse_transform galaxies/s, explained variance.
 
 Usage: python benchmarks/bench_pca.py [--n 5000] [--size 72]
-Writes benchmarks/results/pca.json, on asinh-stretched make_galaxies images.
+On asinh-stretched make_galaxies images; results in benchmarks/results/bench_pca/.
 """
 
 import argparse
 import json
-import platform
 import time
-from pathlib import Path
 
-from minuet_sk import AsinhStretch, EigengalaxyPCA, __version__
+from minuet_sk import AsinhStretch, EigengalaxyPCA
 from minuet_sk.datasets import make_galaxies
+
+from _common import record
 
 
 def main(argv=None):
@@ -19,12 +19,10 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--size", type=int, default=72)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "pca.json"))
     args = parser.parse_args(argv)
     X = AsinhStretch().fit_transform(
         make_galaxies(args.n, image_size=args.size, random_state=args.seed).images)
-    result = {"package_version": __version__, "machine": platform.platform(),
-              "n_images": args.n, "image_size": args.size,
+    result = {"n_images": args.n, "image_size": args.size,
               "data": f"make_galaxies(random_state={args.seed}), AsinhStretch()"}
     for k in (5, 12):
         t0 = time.perf_counter()
@@ -42,9 +40,13 @@ def main(argv=None):
             "inverse_transform_galaxies_per_s": round(len(X) / inverse_s),
             "explained_variance": round(float(pca.explained_variance_ratio_.sum()), 4),
         }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+    five = result["n_components=5"]
+    record("bench_pca", figures=result, seed=args.seed,
+           settings={"n": args.n, "size": args.size},
+           headline=f"5 components: fit {five['fit_seconds']} s, transform "
+                    f"{five['transform_galaxies_per_s']:,}/s, explained variance "
+                    f"{five['explained_variance']}")
 
 
 if __name__ == "__main__":

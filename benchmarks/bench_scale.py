@@ -8,7 +8,7 @@
    process workers (one thread each), galaxies/s.
 
 Usage: python benchmarks/bench_scale.py [--gigabytes 13] [--dask-galaxies 20000] [--memmap-only]
-Writes benchmarks/results/scale.json and scale.md; the memmap goes to --scratch and is
+Results: benchmarks/results/bench_scale/; the memmap goes to --scratch and is
 deleted afterwards. ``--memmap-only`` measures the memmap transform alone and replaces only
 its figures in the existing results.
 """
@@ -28,7 +28,7 @@ import torch
 from minuet_sk import AsinhStretch, MinuetEncoder, __version__, parallel
 from minuet_sk.datasets import make_galaxies
 
-RESULTS = Path(__file__).parent / "results"
+from _common import RESULTS, record
 
 
 def _peak_rss_gb():
@@ -182,7 +182,7 @@ def _command(args):
 def _memmap_only(args):
     """Re-measure the memmap transform; the other figures stay as they were."""
     torch.set_num_threads(args.threads)
-    result = json.loads((RESULTS / "scale.json").read_text())
+    result = json.loads((RESULTS / "bench_scale" / "latest.json").read_text())["figures"]
     tiles = AsinhStretch().fit_transform(
         make_galaxies(1000, image_size=72, random_state=5).images).reshape(-1, 3, 72, 72)
     n = int(args.gigabytes * 1024**3 / tiles[0].nbytes)
@@ -201,8 +201,6 @@ def _memmap_only(args):
 
 
 def _write_results(result, args):
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scale.json").write_text(json.dumps(result, indent=2))
     oc, dk = result["out_of_core_transform"], result["dask"]
     lines = []
     for name, o in oc.items():
@@ -216,7 +214,7 @@ def _write_results(result, args):
             f"disk) encoded by the shipped sim-grz-72 model in a fresh process: {o['seconds']} "
             f"s ({o['galaxies_per_s']} galaxies/s, {threads} torch threads), peak RSS "
             f"{o['peak_rss_gb']} GB (`{command}`).")
-    (RESULTS / "scale.md").write_text(
+    markdown = (
         "# Scale on one machine\n\n"
         f"On {result['machine']} ({result['cpu_count']} cores, {result['ram_gb']:.0f} GB RAM).\n\n"
         + "\n".join(lines) + "\n"
@@ -228,7 +226,15 @@ def _write_results(result, args):
         f"galaxies/s, 2 workers {dk['2_workers']['galaxies_per_s']} galaxies/s; equal to "
         f"the in-process latents: "
         f"{dk['1_workers']['equal_to_in_memory'] and dk['2_workers']['equal_to_in_memory']}.\n")
-    print((RESULTS / "scale.md").read_text())
+    print(markdown)
+    npy = oc["npy_memmap"]
+    record("bench_scale", figures=result, markdown=markdown,
+           settings={"gigabytes": args.gigabytes, "threads": args.threads,
+                     "dask_galaxies": args.dask_galaxies, "memmap_only": args.memmap_only},
+           headline=f"out of core: {npy.get('gigabytes', result['memmap']['gigabytes'])} GB at "
+                    f"{npy['galaxies_per_s']} galaxies/s, peak RSS {npy['peak_rss_gb']} GB; Dask "
+                    f"2 workers {dk['2_workers']['galaxies_per_s']}/s",
+           target="peak RSS well below the array's size")
 
 
 if __name__ == "__main__":

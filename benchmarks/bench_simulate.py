@@ -2,7 +2,7 @@
 
 Measures galaxies simulated per second (72x72 grz with neighbours by default) for each
 ``n_jobs``, cold (fresh joblib workers) and warm (workers reused), and the cost of a cache
-hit. Writes ``benchmarks/results/simulate.json`` and ``simulate.md``, an asinh RGB grid of
+hit. Writes to ``benchmarks/results/bench_simulate/`` the figures, an asinh RGB grid of
 simulated galaxies (``simulated_grid.png``) and the distributions of redshift, mass, SFR,
 size and magnitude against the relations they come from (``simulated_distributions.png``).
 
@@ -12,16 +12,14 @@ Run:  python benchmarks/bench_simulate.py --n 1000 --jobs 1 2
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).parent / "results"
+from _common import record, results_dir
 
 
 def _timed(fn):
@@ -210,28 +208,23 @@ def main():
     parser.add_argument("--image-size", type=int, default=72)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    folder = results_dir("bench_simulate")
 
     from minuet_sk.datasets import make_galaxies
 
     runs, cache = measure(args.n, args.image_size, args.jobs)
     galaxies = make_galaxies(args.n, image_size=args.image_size, cache=False,
                              n_jobs=max(args.jobs), random_state=0)
-    plot_grid(galaxies, RESULTS / "simulated_grid.png")
-    plot_distributions(galaxies.truth, RESULTS / "simulated_distributions.png")
+    plot_grid(galaxies, folder / "simulated_grid.png")
+    plot_distributions(galaxies.truth, folder / "simulated_distributions.png")
     result = {
-        "command": f"python benchmarks/bench_simulate.py --n {args.n} "
-                   f"--image-size {args.image_size} --jobs {' '.join(map(str, args.jobs))}",
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},
         "runs": runs,
         "cache": cache,
         "sample": summary(galaxies.truth),
     }
-    (RESULTS / "simulate.json").write_text(json.dumps(result, indent=2))
     lines = [
         "# make_galaxies throughput", "",
-        f"`{result['command']}` on {os.cpu_count()} CPUs (shared with other jobs: see load).",
+        f"On {os.cpu_count()} CPUs (shared with other jobs: see load).",
         "galaxies per CPU-second is n / CPU time of the process (n_jobs=1 only): the rate one",
         "unshared core would give.", "",
         "| n_jobs | workers | galaxies/s (wall) | galaxies per CPU-s | wall s | load avg before |",
@@ -242,10 +235,16 @@ def main():
               + f" | {r['wall_s']:.1f} | {r['load_average_1min_before']:.1f} |" for r in runs]
     hit = (f"Cache hit for {cache['n_samples']} galaxies: {cache['hit_s_best_of_3']:.3f} s "
            f"({cache['file_mb']:.0f} MB npz).")
-    figures = ("Sample summary: `simulate.json` (`sample`); figures: `simulated_grid.png`, "
+    figures = ("Sample summary: `latest.json` (`sample`); figures: `simulated_grid.png`, "
                "`simulated_distributions.png`.")
     lines += ["", hit, "", figures]
-    (RESULTS / "simulate.md").write_text("\n".join(lines) + "\n")
+    one = max((r for r in runs if r["n_jobs"] == 1), key=lambda r: r["galaxies_per_s"])
+    best = max(runs, key=lambda r: r["galaxies_per_s"])
+    record("bench_simulate", figures=result, markdown="\n".join(lines), seed=0,
+           settings={"n": args.n, "image_size": args.image_size, "jobs": args.jobs},
+           headline=f"{one['galaxies_per_s']:.0f} galaxies/s with 1 job, "
+                    f"{best['galaxies_per_s']:.0f}/s with {best['n_jobs']}; cache hit "
+                    f"{cache['hit_s_best_of_3']:.2f} s for {cache['n_samples']}")
 
 
 if __name__ == "__main__":

@@ -1,24 +1,23 @@
 """VAEEncoder: training images/s, transform galaxies/s, held-out reconstruction MSE vs PCA.
 
 Usage: python benchmarks/bench_vae.py [--n 2000] [--n-test 500] [--size 32] [--epochs 15]
-Writes benchmarks/results/vae.json and vae.md, on simulated galaxies (make_galaxies).
+On simulated galaxies (make_galaxies); results in benchmarks/results/bench_vae/.
 Both models see the same images; PCA is EigengalaxyPCA at the same n_components.
 """
 
 import argparse
 import json
-import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from minuet_sk import EigengalaxyPCA, VAEEncoder, __version__
+from minuet_sk import EigengalaxyPCA, VAEEncoder
 from minuet_sk.datasets import make_galaxies
 from minuet_sk.plotting import correlation_table
+
+from _common import record
 
 
 def _images(n, size, seed):
@@ -43,19 +42,16 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "vae.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     X, truth, source = _images(args.n + args.n_test, args.size, args.seed)
     X_train, X_test = X[: args.n], X[args.n :]
     channels = tuple(int(c) for c in args.channels.split(","))
     result = {
-        "package_version": __version__, "machine": platform.platform(),
         "torch_threads": args.threads, "device": "cpu", "n_train": args.n,
         "n_test": args.n_test, "image_shape": list(X.shape[1:]), "data": source,
         "epochs": args.epochs, "channels": list(channels), "batch_size": args.batch_size,
         "lr": args.lr,
-        "command": "python benchmarks/bench_vae.py " + " ".join(sys.argv[1:] if argv is None else argv),
     }
     for k in (2, 5):
         vae = VAEEncoder(
@@ -89,11 +85,14 @@ def main(argv=None):
                 table["spearman"].round(3).to_dict(orient="index")
             )
         print(k, json.dumps(result[f"n_components={k}"]), flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    out.with_suffix(".md").write_text(_markdown(result))
-    print(json.dumps(result, indent=2))
+    five = result["n_components=5"]
+    record("bench_vae", figures=result, markdown=_markdown(result), seed=args.seed, argv=(
+               None if argv is None else ["bench_vae.py", *argv]),
+           settings={k: result[k] for k in ("n_train", "n_test", "image_shape", "epochs",
+                                            "channels", "batch_size", "lr", "torch_threads")},
+           headline=f"5 latents: train {five['vae_train_images_per_s']} images/s, transform "
+                    f"{five['vae_transform_galaxies_per_s']}/s, held-out MSE "
+                    f"{five['vae_heldout_mse']:.3g} (PCA-5 {five['pca_heldout_mse']:.3g})")
 
 
 def _markdown(result):
@@ -104,8 +103,7 @@ def _markdown(result):
         f"images of shape {tuple(result['image_shape'])}; {result['epochs']} epochs of batch "
         f"{result['batch_size']} at lr {result['lr']}, "
         f"channels {tuple(result['channels'])}, CPU with {result['torch_threads']} torch "
-        f"threads ({result['machine']})."),
-        f"Command: `{result['command']}`",
+        f"threads."),
         "",
         ("| n_components | VAE train images/s | VAE transform galaxies/s | VAE held-out MSE "
         "| PCA held-out MSE | VAE held-out ELBO/image |"),

@@ -11,8 +11,8 @@ for a wall-clock budget (``partial_fit`` epochs), then on held-out galaxies repo
 Run (about 25 minutes on 2 cores, plus the simulation the first time):
     python benchmarks/quality_minuet.py --n-train 5000 --budget 1200
 ``--seed N`` sets the estimator's ``random_state`` (0 by default; how much of the size the
-latents keep depends on it, see ``results/minuet_notes.md``), ``--out`` the results folder,
-``--save-model`` also saves the fitted estimator. The report includes the eigenvalues of the
+latents keep depends on it, see ``notes/minuet.md``), ``--save-model DIR`` also saves the
+fitted estimator. The report includes the eigenvalues of the
 held-out latents' correlation matrix: five similar values when each latent says something
 of its own, one or two large ones when the latents are near-copies.
 By default the images go through ``AsinhStretch()`` first (fitted on the training images),
@@ -21,55 +21,25 @@ power spectra of Minuet and PCA are compared in that space; ``--softening Q`` ch
 stretch, ``--stretch none`` trains on the raw fluxes, ``--no-masked`` turns off the masked
 loss (the estimator's default, ``masked_loss=True``; the script computes the masks once and
 passes them as ``pixel_weight``, which trains bit-identically and spares ``partial_fit``
-segmenting the images every epoch). ``--analytic`` uses benchmarks/_analytic.py instead of
-the simulator (a quick check). Writes benchmarks/results/minuet_quality[_<variant>].json,
-.md and .png.
+segmenting the images every epoch). ``--analytic`` uses the analytic galaxies of
+benchmarks/_data.py instead of the simulator (a quick check). Results in
+benchmarks/results/quality_minuet/ (a run's variant and seed are in its runs.jsonl line), with
+the reconstructions of the latest run in ``reconstructions.png``.
 """
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LinearRegression
 
 from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, metrics
 from minuet_sk._training.masks import mask_loss_weights
 
-RESULTS = Path(__file__).parent / "results"
-
-
-def load_data(n_train, n_test, analytic, stretch, softening):
-    """(X_train, X_test, truth_train, truth_test) with truth as dicts of arrays."""
-    if analytic:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from _analytic import analytic_galaxies
-
-        X, truth = analytic_galaxies(n_train + n_test, random_state=0)
-        truth = {"log_r_half_arcsec": truth["log_r_half"], "g_r": truth["g_r"],
-                 "r_mag": truth["r_mag"]}
-    else:
-        from minuet_sk.datasets import make_galaxies
-
-        galaxies = make_galaxies(n_train + n_test, random_state=0)
-        X, t = galaxies.images, galaxies.truth
-        truth = {"log_r_half_arcsec": np.log10(t["half_light_radius_arcsec"].to_numpy()),
-                 "g_r": (t["mag_g"] - t["mag_r"]).to_numpy(), "r_mag": t["mag_r"].to_numpy()}
-    split = {k: (v[:n_train], v[n_train:]) for k, v in truth.items()}
-    if stretch == "asinh":
-        X = AsinhStretch(softening=softening).fit(X[:n_train]).transform(X).reshape(X.shape)
-    return (X[:n_train], X[n_train:], {k: v[0] for k, v in split.items()},
-            {k: v[1] for k, v in split.items()})
-
-
-def latent_r2(est, X_train, X_test, truth_train, truth_test):
-    """Held-out R^2 of a linear regression from the latents to each truth column."""
-    Z_train, Z_test = est.transform(X_train), est.transform(X_test)
-    return {k: float(LinearRegression().fit(Z_train, truth_train[k])
-                     .score(Z_test, truth_test[k])) for k in truth_train}
+from _common import record, results_dir
+from _data import latent_r2, load_data
 
 
 def write_figure(truth, minuet, pca, path, n=8):
@@ -111,13 +81,12 @@ def main():
                         default=MinuetEncoder().masked_loss,
                         help="the masked loss, with the masks computed once before training")
     parser.add_argument("--params", default="{}", help="MinuetEncoder parameters, JSON")
-    parser.add_argument("--tag", default="", help="suffix of the output files' names")
+    parser.add_argument("--tag", default="", help="a name for this run in runs.jsonl")
     parser.add_argument("--track-r2", action="store_true",
                         help="also record the held-out R^2 after every epoch")
     parser.add_argument("--seed", type=int, default=0, help="the estimator's random_state")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the results")
-    parser.add_argument("--save-model", action="store_true",
-                        help="also save the fitted estimator in <out>/<stem>_model")
+    parser.add_argument("--save-model", type=Path, metavar="DIR",
+                        help="also save the fitted estimator in DIR")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     X_train, X_test, truth_train, truth_test = load_data(args.n_train, args.n_test,
@@ -168,17 +137,10 @@ def main():
         "params": {**est.get_params(), "masked_loss": args.masked},
         "r2_per_epoch": track,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = "minuet_quality" if args.stretch == "asinh" else f"minuet_quality_{args.stretch}"
-    stem += "" if args.masked else "_unmasked"
-    if args.stretch == "asinh" and args.softening != AsinhStretch().softening:
-        stem += f"_softening{args.softening:g}"
-    stem += f"_seed{args.seed}" if args.seed else ""
-    stem += f"_{args.tag}" if args.tag else ""
     if args.save_model:
-        est.save(args.out / f"{stem}_model")
-    write_figure(truth_images, minuet_recon, pca_recon, args.out / f"{stem}.png")
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2, default=str))
+        est.save(args.save_model)
+    write_figure(truth_images, minuet_recon, pca_recon,
+                 results_dir("quality_minuet") / "reconstructions.png")
     lines = [
         (f"MinuetEncoder defaults{' (masked loss)' if args.masked else ' but masked_loss=False'}, "
          f"{result['data']}, stretch {args.stretch}"
@@ -195,8 +157,25 @@ def main():
         "| eigenvalues of the latents' correlation matrix | "
         + ", ".join(f"{e:.2f}" for e in latent_eigenvalues) + " |",
     ]
-    (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    record("quality_minuet", figures=result, headline=headline(result), seed=args.seed,
+           target="linear R^2 >= 0.6 each (issue 4); >= 0.8 (issue 24)",
+           settings={"n_train": args.n_train, "n_test": args.n_test, "budget_s": args.budget,
+                     "threads": args.threads, "stretch": args.stretch,
+                     "softening": args.softening, "masked": args.masked,
+                     "params": json.loads(args.params), "tag": args.tag,
+                     "analytic": args.analytic},
+           markdown="\n".join(lines))
+
+
+def headline(result):
+    """Held-out linear R^2 per property, and the power-spectrum error against PCA's."""
+    r2 = ", ".join(f"{k} {v:.2f}" for k, v in result["r2"].items())
+    text = f"{result['epochs']} epochs in {result['train_seconds']:.0f} s: R^2 {r2}"
+    spectrum = result.get("power_spectrum_mean_abs_error")
+    if spectrum:
+        text += f"; |P(k) error| Minuet {spectrum['minuet']:.2f} vs PCA {spectrum['pca']:.2f}"
+    return text
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ For each run: training images/s, R^2 of a linear regression from the latents to 
 half-light radius, g-r and r magnitude (5000 training / 1000 held-out galaxies of
 ``make_galaxies(6000, random_state=0)``), and the radial power-spectrum error of 20-step DDIM
 reconstructions of 100 held-out galaxies (mean |error| over bands and scales, and the error
-at six scales from large to small). One line of JSON per run is appended to
-``benchmarks/results/minuet_screen.jsonl``::
+at six scales from large to small). Each run is one line of
+``benchmarks/results/screen_minuet/runs.jsonl``::
 
     python benchmarks/screen_minuet.py --name refiner16 --params '{"refiner_channels": 16}'
 """
@@ -13,15 +13,14 @@ at six scales from large to small). One line of JSON per run is appended to
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from quality_minuet import latent_r2, load_data
 
 from minuet_sk import MinuetEncoder, metrics
 
-RESULTS = Path(__file__).parent / "results"
+from _common import record
+from _data import latent_r2, load_data
 
 
 def main():
@@ -51,9 +50,21 @@ def main():
         "power_spectrum_error_by_scale": np.round(np.nanmean(error, 0)[::6], 2).tolist(),
     }
     print(json.dumps(result))
-    RESULTS.mkdir(exist_ok=True)
-    with open(RESULTS / "minuet_screen.jsonl", "a") as f:
-        f.write(json.dumps(result) + "\n")
+    record("screen_minuet", figures=result, headline=headline(result), seed=0,
+           settings={"name": args.name, "params": params, "epochs": args.epochs,
+                     "threads": args.threads})
+
+
+def headline(result):
+    """The run's name, speed, latent R^2 and power-spectrum error."""
+    parts = [f"{result['name']}:"]
+    if "images_per_s" in result:
+        parts.append(f"{result['images_per_s']:g} images/s,")
+    if "r2" in result:
+        parts.append("R^2 " + ", ".join(f"{k} {v:.2f}" for k, v in result["r2"].items()) + ",")
+    if "power_spectrum_mean_abs_error" in result:
+        parts.append(f"|P(k) error| {result['power_spectrum_mean_abs_error']:.2f}")
+    return " ".join(parts).rstrip(",")
 
 
 if __name__ == "__main__":

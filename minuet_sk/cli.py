@@ -364,7 +364,7 @@ def build_parser():
     _add_out(p, ".parquet or .csv: query, rank, neighbor, distance and their identifiers")
 
     p = _add(sub, "benchmark", _benchmark, "Minuet vs VAE vs PCA on the same galaxies",
-             "minuet benchmark --quick --out benchmarks/results/quick")
+             "minuet benchmark --quick --out bench")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--quick", dest="preset", action="store_const", const="quick",
                        help="the quick preset")
@@ -378,7 +378,7 @@ def build_parser():
     _add_out(p, "output folder")
 
     p = _add(sub, "report", _report, "HTML report of a benchmark folder",
-             "minuet report benchmarks/results/quick")
+             "minuet report bench")
     p.add_argument("folder", help="folder written by `minuet benchmark`")
     return parser
 

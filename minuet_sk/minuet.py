@@ -44,7 +44,7 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
     base (``minuet_sk._encoder_base.BaseImageEncoder``).
 
     The defaults are a CPU configuration chosen by measurement (see
-    ``benchmarks/results/minuet_notes.md``): useful latents of 72x72 images in minutes on a
+    ``benchmarks/notes/minuet.md``): useful latents of 72x72 images in minutes on a
     laptop. ``MinuetEncoder.from_preset("paper")`` gives the authors' configuration.
 
     Parameters
@@ -70,7 +70,7 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
     patch_size : int, default=8
         Side of the square patches (72x72 images: 81 tokens). 8 rather than 6 (144
         tokens): 1.35x the training speed for reconstructions as good after the same time
-        (``benchmarks/results/minuet_notes.md``).
+        (``benchmarks/notes/minuet.md``).
     width : int, default=64
         Token dimension of the encoder and the denoiser.
     encoder_depth : int, default=2
@@ -85,7 +85,7 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         than ``width`` (192 > 64 for the defaults) the transformer alone cannot touch part
         of each patch, and that part of DDIM's starting noise survives into the
         reconstructions (patch-shaped noise, 15x too much power at small scales); the
-        refiner reaches every pixel. See ``benchmarks/results/minuet_notes.md``.
+        refiner reaches every pixel. See ``benchmarks/notes/minuet.md``.
     whiten_bands : bool or float in [0, 1], default=True
         Train on PCA-whitened bands (:func:`~minuet_sk.nn.autoencoder.band_whitening` of
         ``band_correlation_``, per pixel, undone in reconstructions): the brightness shared
@@ -95,7 +95,7 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         g-r 0.01-0.34 over 13 epochs, against 0.31-0.84 whitened), but describe size better
         (0.62-0.66 against 0.36-0.54): five latents cannot hold everything. A float is a
         partial whitening strength (True is 1, False is 0). See
-        ``benchmarks/results/minuet_notes.md``. False in the paper preset.
+        ``benchmarks/notes/minuet.md``. False in the paper preset.
     diffusion_steps : int, default=1000
         Noise levels of the diffusion.
     noise_schedule : {"cosine", "linear"}, default="cosine"
@@ -107,7 +107,7 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         cosine schedule, 157 for the linear one), and on unbounded standardised images no
         clipping rescues it: measured reconstructions of an epsilon model were noise
         (pixel MSE 205 vs 0.04 with ``"v"``, same budget; see
-        ``benchmarks/results/minuet_notes.md``). The paper used epsilon with 200 steps.
+        ``benchmarks/notes/minuet.md``). The paper used epsilon with 200 steps.
     sampling_steps : int, default=50
         DDIM steps of ``inverse_transform``, ``sample`` and ``reconstruct``.
     eta : float, default=0.0
@@ -130,7 +130,7 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         0.58-0.74 over six seeds with it and 0.59-0.62 without it, of r magnitude
         0.85-0.93 with it and 0.73-0.76 without it. The reconstructions' surroundings are
         invented (set False to model the whole stamp). See the user guide and
-        ``benchmarks/results/minuet_notes.md``.
+        ``benchmarks/notes/minuet.md``.
     max_epochs : int, default=20
     batch_size : int, default=128
     lr : float, default=1e-3

@@ -36,7 +36,7 @@ class AsinhStretch(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     softening : float, default=100.0
         ``Q``: larger values compress bright pixels more and give the faint outskirts,
         where a galaxy's size shows, more of the pixel variance. 100 by measurement on
-        simulated DECaLS-like cutouts (``benchmarks/pca_r2.py``): five PCA components
+        simulated DECaLS-like cutouts (``benchmarks/quality_pca_r2.py``): five PCA components
         explain R^2 0.51 of log half-light radius after Q=100 against 0.39 after Q=10, and
         the latents of :class:`~minuet_sk.MinuetEncoder` (masked loss, 20 minutes of CPU
         training) 0.58-0.74 over six seeds against 0.24-0.65; brightness pays (PCA's R^2 of

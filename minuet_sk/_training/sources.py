@@ -82,7 +82,7 @@ def release_pages(rows):
     The file's data stay in the kernel's page cache (reclaimable, not this process's) and
     are read again if ``rows`` are touched again, so nothing changes but the resident set:
     without this, every page of a memmap once read stays in the RSS of the reader (11 GB
-    for a 13 GB file, see ``benchmarks/results/scale.md``). A no-op for anything else, for
+    for a 13 GB file, see ``benchmarks/results/bench_scale/latest.md``). A no-op for anything else, for
     copy-on-write memmaps (``mode="c"``, whose changed pages would be lost) and where
     ``madvise`` is missing (not Linux/macOS).
 

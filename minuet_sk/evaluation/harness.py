@@ -4,7 +4,7 @@ One data set (train/test split fixed by the seed; the test set is never seen by 
 three encoders at the same ``n_components``, each fitted once and reused through sklearn's
 :class:`~sklearn.frozen.FrozenEstimator`, and for each encoder: reconstruction, Galaxy Zoo
 probes, physical posteriors, similarity search, orientation robustness, correlations and cost.
-``minuet benchmark`` and ``benchmarks/run.py`` call :func:`run_benchmark`; ``minuet demo`` runs
+``minuet benchmark`` and ``benchmarks/quality_encoders.py`` call :func:`run_benchmark`; ``minuet demo`` runs
 it with the ``"demo"`` preset and renders the report.
 """
 
