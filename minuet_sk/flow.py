@@ -13,19 +13,12 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (
-    check_array,
-    check_consistent_length,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import TRAINING_CONSTRAINTS, check_not_pretrained, resolve_device
 from ._flow_sampling import SEED_MAX, FlowSamplingMixin
-from ._persistence import (
-    SavedModelMixin,
-    load_pretrained,
-)
+from ._flow_targets import check_fit_targets, check_scored_targets, mean_and_scale, target_names
+from ._persistence import SavedModelMixin, load_pretrained
 from ._training.flow_loop import train_flow
 from .nn.flows import build_spline_flow
 from .posterior import PropertyPosterior
@@ -219,32 +212,11 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         self
         """
         check_not_pretrained(self)
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None."
-            )
-        target_names = self._names_of(y)
+        names = target_names(y)
         X = validate_data(self, X, dtype=np.float64)
-        y = check_array(
-            y, ensure_2d=False, dtype=np.float64, ensure_all_finite="allow-nan", input_name="y"
-        )
-        check_consistent_length(X, y)
-        if y.ndim > 2:
-            raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
-        self._single_output = y.ndim == 1
-        y = y.reshape(len(y), -1)
+        X, y, self._single_output = check_fit_targets(X, y, type(self).__name__)
         self.n_outputs_ = y.shape[1]
-        self.target_names_ = target_names or [f"target{i}" for i in range(y.shape[1])]
-        keep = ~np.isnan(y).any(axis=1)
-        if not keep.any():
-            raise ValueError("Every row of y contains NaN; there is nothing to fit.")
-        if not keep.all():
-            warnings.warn(
-                f"Dropped {int((~keep).sum())} of {len(y)} rows whose target contains NaN.",
-                UserWarning,
-                stacklevel=2,
-            )
-            X, y = X[keep], y[keep]
+        self.target_names_ = names or [f"target{i}" for i in range(y.shape[1])]
 
         if self.n_outputs_ > 1 and self.n_transforms == 1:
             warnings.warn(
@@ -259,8 +231,8 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         init_seed, split_seed, batch_seed, self._sample_seed = (
             int(s) for s in rng.randint(0, SEED_MAX, size=4)
         )
-        self.x_mean_, self.x_scale_ = _mean_and_scale(X)
-        self.y_mean_, self.y_scale_ = _mean_and_scale(y)
+        self.x_mean_, self.x_scale_ = mean_and_scale(X)
+        self.y_mean_, self.y_scale_ = mean_and_scale(y)
         self.device_ = resolve_device(self.device)
         # Weight initialisation draws from torch's global RNG: fork it so fitting leaves the
         # caller's random state untouched.
@@ -302,32 +274,12 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         )
 
     # ------------------------------------------------------------------ helpers
-    @staticmethod
-    def _names_of(y):
-        if hasattr(y, "columns"):
-            return [str(c) for c in y.columns]
-        if getattr(y, "name", None) is not None:
-            return [str(y.name)]
-        return None
-
     def _standardise_x(self, X):
         return torch.as_tensor((X - self.x_mean_) / self.x_scale_, dtype=torch.float32)
 
     def _validate_x(self, X):
         check_is_fitted(self)
         return validate_data(self, X, dtype=np.float64, reset=False)
-
-    def _validate_y(self, y, n):
-        if hasattr(y, "columns"):
-            y = y[self.target_names_]
-        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
-        y = y.reshape(len(y), -1)
-        if y.shape != (n, self.n_outputs_):
-            raise ValueError(
-                f"y has shape {y.shape}; expected ({n}, {self.n_outputs_}) (or ({n},) for "
-                "one target)."
-            )
-        return y
 
     # ------------------------------------------------------------------ public API
     def sample(self, X, n_samples=None, random_state=None):
@@ -362,7 +314,8 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         ndarray of shape (n,)
         """
         X = self._validate_x(X)
-        return self._log_prob_validated(X, self._validate_y(y, len(X)))
+        y = check_scored_targets(y, len(X), self.target_names_, self.n_outputs_)
+        return self._log_prob_validated(X, y)
 
     def predict_dist(self, X, n_samples=None):
         """Posterior of every galaxy as a :class:`~minuet_sk.PropertyPosterior`.
@@ -477,8 +430,3 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         """
         return load_pretrained(name, cls, device=device)
 
-
-def _mean_and_scale(a):
-    mean = a.mean(axis=0)
-    scale = a.std(axis=0)
-    return mean, np.where(scale > 0, scale, 1.0)
