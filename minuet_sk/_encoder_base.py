@@ -4,7 +4,7 @@
 ``partial_fit``, ``warm_start``, feature names, tags, ``save``/``load``) and trains a torch
 module through :class:`~minuet_sk._training.net.ImageNet`, whose batches are
 ``(standardised images, pixel weights)`` (:mod:`minuet_sk._training.streaming`) and whose
-loss is the estimator's ``_loss`` hook; checkpoints are :mod:`minuet_sk._training.checkpoint`.
+criterion is the estimator's loss (:mod:`minuet_sk._training.losses`); checkpoints are :mod:`minuet_sk._training.checkpoint`.
 """
 
 from __future__ import annotations
@@ -61,14 +61,16 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
 
     Subclasses set ``_feature_prefix`` (``"vae"`` gives ``vae0, vae1, ...``), have an
     ``n_components`` parameter, list the shared parameters below in their ``__init__``, and
-    implement four hooks:
+    implement five hooks:
 
     - ``_module_class()`` -> the torch module class (pure torch, from ``minuet_sk.nn``);
     - ``_module_kwargs()`` -> its keyword arguments, from ``self.image_shape_`` and params;
-    - ``_loss(module, x, weight, generator, training)`` -> scalar loss tensor, where ``x``
-      holds standardised images ``(n, C, H, W)``, ``weight`` the pixel weights (same shape),
-      ``generator`` a ``torch.Generator`` on the module's device for all randomness
-      (noise, augmentations), ``training`` says whether gradients will follow;
+    - ``_criterion_class()`` and ``_criterion_kwargs()`` -> the loss, a skorch criterion
+      (:mod:`minuet_sk._training.losses`) called as ``(module, x, weight, generator,
+      training)`` -> scalar loss tensor, where ``x`` holds standardised images
+      ``(n, C, H, W)``, ``weight`` the pixel weights (same shape), ``generator`` a
+      ``torch.Generator`` on the module's device for all randomness (noise, augmentations),
+      ``training`` says whether gradients will follow;
     - ``_encode(module, x, weight)`` -> latents ``(n, n_components)`` for ``transform``;
 
     and may override ``_training_weights(source, shape, validated, blocks, pixel_weight)``,
@@ -172,7 +174,10 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
     def _module_kwargs(self):
         raise NotImplementedError
 
-    def _loss(self, module, x, weight, generator, training):
+    def _criterion_class(self):
+        raise NotImplementedError
+
+    def _criterion_kwargs(self):
         raise NotImplementedError
 
     def _training_weights(self, source, shape, validated, blocks, pixel_weight):
@@ -352,6 +357,7 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
     def _make_net(self):
         """Build and initialise the skorch net from the fitted state and ``_seeds``."""
         net_kwargs = {f"module__{k}": v for k, v in self._module_kwargs().items()}
+        net_kwargs.update({f"criterion__{k}": v for k, v in self._criterion_kwargs().items()})
         compile_kwargs = self.compile if isinstance(self.compile, dict) else {}
         net_kwargs.update({f"compile__{k}": v for k, v in compile_kwargs.items()})
         if self.accelerator is None:
@@ -364,7 +370,7 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
                          "unwrap_after_train": False}
         net = net_class(
             self._module_class(),
-            criterion=None,
+            criterion=self._criterion_class(),
             optimizer=torch.optim.AdamW,
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
@@ -373,7 +379,7 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
             train_split=None,
             verbose=self.verbose,
             compile=bool(self.compile),
-            owner=self,
+            mixed_precision=self.mixed_precision,
             **placement,
             **net_kwargs,
         )

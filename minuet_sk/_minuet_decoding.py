@@ -9,25 +9,13 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from ._training.losses import fixed_noise_loss
+
 __all__ = ["DiffusionDecodingMixin"]
-
-# Seed of the fixed noise and of the stratified times of ``score`` and ``valid_loss``.
-_SCORE_SEED = 0
-
 
 class DiffusionDecodingMixin:
     """The decoding side of :class:`~minuet_sk.minuet.MinuetEncoder`: DDIM images from
     latents, posterior samples, reconstructions and the fixed-noise denoising score."""
-
-    @staticmethod
-    def _fixed_noise_loss(module, x, weight):
-        """Per-pixel weighted loss at evenly spread times and seeded noise (no rotation)."""
-        n, steps = len(x), module.diffusion.diffusion_steps
-        t = ((torch.arange(n, device=x.device) + 0.5) * steps / n).long()
-        generator = torch.Generator(device=x.device).manual_seed(_SCORE_SEED)
-        noise = torch.randn(x.shape, generator=generator, device=x.device)
-        per_pixel = module.loss(x, x, t, noise, weight, reduction="none")
-        return per_pixel, torch.broadcast_to(module.mixed_weights(weight, x.shape), x.shape)
 
     def _decoder(self, generator):
         """``fn(module, z)`` -> DDIM images, for ``_map_latents``."""
@@ -130,7 +118,7 @@ class DiffusionDecodingMixin:
         check_is_fitted(self)
 
         def sums(module, x, weight):
-            per_pixel, weight = self._fixed_noise_loss(module, x, weight)
+            per_pixel, weight = fixed_noise_loss(module, x, weight)
             return per_pixel.flatten(1).sum(1), weight.flatten(1).sum(1)
 
         loss, weight = self._predict_batches(sums, X)

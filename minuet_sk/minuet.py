@@ -5,14 +5,13 @@ from __future__ import annotations
 from numbers import Integral, Real
 from typing import ClassVar
 
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._encoder_base import BaseImageEncoder
 from ._minuet_decoding import DiffusionDecodingMixin
+from ._training.losses import DenoisingLoss
 from ._training.masks import central_mask_weights
 from ._training.streaming import ImageBatches
-from .nn.augment import orient, random_orientation_matrices
 from .nn.autoencoder import DiffusionAutoencoder, band_whitening
 
 __all__ = ["PRESETS", "MinuetEncoder"]
@@ -400,29 +399,11 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
             "prediction": self.prediction,
         }
 
-    def _loss(self, module, x, weight, generator, training):
-        if not training:
-            per_pixel, weight = self._fixed_noise_loss(module, x, weight)
-            return per_pixel.sum() / weight.sum().clamp_min(1e-12)
-        n, device = len(x), x.device
-        theta_target = random_orientation_matrices(n, generator, device)
-        theta_encoder = (random_orientation_matrices(n, generator, device)
-                         if self.orientation_invariant else theta_target)
-        t = torch.randint(module.diffusion.diffusion_steps, (n,), generator=generator,
-                          device=device)
-        noise = torch.randn(x.shape, generator=generator, device=device)
-        one_band = weight[:, :1]
-        alike = bool((weight == one_band).all())  # no missing pixels: masks or all ones
-        if alike and bool((one_band == 1).all()):
-            # equal weights stay equal under a rotation (reflection padding): no need to
-            # rotate them, nor to weigh the loss (7% of a training step at the defaults)
-            target, target_weight = orient(x, theta_target), None
-        else:
-            # the weights ride with the image through one grid (the same values as rotating
-            # them apart, for less); weights alike in every band as one band
-            both = orient(torch.cat([x, one_band if alike else weight], 1), theta_target)
-            target, target_weight = both[:, : x.shape[1]], both[:, x.shape[1]:]
-        return module.loss(orient(x, theta_encoder), target, t, noise, target_weight)
+    def _criterion_class(self):
+        return DenoisingLoss
+
+    def _criterion_kwargs(self):
+        return {"orientation_invariant": self.orientation_invariant}
 
     def _training_weights(self, source, shape, validated, blocks, pixel_weight):
         """With ``masked_loss``, the mask weights (times ``pixel_weight``) of the training

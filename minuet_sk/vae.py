@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._encoder_base import BaseImageEncoder
+from ._training.losses import NegativeELBO
 from .nn.vae import ConvVAE
 
 __all__ = ["VAEEncoder"]
@@ -192,11 +193,11 @@ class VAEEncoder(BaseImageEncoder):
             "learn_sigma": learned,
         }
 
-    def _loss(self, module, x, weight, generator, training):
-        shape = (len(x), self.n_components)
-        eps = torch.randn(shape, generator=generator, device=generator.device).to(x.device)
-        log_lik, kl = module.elbo_terms(x, weight, eps)
-        return -(log_lik - self.beta * kl).mean() / x[0].numel()
+    def _criterion_class(self):
+        return NegativeELBO
+
+    def _criterion_kwargs(self):
+        return {"n_components": self.n_components, "beta": self.beta}
 
     def _encode(self, module, x, weight):
         return module.encode(x)[0]

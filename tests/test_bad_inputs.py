@@ -10,7 +10,7 @@ the posterior, the readers and the CLI follow, family by family.
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_blobs_images
+from _helpers import MICRO_MINUET, TINY_FLOW, TINY_VAE, make_blobs_images
 from scipy import sparse
 from sklearn.exceptions import NotFittedError
 
@@ -35,12 +35,9 @@ IMAGE_ESTIMATORS = {
     "EigengalaxyPCA": lambda: EigengalaxyPCA(2, image_shape=SHAPE),
     "AsinhStretch": lambda: AsinhStretch(image_shape=SHAPE),
     "SegmentationMasker": lambda: SegmentationMasker(image_shape=SHAPE, random_state=0),
-    "VAEEncoder": lambda: VAEEncoder(2, image_shape=SHAPE, channels=(4,), max_epochs=1,
-                                     validation_fraction=0.0, device="cpu", random_state=0),
-    "MinuetEncoder": lambda: MinuetEncoder(
-        2, image_shape=SHAPE, patch_size=2, width=8, n_heads=2, encoder_depth=1,
-        decoder_depth=1, diffusion_steps=10, sampling_steps=2, max_epochs=1, device="cpu",
-        random_state=0),
+    "VAEEncoder": lambda: VAEEncoder(2, image_shape=SHAPE, validation_fraction=0.0,
+                                     **TINY_VAE),
+    "MinuetEncoder": lambda: MinuetEncoder(2, image_shape=SHAPE, **MICRO_MINUET),
 }
 # Methods that take images, besides fit; each estimator is tried with those it has.
 IMAGE_METHODS = ("transform", "score_samples", "score", "reconstruct", "central_masks")
@@ -217,8 +214,7 @@ def _flow_data(n=60):
 
 
 def _flow():
-    return FlowPropertyRegressor(n_transforms=2, hidden_features=8, max_epochs=2,
-                                 n_samples=20, random_state=0)
+    return FlowPropertyRegressor(**TINY_FLOW)
 
 
 @pytest.fixture(scope="module")

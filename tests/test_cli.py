@@ -9,11 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import TINY_FLOW_SET, TINY_MINUET_SET, TINY_VAE
 
 from minuet_sk.cli import main
-
-TINY_MINUET = ["--set", "width=16", "--set", "encoder_depth=1", "--set", "decoder_depth=1",
-               "--set", "n_heads=2", "--set", "sampling_steps=2", "--set", "patch_size=4"]
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +21,13 @@ def workdir(tmp_path_factory):
     assert main(["simulate", "--n", "40", "--image-size", "16", "--seed", "1",
                  "--out", str(d / "gal")]) == 0
     assert main(["fit", "minuet", "--images", str(d / "gal" / "images.npy"), "--epochs", "1",
-                 *TINY_MINUET, "--out", str(d / "minuet")]) == 0
+                 *TINY_MINUET_SET, "--out", str(d / "minuet")]) == 0
     assert main(["fit", "pca", "--images", str(d / "gal" / "images.npy"),
                  "--out", str(d / "pca")]) == 0
     assert main(["encode", "--model", str(d / "minuet"), "--images",
                  str(d / "gal" / "images.npy"), "--out", str(d / "z.parquet")]) == 0
     assert main(["fit", "flow", "--features", str(d / "z.parquet"), "--targets",
-                 str(d / "gal" / "target.csv"), "--set", "max_epochs=2", "--set",
-                 "n_transforms=2", "--set", "hidden_features=8", "--out", str(d / "flow")]) == 0
+                 str(d / "gal" / "target.csv"), *TINY_FLOW_SET, "--out", str(d / "flow")]) == 0
     return d
 
 
@@ -307,8 +304,8 @@ def test_fits_cutouts_are_read_as_the_model_says_its_input_is(tmp_path):
 
     rng = np.random.default_rng(0)
     images = rng.gamma(2.0, 1.0, (6, 3, 16, 16)).astype(np.float32)
-    model = VAEEncoder(2, image_shape=(3, 16, 16), channels=(4,), max_epochs=1, device="cpu",
-                       flux_unit="uJy", pixel_scale=1.0, random_state=0).fit(images * 3.631)
+    model = VAEEncoder(2, image_shape=(3, 16, 16), flux_unit="uJy", pixel_scale=1.0,
+                       **TINY_VAE).fit(images * 3.631)
     model.save(tmp_path / "model")
     (tmp_path / "cutouts").mkdir()
     for i, image in enumerate(images):

@@ -7,6 +7,7 @@ lists checks an estimator cannot pass, each with its reason.
 
 import inspect
 
+from _helpers import MICRO_MINUET, TINY_VAE
 from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -19,16 +20,10 @@ CHECK_PARAMS = {
     # small and fast, yet enough to reach R^2 > 0.5 on sklearn's regression data set
     "FlowPropertyRegressor": {"n_transforms": 2, "hidden_features": 8, "max_epochs": 20,
                               "batch_size": 32, "lr": 1e-2, "n_samples": 30},
-    "MinuetEncoder": {
-        "image_shape": None, "n_components": 2, "patch_size": 2, "width": 8, "n_heads": 2,
-        "encoder_depth": 1, "decoder_depth": 1, "diffusion_steps": 10, "sampling_steps": 2,
-        "max_epochs": 1, "batch_size": 32, "random_state": 0, "device": "cpu",
-    },
+    "MinuetEncoder": {**MICRO_MINUET, "image_shape": None, "n_components": 2, "batch_size": 32},
     "SegmentationMasker": {"image_shape": None, "random_state": 0},
-    "VAEEncoder": {
-        "n_components": 2, "image_shape": None, "channels": (4,), "max_epochs": 1,
-        "batch_size": 32, "validation_fraction": 0.0, "device": "cpu", "random_state": 0,
-    },
+    "VAEEncoder": {**TINY_VAE, "n_components": 2, "image_shape": None, "batch_size": 32,
+                   "validation_fraction": 0.0},
 }
 
 EXPECTED_FAILED_CHECKS = {}

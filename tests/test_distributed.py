@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_blobs_images
+from _helpers import TINY_MINUET, make_blobs_images
 from sklearn.base import clone
 
 accelerate = pytest.importorskip("accelerate")
@@ -35,12 +35,10 @@ COMMON = {"image_shape": None, "n_components": 2, "max_epochs": 2, "batch_size":
 # sigma=1.0: a learned sigma is estimated from each process's rows, so it is not exact.
 ESTIMATORS = {
     "VAEEncoder": {**COMMON, "channels": [4, 8], "sigma": 1.0},
-    "MinuetEncoder": {**COMMON, "patch_size": 4, "width": 16, "encoder_depth": 1,
-                      "decoder_depth": 1, "n_heads": 2, "diffusion_steps": 20,
-                      "sampling_steps": 4,
-                      # exact only where the loss is a mean over images: the mask weights
-                      # weigh each process's rows by their own sum (docs: scale.rst)
-                      "masked_loss": False},
+    # COMMON's max_epochs=2 over TINY_MINUET's 1; masked_loss=False: exact only where the
+    # loss is a mean over images, the mask weights weigh each process's rows by their own
+    # sum (docs: scale.rst)
+    "MinuetEncoder": {**TINY_MINUET, **COMMON, "masked_loss": False},
 }
 CLASSES = {"VAEEncoder": VAEEncoder, "MinuetEncoder": MinuetEncoder}
 

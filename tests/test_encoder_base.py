@@ -1,4 +1,7 @@
-"""The shared encoder layer (training, streaming, checkpoints, persistence), via VAEEncoder."""
+"""The shared encoder layer (training, streaming, checkpoints, persistence), via VAEEncoder.
+
+The batch readers of ``_training/streaming.py`` on their own: test_streaming.py.
+"""
 
 import json
 import pickle
@@ -10,18 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import make_blobs_images
+from _helpers import make_blobs_images
 
 from minuet_sk import AsinhStretch, VAEEncoder, make_pipeline
 from minuet_sk._encoder_base import BaseImageEncoder
 from minuet_sk._persistence import load_state, save_state
 from minuet_sk._training.net import autocast
-from minuet_sk._training.streaming import (
-    ImageBatches,
-    MaskWeights,
-    band_statistics,
-    split_blocks,
-)
 
 SHAPE = (2, 10, 10)
 
@@ -232,38 +229,6 @@ class TestStreaming:
         np.testing.assert_allclose(est.transform(lazy), est.transform(X), rtol=1e-5, atol=1e-6)
         assert max(lazy.reads) <= 8 and sum(lazy.reads) == len(X)
 
-    def test_shuffled_batches_cover_every_image_once(self):
-        x = np.arange(23, dtype=np.float32).reshape(23, 1, 1, 1)
-        for validated in (True, False):
-            ds = ImageBatches(x, [(0, 10), (10, 23)], (1, 1, 1), 4, np.zeros(1), np.ones(1),
-                              validated, generator=torch.Generator().manual_seed(0))
-            seen = np.concatenate([b[0].numpy().ravel() for b in ds])
-            assert sorted(seen.tolist()) == list(range(23))
-            assert seen.tolist() != list(range(23))
-
-    def test_split_blocks_partition(self):
-        train, valid = split_blocks(1000, 0.2, True, np.random.default_rng(0))
-        covered = sorted(i for a, b in np.concatenate([train, valid]) for i in range(a, b))
-        assert covered == list(range(1000))
-        assert sum(b - a for a, b in valid) == 200
-
-    def test_band_statistics_ignore_nan(self):
-        x = np.stack([np.full((1, 2, 2), v, np.float32) for v in (1.0, 3.0, 5.0)])
-        x[0, 0, 0, 0] = np.nan
-        median, scale, _ = band_statistics(x, 3, (1, 2, 2), True)
-        assert median[0] == 3.0 and scale[0] > 0
-
-    def test_band_correlation_of_complete_pixels(self):
-        rng = np.random.default_rng(0)
-        common = rng.normal(size=(200, 1, 8, 8))
-        x = np.concatenate([common, 3.0 * common + 0.5 * rng.normal(size=common.shape),
-                            rng.normal(size=common.shape)], axis=1).astype(np.float32)
-        x[0, 2, 0, 0] = np.nan  # one pixel missing in one band: left out of all bands
-        _, _, corr = band_statistics(x, len(x), (3, 8, 8), True)
-        expected = np.corrcoef(np.moveaxis(x, 1, 0).reshape(3, -1)[:, 1:])
-        np.testing.assert_allclose(corr, expected, atol=1e-6)
-        assert corr[0, 1] > 0.98 and abs(corr[0, 2]) < 0.05
-
 
 class TestMissingPixels:
     def test_nan_accepted_and_masked(self, X):
@@ -349,12 +314,6 @@ class TestShapes:
         assert list(df.columns) == ["vae0", "vae1"]
 
 
-def test_band_statistics_spread_over_large_inputs():
-    x = np.repeat(np.arange(10_000, dtype=np.float32), 1).reshape(-1, 1, 1, 1)
-    median, _, _ = band_statistics(x, len(x), (1, 1, 1), True, max_images=256, piece=16)
-    assert 4000 < median[0] < 6000
-
-
 class TestPixelWeight:
     def test_out_of_core_weights_match_in_memory(self, X, tmp_path):
         weight = np.where(np.random.default_rng(0).random(X.shape) < 0.5, 0.9, 0.1)
@@ -371,31 +330,6 @@ class TestPixelWeight:
         half = tiny(max_epochs=1).fit(X, pixel_weight=np.full_like(X, 0.5))
         assert half.history_[0]["train_loss"] != full
 
-    def test_mask_weights_read_like_dense_weights(self, tmp_path):
-        rng = np.random.default_rng(0)
-        masks = rng.random((7, 5, 3)) < 0.5  # 15 pixels: the bits do not fill the bytes
-        base = rng.random((7, 2, 5, 3)).astype(np.float32)
-        dense = np.where(masks, 0.9, 0.1).astype(np.float32)[:, None] * base
-        packed = np.packbits(masks.reshape(7, -1), axis=1)
-        with h5py.File(tmp_path / "w.h5", "w") as f:
-            f.create_dataset("w", data=base.reshape(7, -1))
-        with h5py.File(tmp_path / "w.h5", "r") as f:
-            for source in (base, f["w"]):
-                weights = MaskWeights(packed, (2, 5, 3), 0.9, 0.1, source)
-                index = np.array([0, 4, 6])  # increasing, as h5py wants
-                np.testing.assert_array_equal(weights[index], dense[index])
-                np.testing.assert_array_equal(weights[2:5], dense[2:5])
-                batches = ImageBatches(np.zeros((7, 2, 5, 3), np.float32), [(0, 7)],
-                                       (2, 5, 3), 4, np.zeros(2), np.ones(2), True,
-                                       generator=torch.Generator().manual_seed(0),
-                                       pixel_weight=weights)
-                seen = np.concatenate([w.numpy() for _, w in batches])
-                np.testing.assert_allclose(np.sort(seen.ravel()), np.sort(dense.ravel()))
-        alone = MaskWeights(packed, (2, 5, 3), 0.9, 0.1)
-        assert alone.shape == (7, 1, 5, 3)
-        expected = np.where(masks[1], 0.9, 0.1).astype(np.float32)
-        np.testing.assert_array_equal(alone[[1]][0, 0], expected)
-
     def test_bad_weights(self, X):
         with pytest.raises(ValueError, match="pixel_weight"):
             tiny().fit(X, pixel_weight=np.ones((3, 4)))
@@ -408,6 +342,22 @@ class _Linear(torch.nn.Module):
         super().__init__()
         self.enc = torch.nn.Linear(n_features, n_latents)
         self.dec = torch.nn.Linear(n_latents, n_features)
+
+
+class _FlipLoss(torch.nn.Module):
+    """A criterion: weighted reconstruction error of a randomly mirrored image."""
+
+    def __init__(self, calls):
+        super().__init__()
+        self.calls = calls
+
+    def forward(self, module, x, weight, generator, training):
+        self.calls.append((x.shape, weight.shape, training, isinstance(generator, torch.Generator)))
+        flip = torch.rand((), generator=generator) < 0.5  # an augmentation drawn from generator
+        x = torch.flip(x, dims=(-1,)) if flip else x
+        weight = torch.flip(weight, dims=(-1,)) if flip else weight
+        recon = module.dec(module.enc(x.flatten(1))).reshape(x.shape)
+        return (weight * (recon - x) ** 2).mean()
 
 
 class LinearEncoder(BaseImageEncoder):
@@ -448,13 +398,11 @@ class LinearEncoder(BaseImageEncoder):
     def _module_kwargs(self):
         return {"n_features": int(np.prod(self.image_shape_)), "n_latents": self.n_components}
 
-    def _loss(self, module, x, weight, generator, training):
-        self.calls.append((x.shape, weight.shape, training, isinstance(generator, torch.Generator)))
-        flip = torch.rand((), generator=generator) < 0.5  # an augmentation drawn from generator
-        x = torch.flip(x, dims=(-1,)) if flip else x
-        weight = torch.flip(weight, dims=(-1,)) if flip else weight
-        recon = module.dec(module.enc(x.flatten(1))).reshape(x.shape)
-        return (weight * (recon - x) ** 2).mean()
+    def _criterion_class(self):
+        return _FlipLoss
+
+    def _criterion_kwargs(self):
+        return {"calls": self.calls}
 
     def _encode(self, module, x, weight):
         return module.enc(x.flatten(1))

@@ -1,4 +1,8 @@
-"""FlowPropertyRegressor and PropertyPosterior: known-answer calibration, API, persistence."""
+"""FlowPropertyRegressor and the PropertyPosterior it returns: known-answer calibration, API,
+persistence.
+
+PropertyPosterior on its own (summaries and scores of given draws): test_posterior.py.
+"""
 
 import pickle
 
@@ -6,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _helpers import TINY_FLOW
 from scipy import stats
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -24,14 +29,7 @@ KNOWN_ANSWER = {
     "n_samples": 200,
     "random_state": 0,
 }
-TINY = {
-    "n_transforms": 2,
-    "hidden_features": 8,
-    "max_epochs": 5,
-    "batch_size": 64,
-    "n_samples": 50,
-    "random_state": 0,
-}
+TINY = {**TINY_FLOW, "max_epochs": 5, "batch_size": 64, "n_samples": 50}
 
 
 def heteroscedastic_linear(n, rng):
@@ -260,47 +258,6 @@ class TestPersistence:
         X, y = toy()
         reg = FlowPropertyRegressor(**TINY).fit(X, y)
         assert not hasattr(clone(reg), "flow_")
-
-
-class TestPropertyPosterior:
-    def make(self):
-        rng = np.random.default_rng(0)
-        mu = rng.standard_normal((300, 2))
-        samples = mu[:, None, :] + rng.standard_normal((300, 2000, 2))
-        truth = mu + rng.standard_normal((300, 2))
-        return PropertyPosterior(samples, names=["redshift", "log_mstar"]), mu, truth
-
-    def test_summaries(self):
-        post, mu, truth = self.make()
-        np.testing.assert_allclose(post.mean(), mu, atol=0.1)
-        np.testing.assert_allclose(post.median(), mu, atol=0.15)
-        np.testing.assert_allclose(post.std(), 1.0, atol=0.1)
-        low, high = post.interval(0.68)
-        np.testing.assert_allclose(high - low, 2 * stats.norm.ppf(0.84), atol=0.2)
-        assert post.quantile([0.1, 0.9]).shape == (2, 300, 2)
-        np.testing.assert_allclose(post.coverage(truth, 0.68), 0.68, atol=0.08)
-        assert post.pit(truth).shape == post.crps(truth).shape == (300, 2)
-        assert len(post) == 300 and post.n_samples == 2000
-
-    def test_to_frame_is_tidy(self):
-        post, _, _ = self.make()
-        frame = post.to_frame()
-        assert frame.shape == (600, 7)
-        assert frame.target.tolist()[:2] == ["redshift", "log_mstar"]
-        first = frame.iloc[0]
-        assert first.p16 < first["median"] < first.p84
-
-    def test_log_prob_needs_a_model(self):
-        post, _, truth = self.make()
-        with pytest.raises(AttributeError, match="samples only"):
-            post.log_prob(truth)
-
-    def test_shape_errors(self):
-        post, _, truth = self.make()
-        with pytest.raises(ValueError, match="does not match"):
-            post.pit(truth[:, :1])
-        with pytest.raises(ValueError, match="shape"):
-            PropertyPosterior(np.zeros((3, 4)))
 
 
 def test_no_validation_rows_trains_every_epoch():

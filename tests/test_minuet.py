@@ -5,17 +5,17 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from conftest import make_blobs_images
+from _helpers import TINY_MINUET, make_blobs_images
 
 from minuet_sk import MinuetEncoder
+from minuet_sk._training.losses import DenoisingLoss
 from minuet_sk._training.masks import mask_loss_weights
 from minuet_sk.nn.augment import orient, random_orientation_matrices
 from minuet_sk.nn.autoencoder import band_whitening
 
 SHAPE = (3, 16, 16)
-TINY = {"image_shape": SHAPE, "patch_size": 4, "width": 16, "encoder_depth": 1,
-        "decoder_depth": 1, "n_heads": 2, "diffusion_steps": 50, "sampling_steps": 5,
-        "max_epochs": 1, "batch_size": 16, "random_state": 0}
+TINY = {**TINY_MINUET, "image_shape": SHAPE, "diffusion_steps": 50, "sampling_steps": 5,
+        "batch_size": 16}
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +96,8 @@ def test_training_loss_rotates_the_weights_with_the_target(X, bands_alike):
     weight = torch.where(torch.rand(4, 1, 16, 16) > 0.5, 0.9, 0.1).expand(4, 3, 16, 16).clone()
     if not bands_alike:
         weight[0, 1, :4] = 0.0  # a band missing in one image
-    got = est._loss(module, x, weight, torch.Generator().manual_seed(0), True)
-    generator = torch.Generator().manual_seed(0)  # the draws of _loss, in its order
+    got = est.net_.criterion_(module, x, weight, torch.Generator().manual_seed(0), True)
+    generator = torch.Generator().manual_seed(0)  # the draws of the criterion, in its order
     theta_target = random_orientation_matrices(4, generator, "cpu")
     theta_encoder = random_orientation_matrices(4, generator, "cpu")
     t = torch.randint(module.diffusion.diffusion_steps, (4,), generator=generator)
@@ -213,8 +213,10 @@ class TestOrientation:
                 return target_images.sum()
 
         est = pickle.loads(pickle.dumps(fitted)).set_params(orientation_invariant=invariant)
+        criterion = est._make_net().criterion_  # the estimator's loss, as its net builds it
+        assert isinstance(criterion, DenoisingLoss)
         x = torch.from_numpy(X[:8])
-        est._loss(Spy(), x, torch.ones_like(x), torch.Generator().manual_seed(0), True)
+        criterion(Spy(), x, torch.ones_like(x), torch.Generator().manual_seed(0), True)
         same = torch.allclose(seen["encoder"], seen["target"])
         assert same != invariant
         assert not torch.allclose(seen["target"], x)  # both views are randomly oriented

@@ -1,7 +1,7 @@
 import dask.array as da
 import numpy as np
 import pytest
-from conftest import make_blobs_images
+from _helpers import make_blobs_images
 from sklearn.linear_model import LinearRegression
 
 from minuet_sk import EigengalaxyPCA, parallel

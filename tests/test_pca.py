@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_blobs_images
+from _helpers import make_blobs_images
 from sklearn.decomposition import PCA
 
 from minuet_sk import EigengalaxyPCA

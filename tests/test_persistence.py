@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import make_blobs_images
+from _helpers import TINY_FLOW, TINY_VAE, make_blobs_images
 
 from minuet_sk import EigengalaxyPCA, FlowPropertyRegressor, VAEEncoder
 from minuet_sk._persistence import (
@@ -25,10 +25,8 @@ def _fitted():
     Z = rng.normal(size=(60, 2))
     return {
         "pca": (EigengalaxyPCA(2, image_shape=SHAPE).fit(X), X),
-        "vae": (VAEEncoder(2, image_shape=SHAPE, channels=(4,), max_epochs=1, device="cpu",
-                           random_state=0).fit(X), X),
-        "flow": (FlowPropertyRegressor(n_transforms=2, hidden_features=8, max_epochs=2,
-                                       n_samples=20, random_state=0, device="cpu")
+        "vae": (VAEEncoder(2, image_shape=SHAPE, **TINY_VAE).fit(X), X),
+        "flow": (FlowPropertyRegressor(**TINY_FLOW, device="cpu")
                  .fit(Z, Z[:, 0] + 0.1 * rng.normal(size=60)), Z),
     }
 

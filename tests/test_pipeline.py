@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from conftest import make_blobs_images
+from _helpers import make_blobs_images
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.linear_model import LinearRegression
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_blobs_images
+from _helpers import TINY_VAE, make_blobs_images
 
 from minuet_sk import EigengalaxyPCA, VAEEncoder
 from minuet_sk.plotting import correlation_table, latent_traversal
@@ -18,9 +18,7 @@ def X():
 
 @pytest.fixture(scope="module")
 def vae(X):
-    return VAEEncoder(
-        2, image_shape=SHAPE, channels=(4,), max_epochs=1, random_state=0, device="cpu"
-    ).fit(X)
+    return VAEEncoder(2, image_shape=SHAPE, **TINY_VAE).fit(X)
 
 
 class TestLatentTraversal:

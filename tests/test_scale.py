@@ -7,16 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from conftest import make_blobs_images
+from _helpers import TINY_MINUET, TINY_VAE, make_blobs_images
 
 from minuet_sk import MinuetEncoder, VAEEncoder
 from minuet_sk._training.sources import read_rows, release_pages
-from minuet_sk._training.streaming import CHUNK_IMAGES, ImageBatches
-
-TINY_MINUET = {"n_components": 2, "image_shape": None, "patch_size": 4, "width": 16,
-               "encoder_depth": 1, "decoder_depth": 1, "n_heads": 2, "diffusion_steps": 20,
-               "sampling_steps": 4, "max_epochs": 1, "batch_size": 8, "random_state": 0}
+from minuet_sk._training.streaming import CHUNK_IMAGES
 
 
 @pytest.fixture
@@ -34,8 +29,8 @@ COMPILE = {"backend": "eager"}
 class TestCompile:
 
     def test_same_fit_and_latents_as_uncompiled(self, X):
-        plain = MinuetEncoder(**TINY_MINUET).fit(X)
-        compiled = MinuetEncoder(**TINY_MINUET, compile=COMPILE).fit(X)
+        plain = MinuetEncoder(2, image_shape=None, **TINY_MINUET).fit(X)
+        compiled = MinuetEncoder(2, image_shape=None, **TINY_MINUET, compile=COMPILE).fit(X)
         module = compiled.net_.module_
         assert module.encoder._compiled_call_impl is not None
         assert plain.net_.module_.encoder._compiled_call_impl is None
@@ -45,7 +40,7 @@ class TestCompile:
         np.testing.assert_allclose(compiled.transform(X), plain.transform(X), atol=1e-5)
 
     def test_saved_config_round_trip(self, X, tmp_path):
-        vae = VAEEncoder(2, image_shape=None, channels=(4,), max_epochs=1, random_state=0,
+        vae = VAEEncoder(2, image_shape=None, **{**TINY_VAE, "device": "auto"},
                          compile=COMPILE).fit(X)
         vae.save(tmp_path / "vae")
         config = json.loads((tmp_path / "vae" / "config.json").read_text())
@@ -107,8 +102,8 @@ class TestZarr:
         z[:] = X
         np.save(tmp_path / "x.npy", X)
         mm = np.load(tmp_path / "x.npy", mmap_mode="r")
-        params = {"n_components": 2, "image_shape": None, "channels": (4,), "max_epochs": 2,
-                  "batch_size": 8, "random_state": 0}
+        params = {**TINY_VAE, "n_components": 2, "image_shape": None, "max_epochs": 2,
+                  "batch_size": 8, "device": "auto"}
         from_zarr = VAEEncoder(**params).fit(z)
         from_memmap = VAEEncoder(**params).fit(mm)  # the same out-of-core reads
         assert from_zarr.history_[-1]["train_loss"] == from_memmap.history_[-1]["train_loss"]
@@ -119,13 +114,5 @@ class TestZarr:
 
 class TestPinnedBatches:
     def test_not_pinned_on_cpu(self, X):
-        vae = VAEEncoder(2, image_shape=None, channels=(4,), max_epochs=1, device="cpu",
-                         random_state=0).fit(X)
+        vae = VAEEncoder(2, image_shape=None, **TINY_VAE).fit(X)
         assert not vae._pin_memory()
-
-    @pytest.mark.skipif(not torch.cuda.is_available(), reason="page-locked memory needs CUDA")
-    def test_pinned_batches(self, X):
-        batches = ImageBatches(X, [(0, len(X))], X.shape[1:], 8, np.zeros(1), np.ones(1), True,
-                               pin_memory=True)
-        x, weight = next(iter(batches))
-        assert x.is_pinned() and weight.is_pinned()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import make_blobs_images
+from _helpers import make_blobs_images
 
 from minuet_sk import VAEEncoder
 from minuet_sk.nn.vae import ConvVAE, gaussian_kl, gaussian_log_likelihood

@@ -8,9 +8,9 @@ DataLoader that accelerate could shard, so the sharding is ours and is chosen so
 
 - every process reads the same shuffled batches (same seeds), of ``batch_size`` images: the
   global batch;
-- the estimator's ``_loss`` runs on the whole batch in every process with the same
-  generator, so every random draw (noise, times, orientations) is that of one process;
-- inside ``_loss`` the module is a :class:`RankView`: its method calls go through the
+- the criterion runs on the whole batch in every process with the same generator, so every
+  random draw (noise, times, orientations) is that of one process;
+- inside the criterion the module is a :class:`RankView`: its method calls go through the
   ``DistributedDataParallel`` wrapper (so gradients are averaged) with every batch-sized
   tensor argument cut to this process's share of the rows (rank ``r`` of ``w`` takes rows
   ``n r / w`` to ``n (r + 1) / w``);
@@ -207,7 +207,7 @@ class AcceleratedImageNet(AccelerateMixin, ImageNet):
             rows = slice(0, 1)
         view = RankView(self.ddp_module_, self.module_, rows, n)
         with self._autocast():
-            loss = self.owner._loss(view, x, weight, self.loss_generator, True)
+            loss = self.criterion_(view, x, weight, self.loss_generator, True)
         local = loss.float() * share
         self.accelerator.backward(local)
         return {"loss": self.accelerator.reduce(local.detach(), "mean"), "y_pred": None}

@@ -45,15 +45,19 @@ class _Throughput(Callback):
 
 
 class ImageNet(NeuralNet):
-    """skorch net for image encoders: batches ``(x, weight)``, loss from the estimator.
+    """skorch net for image encoders: batches ``(x, weight)``, a criterion that sees the module.
 
     ``fit``/``partial_fit`` take ``X=(train_dataset, valid_dataset)``, two
     :class:`~minuet_sk._training.streaming.ImageBatches` (the validation one may be None): the split
-    is made by the estimator, which knows the storage layout. The loss is
-    ``owner._loss(module, x, weight, loss_generator, training)``; ``shuffle_generator`` and
+    is made by the estimator, which knows the storage layout. The criterion is built the skorch
+    way (``criterion=DenoisingLoss``, ``criterion__*``; :mod:`minuet_sk._training.losses`) and
+    called as ``criterion_(module, x, weight, loss_generator, training)``: unlike a plain
+    skorch criterion it needs the module (the diffusion loss runs the denoiser at a random
+    time), the pixel weights and a generator. ``shuffle_generator`` and
     ``loss_generator`` are the ``torch.Generator`` objects that drive shuffling and noise;
     validation batch ``i`` draws its noise from a generator seeded ``valid_seed + i``.
-    On CUDA the loss runs under bf16 autocast as the owner's ``mixed_precision`` says.
+    On CUDA the loss runs under bf16 autocast as ``mixed_precision`` (``"auto"``, ``"bf16"``,
+    ``"no"``) says.
 
     ``compile=True`` (with ``compile__*`` keyword arguments for :func:`torch.compile`)
     compiles each child module of the module in place (:meth:`torch.nn.Module.compile`):
@@ -62,9 +66,9 @@ class ImageNet(NeuralNet):
     ``forward``), and it would prefix the state-dict keys with ``_orig_mod.``.
     """
 
-    def __init__(self, module, *args, owner=None, **kwargs):
+    def __init__(self, module, *args, mixed_precision="auto", **kwargs):
         super().__init__(module, *args, **kwargs)
-        self.owner = owner
+        self.mixed_precision = mixed_precision
 
     @property
     def _default_callbacks(self):
@@ -77,12 +81,6 @@ class ImageNet(NeuralNet):
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         return callbacks + [("print_log", PrintLog())]
-
-    def initialize_criterion(self):
-        # The loss is the estimator's ``_loss`` hook: it needs the module, the pixel
-        # weights and a generator, which a skorch criterion does not get.
-        self.criterion_ = None
-        return self
 
     def get_split_datasets(self, X, y=None, **fit_params):
         return X
@@ -97,12 +95,12 @@ class ImageNet(NeuralNet):
         return module
 
     def _autocast(self):
-        return autocast(self.device, self.owner.mixed_precision)
+        return autocast(self.device, self.mixed_precision)
 
     def get_loss(self, x, weight, training=False, generator=None):
         generator = self.loss_generator if generator is None else generator
         with self._autocast():
-            return self.owner._loss(self.module_, x, weight, generator, training)
+            return self.criterion_(self.module_, x, weight, generator, training)
 
     def _to_device(self, batch):
         return [t.to(self.device, non_blocking=True) for t in batch]

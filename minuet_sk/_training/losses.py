@@ -1,0 +1,96 @@
+"""The training losses of the image encoders, as skorch criteria.
+
+``ImageNet`` builds its criterion the skorch way (``criterion=DenoisingLoss``,
+``criterion__orientation_invariant=True``, ...) and calls it with the module, a batch of
+standardised images, their pixel weights and the generator that drives every random draw:
+``criterion_(module, x, weight, generator, training)`` -> a scalar tensor. The data flow is
+estimator -> net -> criterion -> module; nothing calls back into the estimator. The criteria
+are parameterless ``torch.nn.Module`` s, which skorch registers as the net's criterion (and
+accelerate leaves unwrapped: DDP wraps only modules with trainable parameters).
+"""
+
+import torch
+
+from ..nn.augment import orient, random_orientation_matrices
+
+__all__ = ["DenoisingLoss", "NegativeELBO", "fixed_noise_loss"]
+
+# Seed of the fixed noise and of the evenly spread times of the validation loss and ``score``.
+FIXED_NOISE_SEED = 0
+
+
+def fixed_noise_loss(module, x, weight):
+    """Per-pixel weighted denoising loss at evenly spread times and seeded noise (no rotation),
+    and the weights it was weighed with: the same value for the same images every time."""
+    n, steps = len(x), module.diffusion.diffusion_steps
+    t = ((torch.arange(n, device=x.device) + 0.5) * steps / n).long()
+    generator = torch.Generator(device=x.device).manual_seed(FIXED_NOISE_SEED)
+    noise = torch.randn(x.shape, generator=generator, device=x.device)
+    per_pixel = module.loss(x, x, t, noise, weight, reduction="none")
+    return per_pixel, torch.broadcast_to(module.mixed_weights(weight, x.shape), x.shape)
+
+
+class DenoisingLoss(torch.nn.Module):
+    """Minuet's loss: denoise a randomly oriented copy of each galaxy from the latents of
+    another (or the same) orientation, at a random diffusion time.
+
+    Parameters
+    ----------
+    orientation_invariant : bool, default=True
+        The encoder sees an independently rotated/mirrored copy of the image the denoiser
+        reconstructs, so the latents cannot hold the orientation.
+
+    In validation (``training=False``) the loss is :func:`fixed_noise_loss`'s weighted mean:
+    the same noise and times in every epoch, so epochs compare.
+    """
+
+    def __init__(self, orientation_invariant=True):
+        super().__init__()
+        self.orientation_invariant = orientation_invariant
+
+    def forward(self, module, x, weight, generator, training):
+        if not training:
+            per_pixel, weight = fixed_noise_loss(module, x, weight)
+            return per_pixel.sum() / weight.sum().clamp_min(1e-12)
+        n, device = len(x), x.device
+        theta_target = random_orientation_matrices(n, generator, device)
+        theta_encoder = (random_orientation_matrices(n, generator, device)
+                         if self.orientation_invariant else theta_target)
+        t = torch.randint(module.diffusion.diffusion_steps, (n,), generator=generator,
+                          device=device)
+        noise = torch.randn(x.shape, generator=generator, device=device)
+        one_band = weight[:, :1]
+        alike = bool((weight == one_band).all())  # no missing pixels: masks or all ones
+        if alike and bool((one_band == 1).all()):
+            # equal weights stay equal under a rotation (reflection padding): no need to
+            # rotate them, nor to weigh the loss (7% of a training step at the defaults)
+            target, target_weight = orient(x, theta_target), None
+        else:
+            # the weights ride with the image through one grid (the same values as rotating
+            # them apart, for less); weights alike in every band as one band
+            both = orient(torch.cat([x, one_band if alike else weight], 1), theta_target)
+            target, target_weight = both[:, : x.shape[1]], both[:, x.shape[1]:]
+        return module.loss(orient(x, theta_encoder), target, t, noise, target_weight)
+
+
+class NegativeELBO(torch.nn.Module):
+    """The VAE's loss: the negative evidence lower bound per pixel, ``-(log p(x|z) - beta KL)``.
+
+    Parameters
+    ----------
+    n_components : int
+        Latent dimensions (the reparametrisation noise's width).
+    beta : float, default=1.0
+        Weight of the KL term.
+    """
+
+    def __init__(self, n_components, beta=1.0):
+        super().__init__()
+        self.n_components = n_components
+        self.beta = beta
+
+    def forward(self, module, x, weight, generator, training):
+        shape = (len(x), self.n_components)
+        eps = torch.randn(shape, generator=generator, device=generator.device).to(x.device)
+        log_lik, kl = module.elbo_terms(x, weight, eps)
+        return -(log_lik - self.beta * kl).mean() / x[0].numel()
