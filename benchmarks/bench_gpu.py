@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from minuet_sk import MinuetEncoder, __version__
+from minuet_sk._training.sources import ImageSource
 from minuet_sk._training.streaming import ImageBatches
 
 from _common import record
@@ -93,8 +94,8 @@ def measure(args, shape, compile_, batch_size, X):
         seconds = _time(encode, args.device, args.repeats)
         row["encode_galaxies_per_s"] = round(args.encode_batches * batch_size / seconds)
 
-        batches = ImageBatches(X, [(0, len(X))], shape, batch_size, enc.band_median_,
-                               enc.band_scale_, True, pin_memory=enc._pin_memory())
+        batches = ImageBatches(ImageSource(X, shape, True), [(0, len(X))], batch_size,
+                               enc.band_median_, enc.band_scale_, pin_memory=enc._pin_memory())
         seconds = _time(lambda: sum(1 for _ in batches), "cpu", args.repeats)
         row["host_batches_galaxies_per_s"] = round(len(X) / seconds)
 

@@ -35,7 +35,7 @@ from ._persistence import (
 )
 from ._training.checkpoint import EpochCheckpoint, resume, write_checkpoint
 from ._training.net import ImageNet, epoch_records
-from ._training.sources import is_out_of_core
+from ._training.sources import ImageSource, is_out_of_core
 from ._training.streaming import (
     ImageBatches,
     band_statistics,
@@ -73,9 +73,10 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
       ``training`` says whether gradients will follow;
     - ``_encode(module, x, weight)`` -> latents ``(n, n_components)`` for ``transform``;
 
-    and may override ``_training_weights(source, shape, validated, blocks, pixel_weight)``,
-    the pixel weights of the training images ``blocks`` (an array-like indexed by image,
-    read like ``pixel_weight``).
+    and may override ``_training_weights(source, blocks, pixel_weight)``, the pixel weights
+    of the training images ``blocks`` of ``source`` (an
+    :class:`~minuet_sk._training.sources.ImageSource`; the result is an array-like indexed by
+    image, read like ``pixel_weight``).
 
     Helpers for the subclass's own methods: ``_predict_batches(fn, X)`` applies
     ``fn(module, x, weight)`` to standardised image batches without gradients (in memory or
@@ -180,7 +181,7 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
     def _criterion_kwargs(self):
         raise NotImplementedError
 
-    def _training_weights(self, source, shape, validated, blocks, pixel_weight):
+    def _training_weights(self, source, blocks, pixel_weight):
         """The pixel weights of the training images, the ``(start, stop)`` rows ``blocks``
         (not of validation): by default the user's ``pixel_weight`` (or None). Called once
         per ``fit``/``partial_fit``."""
@@ -265,11 +266,11 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
 
     # ---- fitting --------------------------------------------------------------------
     def _input_source(self, X, *, reset):
-        """(source, image_shape, validated): in-memory input validated, out-of-core as is;
-        both through the model's ``stretch`` (fixed here when ``reset``)."""
+        """``X`` as an :class:`ImageSource` through the model's ``stretch`` (fixed here when
+        ``reset``): in-memory input validated at once, out-of-core input as it is read."""
         if not is_out_of_core(X):
             images, _ = validate_images(self, X, reset=reset)
-            shape, source, validated = images.shape[1:], images, True
+            source = ImageSource(images, images.shape[1:], in_memory=True)
         else:
             shape = resolve_image_shape(
                 X.shape, self.image_shape if reset else self.image_shape_
@@ -280,14 +281,14 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
                 self.n_features_in_ = int(np.prod(shape))
                 if hasattr(self, "feature_names_in_"):
                     del self.feature_names_in_
-            source, validated = X, False
+            source = ImageSource(X, tuple(shape), in_memory=False)
         if reset:
-            self._fit_stretch(shape)
-        return self._stretched(source, shape, validated), shape, validated
+            self._fit_stretch(source.image_shape)
+        return self._stretched(source)
 
     def _fit(self, X, pixel_weight, *, epochs, continuing, validate):
-        source, shape, validated = self._input_source(X, reset=not continuing)
-        n = int(source.shape[0])
+        source = self._input_source(X, reset=not continuing)
+        n, shape = len(source), source.image_shape
         pixel_weight = check_pixel_weight(pixel_weight, n, shape)
         if continuing and tuple(shape) != tuple(self.image_shape_):
             raise ValueError(f"X holds images of shape {shape}; fitted on {self.image_shape_}.")
@@ -297,18 +298,16 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
                 stopped_early = self._stopped_early
                 epochs = 0 if stopped_early else max(0, self.max_epochs - len(self.history_))
             else:
-                self._initialize(source, shape, validated, n)
+                self._initialize(source)
         net = self.net_
         rng = np.random.default_rng(self._seeds[1])
         fraction = self.validation_fraction if validate else 0.0
-        train_blocks, valid_blocks = split_blocks(n, fraction, not validated, rng)
+        train_blocks, valid_blocks = split_blocks(n, fraction, not source.in_memory, rng)
         common = {
-            "source": source, "image_shape": shape, "batch_size": self.batch_size,
-            "median": self.band_median_, "scale": self.band_scale_, "validated": validated,
-            "pin_memory": self._pin_memory(),
+            "source": source, "batch_size": self.batch_size, "median": self.band_median_,
+            "scale": self.band_scale_, "pin_memory": self._pin_memory(),
         }
-        train_weight = (self._training_weights(source, shape, validated, train_blocks,
-                                                pixel_weight)
+        train_weight = (self._training_weights(source, train_blocks, pixel_weight)
                         if epochs > 0 else pixel_weight)
         train = ImageBatches(blocks=train_blocks, generator=net.shuffle_generator,
                              pixel_weight=train_weight, **common)
@@ -327,7 +326,7 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
             write_checkpoint(self, net)
         return self
 
-    def _initialize(self, source, shape, validated, n):
+    def _initialize(self, source):
         seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=3)
         self._seeds = [int(s) for s in seeds]
         if self.accelerator is not None and self.accelerator.num_processes > 1:
@@ -335,10 +334,8 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
             from accelerate.utils import broadcast_object_list
 
             self._seeds = broadcast_object_list([self._seeds])[0]
-        self.image_shape_ = tuple(int(s) for s in shape)
-        self.band_median_, self.band_scale_, self.band_correlation_ = band_statistics(
-            source, n, self.image_shape_, validated
-        )
+        self.image_shape_ = tuple(int(s) for s in source.image_shape)
+        self.band_median_, self.band_scale_, self.band_correlation_ = band_statistics(source)
         self.device_ = self._resolve_device()
         self.net_ = self._make_net()
 

@@ -16,7 +16,6 @@ from sklearn.utils.validation import check_array
 from tqdm.auto import tqdm
 
 from ._training.net import autocast
-from ._training.sources import TransformedRows
 from ._training.streaming import ImageBatches
 
 __all__ = ["EncoderInferenceMixin"]
@@ -33,14 +32,11 @@ class EncoderInferenceMixin:
             self.stretch_ = clone(self.stretch).set_params(image_shape=tuple(shape))
             self.stretch_.fit(np.zeros((1, *shape), np.float32))
 
-    def _stretched(self, source, shape, validated):
-        """``source`` through ``stretch_``: at once in memory, slice by slice out of core
-        (each slice checked as it is read, so the stretch does not check it again)."""
-        if self.stretch_ is None:
-            return source
-        if validated:
-            return self.stretch_._stretch(source)
-        return TransformedRows(source, shape, self.stretch_._stretch)
+    def _stretched(self, source):
+        """The :class:`~minuet_sk._training.sources.ImageSource` ``source`` through
+        ``stretch_``: at once in memory, slice by slice out of core (each slice checked as it
+        is read, so the stretch does not check it again)."""
+        return source if self.stretch_ is None else source.map(self.stretch_._stretch)
 
     def _predict_batches(self, fn, X):
         """Apply ``fn(module, x, weight)`` batch by batch without gradients.
@@ -49,11 +45,9 @@ class EncoderInferenceMixin:
         ``fn`` returns a tensor or a tuple of tensors; the result is the matching array (or
         tuple of arrays), concatenated over batches, as float32 NumPy.
         """
-        source, shape, validated = self._input_source(X, reset=False)
-        batches = ImageBatches(
-            source, [(0, source.shape[0])], shape, self.batch_size,
-            self.band_median_, self.band_scale_, validated, pin_memory=self._pin_memory(),
-        )
+        source = self._input_source(X, reset=False)
+        batches = ImageBatches(source, [(0, len(source))], self.batch_size, self.band_median_,
+                               self.band_scale_, pin_memory=self._pin_memory())
         return self._collect(
             fn, (self.net_._to_device(b) for b in batches), batches.n_batches()
         )

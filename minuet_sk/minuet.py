@@ -405,14 +405,14 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
     def _criterion_kwargs(self):
         return {"orientation_invariant": self.orientation_invariant}
 
-    def _training_weights(self, source, shape, validated, blocks, pixel_weight):
+    def _training_weights(self, source, blocks, pixel_weight):
         """With ``masked_loss``, the mask weights (times ``pixel_weight``) of the training
         images, computed once per fit (:func:`~minuet_sk._training.masks.central_mask_weights`)."""
         if not self.masked_loss:
             return pixel_weight
-        batches = ImageBatches(source, blocks, shape, self.batch_size, self.band_median_,
-                               self.band_scale_, validated)
-        return central_mask_weights(batches, source.shape[0], pixel_weight,
+        batches = ImageBatches(source, blocks, self.batch_size, self.band_median_,
+                               self.band_scale_)
+        return central_mask_weights(batches, len(source), pixel_weight,
                                     self.verbose and self._is_main_process())
 
     def _encode(self, module, x, weight):

@@ -10,6 +10,7 @@ from _helpers import TINY_MINUET, make_blobs_images
 from minuet_sk import MinuetEncoder
 from minuet_sk._training.losses import DenoisingLoss
 from minuet_sk._training.masks import mask_loss_weights
+from minuet_sk._training.sources import ImageSource
 from minuet_sk.nn.augment import orient, random_orientation_matrices
 from minuet_sk.nn.autoencoder import band_whitening
 
@@ -66,7 +67,8 @@ class TestShapesAndNames:
         est = MinuetEncoder(3, **TINY, masked_loss=True).fit(X)
         images = X[:4].copy()
         images[0, :, :3] = np.nan  # missing rows stay out of the detection
-        weights = est._training_weights(images, SHAPE, True, np.array([[0, 4]]), None)
+        weights = est._training_weights(ImageSource(images, SHAPE, True), np.array([[0, 4]]),
+                                        None)
         w = weights[np.arange(4)]
         assert w.shape == (4, 1, 16, 16)
         np.testing.assert_allclose(np.unique(w), [0.1, 0.9])

@@ -10,6 +10,7 @@ import pytest
 import torch
 from _helpers import make_blobs_images
 
+from minuet_sk._training.sources import ImageSource
 from minuet_sk._training.streaming import (
     ImageBatches,
     MaskWeights,
@@ -40,8 +41,8 @@ class TestImageBatches:
     def test_shuffled_batches_cover_every_image_once(self):
         x = np.arange(23, dtype=np.float32).reshape(23, 1, 1, 1)
         for validated in (True, False):
-            ds = ImageBatches(x, [(0, 10), (10, 23)], (1, 1, 1), 4, np.zeros(1), np.ones(1),
-                              validated, generator=torch.Generator().manual_seed(0))
+            ds = ImageBatches(ImageSource(x, (1, 1, 1), validated), [(0, 10), (10, 23)], 4,
+                              np.zeros(1), np.ones(1), generator=torch.Generator().manual_seed(0))
             seen = np.concatenate([b[0].numpy().ravel() for b in ds])
             assert sorted(seen.tolist()) == list(range(23))
             assert seen.tolist() != list(range(23))
@@ -49,8 +50,8 @@ class TestImageBatches:
     def test_out_of_core_reads_are_chunks_in_order(self, monkeypatch):
         monkeypatch.setattr("minuet_sk._training.streaming.CHUNK_IMAGES", 8)
         lazy = Lazy(np.arange(30, dtype=np.float32).reshape(30, 1, 1, 1))
-        ds = ImageBatches(lazy, [(0, 20), (20, 30)], (1, 1, 1), 4, np.full(1, 10.0),
-                          np.full(1, 2.0), False)
+        ds = ImageBatches(ImageSource(lazy, (1, 1, 1), False), [(0, 20), (20, 30)], 4,
+                          np.full(1, 10.0), np.full(1, 2.0))
         batches = list(ds)
         assert len(ds) == 30 and ds.n_batches() == 8
         assert [len(x) for x, _ in batches] == [4] * 7 + [2]
@@ -62,7 +63,7 @@ class TestImageBatches:
         x = np.ones((3, 2, 2, 2), np.float32)
         x[1, 0, 1, 1] = np.nan
         pixel_weight = np.full((3, 2, 2, 2), 0.5, np.float32)
-        ds = ImageBatches(x, [(0, 3)], (2, 2, 2), 8, np.zeros(2), np.ones(2), True,
+        ds = ImageBatches(ImageSource(x, (2, 2, 2), True), [(0, 3)], 8, np.zeros(2), np.ones(2),
                           pixel_weight=pixel_weight)
         (images, weight), = list(ds)
         assert images[1, 0, 1, 1] == 0.0 and weight[1, 0, 1, 1] == 0.0
@@ -71,8 +72,8 @@ class TestImageBatches:
 
     @pytest.mark.skipif(not torch.cuda.is_available(), reason="page-locked memory needs CUDA")
     def test_pinned_batches(self, X):
-        batches = ImageBatches(X, [(0, len(X))], X.shape[1:], 8, np.zeros(1), np.ones(1), True,
-                               pin_memory=True)
+        batches = ImageBatches(ImageSource(X, X.shape[1:], True), [(0, len(X))], 8, np.zeros(1),
+                               np.ones(1), pin_memory=True)
         x, weight = next(iter(batches))
         assert x.is_pinned() and weight.is_pinned()
 
@@ -99,7 +100,7 @@ class TestBandStatistics:
     def test_band_statistics_ignore_nan(self):
         x = np.stack([np.full((1, 2, 2), v, np.float32) for v in (1.0, 3.0, 5.0)])
         x[0, 0, 0, 0] = np.nan
-        median, scale, _ = band_statistics(x, 3, (1, 2, 2), True)
+        median, scale, _ = band_statistics(ImageSource(x, (1, 2, 2), True))
         assert median[0] == 3.0 and scale[0] > 0
 
     def test_band_correlation_of_complete_pixels(self):
@@ -108,7 +109,7 @@ class TestBandStatistics:
         x = np.concatenate([common, 3.0 * common + 0.5 * rng.normal(size=common.shape),
                             rng.normal(size=common.shape)], axis=1).astype(np.float32)
         x[0, 2, 0, 0] = np.nan  # one pixel missing in one band: left out of all bands
-        _, _, corr = band_statistics(x, len(x), (3, 8, 8), True)
+        _, _, corr = band_statistics(ImageSource(x, (3, 8, 8), True))
         expected = np.corrcoef(np.moveaxis(x, 1, 0).reshape(3, -1)[:, 1:])
         np.testing.assert_allclose(corr, expected, atol=1e-6)
         assert corr[0, 1] > 0.98 and abs(corr[0, 2]) < 0.05
@@ -116,7 +117,8 @@ class TestBandStatistics:
 
 def test_band_statistics_spread_over_large_inputs():
     x = np.repeat(np.arange(10_000, dtype=np.float32), 1).reshape(-1, 1, 1, 1)
-    median, _, _ = band_statistics(x, len(x), (1, 1, 1), True, max_images=256, piece=16)
+    median, _, _ = band_statistics(ImageSource(x, (1, 1, 1), True), max_images=256,
+                                   piece=16)
     assert 4000 < median[0] < 6000
 
 
@@ -135,8 +137,8 @@ class TestMaskWeights:
                 index = np.array([0, 4, 6])  # increasing, as h5py wants
                 np.testing.assert_array_equal(weights[index], dense[index])
                 np.testing.assert_array_equal(weights[2:5], dense[2:5])
-                batches = ImageBatches(np.zeros((7, 2, 5, 3), np.float32), [(0, 7)],
-                                       (2, 5, 3), 4, np.zeros(2), np.ones(2), True,
+                zeros = ImageSource(np.zeros((7, 2, 5, 3), np.float32), (2, 5, 3), True)
+                batches = ImageBatches(zeros, [(0, 7)], 4, np.zeros(2), np.ones(2),
                                        generator=torch.Generator().manual_seed(0),
                                        pixel_weight=weights)
                 seen = np.concatenate([w.numpy() for _, w in batches])

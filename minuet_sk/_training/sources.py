@@ -1,15 +1,16 @@
 """Image sources: in-memory arrays, or out-of-core array-likes read in contiguous slices.
 
-An image source is either an in-memory NumPy array (validated once, read by fancy indexing)
-or an out-of-core array-like (``np.memmap``, ``h5py.Dataset``, Zarr, the lazy Galaxy10
-reader: anything with ``shape`` and slicing), read in contiguous slices and checked slice by
-slice; :class:`TransformedRows` passes an out-of-core source's rows through a transform (a
-model's stretch) as they are read.
+An :class:`ImageSource` holds either an in-memory NumPy array (validated once, read by fancy
+indexing) or an out-of-core array-like (``np.memmap``, ``h5py.Dataset``, Zarr, the lazy
+Galaxy10 reader: anything with ``shape`` and slicing), read in contiguous slices and checked
+slice by slice, with the shape of its images; :class:`TransformedRows` passes an out-of-core
+source's rows through a transform (a model's stretch) as they are read.
 """
 
 from __future__ import annotations
 
 import mmap
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,7 +18,7 @@ import torch
 
 from .._validation import check_image_batch
 
-__all__ = ["TransformedRows", "is_out_of_core", "read_images", "read_rows", "release_pages"]
+__all__ = ["ImageSource", "TransformedRows", "is_out_of_core", "read_rows", "release_pages"]
 
 
 def is_out_of_core(X):
@@ -122,15 +123,51 @@ def read_rows(source, start, stop):
     return rows
 
 
-def read_images(source, part, image_shape, validated):
-    """Read images (NaN at missing pixels) from ``source``.
+@dataclass(frozen=True)
+class ImageSource:
+    """Images to train on or encode: the array, the shape of one image, and how to read it.
 
-    ``part`` is an index array for validated in-memory sources, else (start, stop) blocks,
-    each checked with :func:`~minuet_sk._validation.check_image_batch`.
+    Parameters
+    ----------
+    data : ndarray or array-like
+        ``in_memory``: a float32 array ``(n, C, H, W)`` already checked by
+        :func:`~minuet_sk._validation.validate_images`, read by fancy indexing. Otherwise an
+        out-of-core array-like of ``n`` rows, read in contiguous ``(start, stop)`` slices, each
+        checked with :func:`~minuet_sk._validation.check_image_batch` as it is read.
+    image_shape : tuple of int
+        ``(C, H, W)``.
+    in_memory : bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> source = ImageSource(np.arange(8, dtype=np.float32).reshape(2, 1, 2, 2), (1, 2, 2), True)
+    >>> len(source), source.read(np.array([1])).shape
+    (2, (1, 1, 2, 2))
+    >>> float(source.map(lambda x: 2 * x).read(np.array([1])).max())
+    14.0
     """
-    if validated:
-        return source[part]
-    return np.concatenate(
-        [check_image_batch(read_rows(source, a, b), image_shape, first_row=a)[0]
-         for a, b in part]
-    )
+
+    data: object
+    image_shape: tuple
+    in_memory: bool
+
+    def __len__(self):
+        return int(self.data.shape[0])
+
+    def read(self, part):
+        """Images (NaN at missing pixels): ``part`` is an index array in memory, else a list
+        of ``(start, stop)`` blocks."""
+        if self.in_memory:
+            return self.data[part]
+        return np.concatenate(
+            [check_image_batch(read_rows(self.data, a, b), self.image_shape, first_row=a)[0]
+             for a, b in part]
+        )
+
+    def map(self, fn):
+        """The same images through ``fn`` (a model's stretch): at once in memory, slice by
+        slice as they are read out of core."""
+        if self.in_memory:
+            return replace(self, data=fn(self.data))
+        return replace(self, data=TransformedRows(self.data, self.image_shape, fn))

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset
 
-from .sources import is_out_of_core, read_images, read_rows
+from .sources import is_out_of_core, read_rows
 
 __all__ = [
     "ImageBatches", "MaskWeights", "band_statistics", "check_pixel_weight", "expand_blocks",
@@ -82,7 +82,7 @@ def expand_blocks(blocks):
 
 
 def _read_weights(weights, part, image_shape):
-    """Read per-pixel loss weights for the same images as :func:`~.sources.read_images`."""
+    """Read per-pixel loss weights for the same images as :meth:`~.sources.ImageSource.read`."""
     if isinstance(part, np.ndarray) and part.ndim == 1:
         # h5py reads fancy indices only in increasing order: read sorted, then reorder.
         order = np.argsort(part)
@@ -147,14 +147,15 @@ class MaskWeights:
         return weight
 
 
-def band_statistics(source, n, image_shape, validated, max_images=2048, piece=64):
+def band_statistics(source, max_images=2048, piece=64):
     """Per-band median, scale and correlation of the finite pixels of up to ``max_images``
     images.
 
-    The images are read as ``piece``-image contiguous slices spread evenly over the first
-    ``n`` images of ``source``. The scale is the standard deviation of the pixels about the
-    median (1 where it is zero or undefined): for galaxy cutouts the MAD measures only the
-    sky noise and would blow the galaxies themselves up to hundreds of units.
+    The images are read as ``piece``-image contiguous slices spread evenly over the images
+    of ``source`` (an :class:`~minuet_sk._training.sources.ImageSource`). The scale is the
+    standard deviation of the pixels about the median (1 where it is zero or undefined): for
+    galaxy cutouts the MAD measures only the sky noise and would blow the galaxies themselves
+    up to hundreds of units.
 
     The correlation is that of the standardised bands, over the pixels finite in every
     band (the identity where there are none).
@@ -167,18 +168,19 @@ def band_statistics(source, n, image_shape, validated, max_images=2048, piece=64
     Examples
     --------
     >>> import numpy as np
+    >>> from minuet_sk._training.sources import ImageSource
     >>> x = np.arange(8, dtype=np.float32).reshape(2, 1, 2, 2)
-    >>> med, scale, corr = band_statistics(x, 2, (1, 2, 2), True)
+    >>> med, scale, corr = band_statistics(ImageSource(x, (1, 2, 2), True))
     >>> float(med[0]), corr.tolist()
     (3.5, [[1.0]])
     """
+    n = len(source)
     if n <= max_images:
         picked = _subdivide([(0, n)], CHUNK_IMAGES)
     else:
         starts = np.linspace(0, n - piece, max(1, max_images // piece)).astype(np.int64)
         picked = np.stack([starts, starts + piece], axis=1)
-    images = read_images(source, expand_blocks(picked) if validated else picked, image_shape,
-                         validated)
+    images = source.read(expand_blocks(picked) if source.in_memory else picked)
     per_band = np.moveaxis(images, 1, 0).reshape(images.shape[1], -1).astype(np.float64)
     median = np.zeros(per_band.shape[0])
     scale = np.ones(per_band.shape[0])
@@ -206,17 +208,13 @@ class ImageBatches(IterableDataset):
 
     Parameters
     ----------
-    source : ndarray or array-like
-        In memory (already validated 4-D float32, ``validated=True``) or out of core.
+    source : ImageSource
+        In memory or out of core (:class:`~minuet_sk._training.sources.ImageSource`).
     blocks : array-like of shape (n_blocks, 2)
         ``(start, stop)`` rows: the images to read.
-    image_shape : tuple of int
-        ``(C, H, W)``.
     batch_size : int
     median, scale : ndarray of shape (C,)
         Per-band standardisation ``(x - median) / scale``.
-    validated : bool
-        True when ``source`` is in memory and already checked by ``validate_images``.
     generator : torch.Generator or None
         Shuffles blocks, then images within each chunk, when given; else the order is kept.
     pixel_weight : array-like of shape (n_images, C, H, W) or (n_images, C*H*W), or None
@@ -235,25 +233,25 @@ class ImageBatches(IterableDataset):
     Examples
     --------
     >>> import numpy as np
+    >>> from minuet_sk._training.sources import ImageSource
     >>> x = np.ones((5, 1, 2, 2), np.float32)
-    >>> ds = ImageBatches(x, [(0, 5)], (1, 2, 2), 2, np.zeros(1), np.ones(1), True)
+    >>> ds = ImageBatches(ImageSource(x, (1, 2, 2), True), [(0, 5)], 2, np.zeros(1), np.ones(1))
     >>> [b[0].shape[0] for b in ds]
     [2, 2, 1]
     """
 
     def __init__(
-        self, source, blocks, image_shape, batch_size, median, scale, validated, generator=None,
-        pixel_weight=None, pin_memory=False,
+        self, source, blocks, batch_size, median, scale, generator=None, pixel_weight=None,
+        pin_memory=False,
     ):
         self.source = source
         self.blocks = np.asarray(blocks, dtype=np.int64).reshape(-1, 2)
-        if not validated:  # never read more than a chunk at once
+        if not source.in_memory:  # never read more than a chunk at once
             self.blocks = _subdivide(self.blocks, CHUNK_IMAGES)
-        self.image_shape = tuple(image_shape)
+        self.image_shape = tuple(source.image_shape)
         self.batch_size = batch_size
         self.median = np.asarray(median, np.float32).reshape(1, -1, 1, 1)
         self.scale = np.asarray(scale, np.float32).reshape(1, -1, 1, 1)
-        self.validated = validated
         self.generator = generator
         self.pixel_weight = pixel_weight
         self.pin_memory = pin_memory
@@ -267,7 +265,7 @@ class ImageBatches(IterableDataset):
     def _chunks(self):
         """Index arrays (in memory) or groups of blocks (out of core) of about CHUNK_IMAGES
         images each, in (shuffled) order."""
-        if self.validated:
+        if self.source.in_memory:
             # In memory, a permutation of single images is a plain random shuffle.
             index = expand_blocks(self.blocks)
             if self.generator is not None:
@@ -307,10 +305,10 @@ class ImageBatches(IterableDataset):
     def __iter__(self):
         rest = None  # images (and weights) left over from the previous chunk
         for part in self._chunks():
-            arrays = [read_images(self.source, part, self.image_shape, self.validated)]
+            arrays = [self.source.read(part)]
             if self.pixel_weight is not None:
                 arrays.append(_read_weights(self.pixel_weight, part, self.image_shape))
-            if self.generator is not None and not self.validated:
+            if self.generator is not None and not self.source.in_memory:
                 perm = torch.randperm(len(arrays[0]), generator=self.generator).numpy()
                 arrays = [a[perm] for a in arrays]
             if rest is not None:
