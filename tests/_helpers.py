@@ -16,8 +16,15 @@ import json
 import numpy as np
 
 __all__ = [
-    "MICRO_MINUET", "TINY_FLOW", "TINY_FLOW_SET", "TINY_MINUET", "TINY_MINUET_SET", "TINY_VAE",
-    "make_blobs_images", "set_options",
+    "MICRO_MINUET",
+    "TINY_FLOW",
+    "TINY_FLOW_SET",
+    "TINY_MINUET",
+    "TINY_MINUET_SET",
+    "TINY_VAE",
+    "Lazy",
+    "make_blobs_images",
+    "set_options",
 ]
 
 
@@ -72,3 +79,14 @@ TINY_FLOW = {"n_transforms": 2, "hidden_features": 8, "max_epochs": 2, "n_sample
 TINY_MINUET_SET = set_options({**TINY_MINUET, "sampling_steps": 2}, "width", "encoder_depth",
                               "decoder_depth", "n_heads", "sampling_steps", "patch_size")
 TINY_FLOW_SET = set_options(TINY_FLOW, "max_epochs", "n_transforms", "hidden_features")
+
+
+class Lazy:
+    """An out-of-core array that records how many images each read takes."""
+
+    def __init__(self, data):
+        self.data, self.shape, self.reads = data, data.shape, []
+
+    def __getitem__(self, key):
+        self.reads.append(len(range(*key.indices(self.shape[0]))))
+        return self.data[key]

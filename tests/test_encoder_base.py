@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _helpers import make_blobs_images
+from _helpers import Lazy, make_blobs_images
 
 from minuet_sk import AsinhStretch, VAEEncoder, make_pipeline
 from minuet_sk._encoder_base import BaseImageEncoder
@@ -211,16 +211,6 @@ class TestStreaming:
                 est.transform(f["wide"])
 
     def test_out_of_core_reads_are_chunked(self, X, monkeypatch):
-        class Lazy:
-            """An out-of-core array that records how many images each read takes."""
-
-            def __init__(self, data):
-                self.data, self.shape, self.reads = data, data.shape, []
-
-            def __getitem__(self, key):
-                self.reads.append(len(range(*key.indices(self.shape[0]))))
-                return self.data[key]
-
         monkeypatch.setattr("minuet_sk._training.streaming.CHUNK_IMAGES", 8)
         lazy = Lazy(X)
         est = tiny().fit(lazy)

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from _helpers import make_blobs_images
+from _helpers import Lazy, make_blobs_images
 
 from minuet_sk._training.sources import ImageSource
 from minuet_sk._training.streaming import (
@@ -24,17 +24,6 @@ from minuet_sk._training.streaming import (
 @pytest.fixture
 def X():
     return make_blobs_images(24, (1, 8, 8), random_state=0)
-
-
-class Lazy:
-    """An out-of-core array that records how many images each read takes."""
-
-    def __init__(self, data):
-        self.data, self.shape, self.reads = data, data.shape, []
-
-    def __getitem__(self, key):
-        self.reads.append(len(range(*key.indices(self.shape[0]))))
-        return self.data[key]
 
 
 class TestImageBatches:
