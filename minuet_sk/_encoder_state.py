@@ -8,8 +8,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._persistence import restore_feature_names
-
 __all__ = ["EncoderStateMixin"]
 
 
@@ -40,7 +38,6 @@ class EncoderStateMixin:
         self.n_iter_ = int(state["n_iter_"])
         self._seeds = list(state["seeds"])
         self._stopped_early = bool(state["stopped_early"])
-        restore_feature_names(self, state)
         self._fit_stretch(self.image_shape_)
         self.device_ = self._resolve_device()
 

@@ -245,6 +245,14 @@ class TestCheckpoints:
         assert [h["epoch"] for h in resumed.history_] == [1, 2, 3]
         np.testing.assert_array_equal(resumed.transform(X), full.transform(X))
 
+    def test_resume_keeps_the_feature_names(self, X, tmp_path):
+        frame = pd.DataFrame(X.reshape(len(X), -1)).add_prefix("pixel")
+        tiny(max_epochs=1, early_stopping=False, checkpoint_dir=tmp_path).fit(frame)
+        resumed = tiny(max_epochs=2, early_stopping=False, checkpoint_dir=tmp_path).fit(frame)
+        assert resumed.n_iter_ == 2  # resumed, not refitted
+        assert list(resumed.feature_names_in_) == list(frame.columns)
+        assert resumed.feature_names_in_.dtype == object
+
     def test_other_params_refused(self, X, tmp_path):
         tiny(max_epochs=1, checkpoint_dir=tmp_path).fit(X)
         with pytest.raises(ValueError, match="beta"):
