@@ -1,11 +1,11 @@
-"""Latent traversals and correlation tables."""
+"""Latent traversals, correlation tables and the figure functions."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from _helpers import TINY_VAE, make_blobs_images
 
-from minuet_sk import EigengalaxyPCA, VAEEncoder
+from minuet_sk import EigengalaxyPCA, VAEEncoder, plotting
 from minuet_sk.plotting import correlation_table, latent_traversal
 
 SHAPE = (2, 8, 8)
@@ -82,3 +82,88 @@ class TestCorrelationTable:
             correlation_table(np.zeros((3, 2)), pd.DataFrame({"a": [1.0, 2.0]}))
         with pytest.raises(ValueError, match="numeric"):
             correlation_table(np.zeros((2, 2)), pd.DataFrame({"a": ["x", "y"]}))
+
+
+class TestFigures:
+    """The plot_* functions draw into the axes or figure they are given and return it."""
+
+    @pytest.fixture(autouse=True)
+    def _agg(self):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        yield plt
+        plt.close("all")
+
+    def test_rgb_composite_maps_z_to_red_and_clips(self):
+        images = np.zeros((1, 3, 2, 2))
+        images[0, 2] = 2.0  # z band only, brighter than the scale
+        images[0, 0, 0, 0] = 1.0
+        rgb = plotting.rgb_composite(images, percentile=100)
+        assert rgb.shape == (1, 2, 2, 3)
+        assert rgb[0, 1, 1].tolist() == [1.0, 0.0, 0.0]  # z -> red
+        assert rgb[0, 0, 0, 2] == 0.5  # g -> blue, on the shared scale
+        assert rgb.max() <= 1.0
+
+    def test_reconstructions_into_a_given_figure(self, _agg):
+        X = np.random.default_rng(0).random((5, 3, 8, 8))
+        fig = _agg.figure()
+        out = plotting.plot_reconstructions(X, {"a": X, "b": 0 * X}, n_show=3, fig=fig,
+                                            row_labels=["x", "y", "z"])
+        assert out is fig and len(fig.axes) == 9
+        assert [ax.get_title() for ax in fig.axes[:3]] == ["input", "a", "b"]
+        assert fig.axes[3].get_ylabel() == "y"
+        shown = fig.axes[2].get_images()[0].get_array()
+        assert np.all(np.asarray(shown) == 0)  # the zero reconstruction is black
+
+    def test_power_spectra_into_given_axes(self, _agg):
+        X = np.random.default_rng(0).random((4, 2, 8, 8))
+        fig, axes = _agg.subplots(1, 2)
+        assert plotting.plot_power_spectra(X, {"copy": X}, bands="gr", axes=axes) is fig
+        truth, copy = axes[1].get_lines()
+        np.testing.assert_allclose(truth.get_ydata(), copy.get_ydata())
+        assert axes[1].get_title() == "r band"
+
+    def test_corner_colour_bar_and_layout(self):
+        Z = np.random.default_rng(0).normal(size=(40, 3))
+        fig = plotting.plot_latent_corner(Z, colour=Z[:, 0], colour_label="redshift")
+        assert len(fig.axes) == 10  # 3 x 3 panels and the colour bar
+        assert fig.axes[-1].get_ylabel() == "redshift"
+        assert not fig.axes[2].axison  # above the diagonal: empty
+
+    def test_posteriors_mark_truth_and_interval(self, _agg):
+        from minuet_sk import PropertyPosterior
+
+        draws = np.random.default_rng(0).normal(size=(3, 200, 2))
+        post = PropertyPosterior(draws, ["z", "m"])
+        fig, axes = _agg.subplots(2, 2)
+        out = plotting.plot_posteriors(post, pd.DataFrame({"z": [0.5, 1, 2], "m": [3, 4, 5]}),
+                                       n_show=2, axes=axes)
+        assert out is fig
+        assert axes[1, 0].get_lines()[0].get_xdata()[0] == 1  # the truth of galaxy 1
+        low, high = post.interval(0.68)
+        span = axes[0, 1].patches[-1].get_x(), axes[0, 1].patches[-1].get_width()
+        np.testing.assert_allclose([span[0], span[0] + span[1]], [low[0, 1], high[0, 1]])
+
+    def test_roc_on_a_given_axis(self, _agg):
+        fig, ax = _agg.subplots()
+        assert plotting.plot_roc({"m": ([0, 0.5, 1], [0, 0.9, 1], 0.7)}, ax=ax) is fig
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["m 0.70"]
+        np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [0, 0.9, 1])
+
+    def test_neighbours_put_the_query_first(self):
+        images = np.random.default_rng(0).random((6, 3, 4, 4))
+        Z = np.arange(6.0)[:, None]
+        fig = plotting.plot_neighbours(images, Z, n_query=2, k=2)
+        assert len(fig.axes) == 6
+        first = np.asarray(fig.axes[0].get_images()[0].get_array())
+        np.testing.assert_allclose(first, plotting.rgb_composite(images)[0])
+
+    def test_traversals_one_row_per_latent(self):
+        grz = make_blobs_images(20, (3, 8, 8), random_state=0)
+        pca = EigengalaxyPCA(2, image_shape=(3, 8, 8)).fit(grz)
+        fig = plotting.plot_latent_traversals(pca, grz[:1], pca.transform(grz), n_values=3)
+        assert len(fig.axes) == 2 * 3
+        assert [ax.get_ylabel() for ax in fig.axes[::3]] == ["latent 0", "latent 1"]

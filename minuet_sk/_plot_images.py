@@ -1,0 +1,153 @@
+"""The image figures of :mod:`minuet_sk.plotting`: grz RGB composites and grids of them
+(reconstructions beside their inputs, latent-space neighbours)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_image_grid", "plot_neighbours", "plot_reconstructions", "rgb_composite"]
+
+
+def _pyplot():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _subplots(fig, n_rows, n_cols, size):
+    fig = _pyplot().figure(figsize=size) if fig is None else fig
+    return fig, fig.subplots(n_rows, n_cols, squeeze=False)
+
+
+def rgb_composite(images, *, percentile=99.5):
+    """Display RGB of grz images: z -> red, r -> green, g -> blue, one shared scale.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, 3, H, W)
+        Flux or asinh-stretched images, bands in g, r, z order.
+    percentile : float, default=99.5
+        Pixel percentile (over all images) mapped to full brightness.
+
+    Returns
+    -------
+    ndarray of shape (n, H, W, 3) in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rgb_composite(np.ones((2, 3, 4, 4))).shape
+    (2, 4, 4, 3)
+    """
+    images = np.nan_to_num(np.asarray(images, dtype=np.float64))
+    top = np.percentile(images, percentile) or 1.0
+    return np.clip(images[:, ::-1].transpose(0, 2, 3, 1) / top, 0, 1)
+
+
+def plot_image_grid(rows, *, row_labels=(), col_labels=(), title=None, fig=None):
+    """Rows of RGB images ``(H, W, 3)`` as a grid without ticks.
+
+    Parameters
+    ----------
+    rows : list of list of ndarray
+        One list of images per row; shorter rows leave blank cells.
+    row_labels, col_labels : sequence of str
+        Labels left of each row and above each column.
+    title : str, optional
+    fig : matplotlib Figure, optional
+        Drawn into (a new figure by default).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig = plot_image_grid([[np.zeros((4, 4, 3))] * 2], col_labels=["a", "b"])
+    >>> len(fig.axes)
+    2
+    """
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = _subplots(fig, n_rows, n_cols, (1.3 * n_cols, 1.3 * n_rows + 0.4))
+    for i, row in enumerate(rows):
+        for j in range(n_cols):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(row):
+                ax.imshow(row[j], origin="lower")
+            else:
+                ax.axis("off")
+            if i == 0 and j < len(col_labels):
+                ax.set_title(col_labels[j], fontsize=7)
+        if i < len(row_labels):
+            axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_reconstructions(images, reconstructions, *, n_show=6, row_labels=(), title=None,
+                         fig=None):
+    """Galaxies (first column) beside their reconstructions, as grz RGB on one scale.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, 3, H, W)
+        The inputs, g, r, z.
+    reconstructions : dict of str to ndarray of shape (n, 3, H, W)
+        One column per entry, in order (e.g. ``{"minuet": ..., "pca": ...}``).
+    n_show : int, default=6
+        Galaxies (rows) shown.
+    row_labels : sequence of str, optional
+    title : str, optional
+    fig : matplotlib Figure, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).random((3, 3, 8, 8))
+    >>> fig = plot_reconstructions(X, {"copy": X}, n_show=2)
+    >>> [ax.get_title() for ax in fig.axes[:2]]
+    ['input', 'copy']
+    """
+    columns = {"input": np.asarray(images)[:n_show]}
+    columns.update({name: np.asarray(r)[:n_show] for name, r in reconstructions.items()})
+    scale = np.percentile(np.nan_to_num(columns["input"]), 99.5) or 1.0
+    rgb = {k: np.clip(np.nan_to_num(v[:, ::-1].transpose(0, 2, 3, 1)) / scale, 0, 1)
+           for k, v in columns.items()}
+    rows = [[rgb[k][i] for k in columns] for i in range(len(columns["input"]))]
+    return plot_image_grid(rows, row_labels=row_labels, col_labels=list(columns), title=title,
+                           fig=fig)
+
+
+def plot_neighbours(images, latents, *, n_query=4, k=5, title=None, fig=None):
+    """The first ``n_query`` galaxies (rows) and their ``k`` nearest neighbours in latent
+    space (:func:`minuet_sk.neighbors.latent_neighbors`), as grz RGB.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, 3, H, W)
+    latents : ndarray of shape (n, n_latents)
+        The same galaxies' latents.
+    n_query, k : int
+    title : str, optional
+    fig : matplotlib Figure, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .neighbors import latent_neighbors
+
+    _, idx = latent_neighbors(latents, k=k)
+    rgb = rgb_composite(images)
+    rows = [[rgb[q]] + [rgb[j] for j in idx[q]] for q in range(n_query)]
+    return plot_image_grid(rows, row_labels=[f"query {q}" for q in range(n_query)],
+                           col_labels=["query"] + [f"neighbour {i + 1}" for i in range(k)],
+                           title=title, fig=fig)
