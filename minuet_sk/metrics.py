@@ -13,9 +13,14 @@ import numpy as np
 from scipy import stats
 from sklearn.utils import Bunch, check_random_state
 
+from ._morphology import FACTORS, central_source_morphology, factor_agreement
+
 __all__ = [
+    "FACTORS",
     "bias",
+    "central_source_morphology",
     "crps",
+    "factor_agreement",
     "interval_coverage",
     "outlier_fraction",
     "pit",

@@ -6,6 +6,7 @@ import pytest
 
 from minuet_sk.evaluation import PRESETS, run_benchmark, write_figures, write_report
 from minuet_sk.evaluation.config import PROBE_TASKS
+from minuet_sk.metrics import FACTORS
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +24,14 @@ def test_results_json_has_every_question(tiny_run):
             "oracle_posteriors", "peak_memory_mb"} <= set(saved)
     assert set(saved["encoders"]) == {"minuet", "vae", "pca"}
     for name, enc in saved["encoders"].items():
-        assert set(enc) == {"reconstruction", "probes", "posteriors", "similarity",
+        assert set(enc) == {"reconstruction", "factors", "probes", "posteriors", "similarity",
                             "orientation", "correlations", "cost"}, name
+        kinds = ({"reconstruction", "mean of samples", "one sample"} if name == "minuet"
+                 else {"reconstruction"})
+        assert set(enc["factors"]) == kinds
+        for per_factor in enc["factors"].values():
+            assert set(per_factor) == set(FACTORS)
+            assert all({"spearman", "r2", "n"} == set(v) for v in per_factor.values())
         assert len(enc["reconstruction"]["mse_per_band"]) == 3
         assert set(enc["probes"]) == set(PROBE_TASKS)
         assert {"sigma_nmad", "outlier_fraction", "bias"} == set(enc["posteriors"]["redshift"])
@@ -52,3 +59,16 @@ def test_markdown_and_report(tiny_run):
     assert all(p.stat().st_size > 1000 for p in paths)
     page = write_report(out).read_text()
     assert page.count("<img") == len(paths) and page.count("<table") >= 7
+
+
+def test_best_of_a_row_in_bold_and_the_smallest_absolute_bias():
+    import pandas as pd
+
+    from minuet_sk.evaluation.tables import format_table
+
+    frame = pd.DataFrame({"a": [0.5, -0.30], "b": [0.2, 0.05]},
+                         index=["redshift sigma_nmad", "redshift bias"])
+    table = format_table(frame, "lower")
+    assert table.loc["redshift sigma_nmad"].tolist() == ["0.5", "**0.2**"]
+    assert table.loc["redshift bias"].tolist() == ["-0.3", "**0.05**"]
+    assert format_table(frame, "higher").loc["redshift sigma_nmad", "a"] == "**0.5**"

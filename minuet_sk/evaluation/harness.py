@@ -62,7 +62,7 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
 
     if isinstance(config, str):
         config = PRESETS[config]
-    stages = ["simulate", "fit", "reconstruct", "probes", "posteriors", "similarity",
+    stages = ["simulate", "fit", "reconstruct", "factors", "probes", "posteriors", "similarity",
               "orientation", "correlations"]
     bar = tqdm(total=len(stages), desc="benchmark", disable=not progress)
     clock = questions.Clock()
@@ -126,11 +126,23 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
 
     stage("reconstruct")
     n_rec = min(config.n_reconstruct, len(X_test))
+    reconstructions = {}
     for name, encoder in encoders.items():
-        rec, figs = questions.reconstruction(name, encoder, X_test[:n_rec], latents_test[name][:n_rec],
-                                    config, clock)
+        rec, figs, reconstructions[name] = questions.reconstruction(
+            name, encoder, X_test[:n_rec], latents_test[name][:n_rec], config, clock)
         results["encoders"][name] = {"reconstruction": rec}
         artifacts["figures"][name] = figs
+
+    stage("factors")  # what a person sees, measured in flux units (photutils)
+    from minuet_sk.metrics import central_source_morphology
+
+    def to_flux(images):
+        return stretch.inverse_transform(images).reshape(images.shape)
+
+    truth_factors = central_source_morphology(to_flux(X_test[:n_rec]))
+    for name in encoders:
+        results["encoders"][name]["factors"] = questions.factors(
+            truth_factors, reconstructions[name], to_flux)
 
     stage("probes")
     artifacts["roc"] = {}

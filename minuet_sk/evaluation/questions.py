@@ -23,8 +23,8 @@ from sklearn.preprocessing import StandardScaler
 from minuet_sk.evaluation.config import PROBE_TASKS, TRUTH_CLASSES
 
 __all__ = [
-    "Clock", "correlations", "encoders", "orientation", "peak_memory_mb", "pixel_probes",
-    "posteriors", "probes", "reconstruction", "similarity", "truth_classes",
+    "Clock", "correlations", "encoders", "factors", "orientation", "peak_memory_mb",
+    "pixel_probes", "posteriors", "probes", "reconstruction", "similarity", "truth_classes",
 ]
 
 
@@ -118,15 +118,31 @@ def _image_scores(X, recon, suffix=""):
 
 
 def reconstruction(name, encoder, X, Z, config, clock):
+    """Pixel scores of the reconstructions, the images for the figures, and the
+    reconstructions themselves (for Minuet also the mean of posterior samples and one
+    sample) for :func:`factors`."""
     recon = clock(f"{name}.inverse_transform", encoder.inverse_transform, Z).reshape(X.shape)
     out = _image_scores(X, recon)
     figures = {"recon": recon[:8]}
+    images = {"reconstruction": recon}
     if name == "minuet":
         samples = encoder.sample(Z, n_samples=config.n_posterior_samples,
                                  random_state=config.seed)
         out.update(_image_scores(X, samples.mean(axis=1), "_posterior_mean"))
         figures["samples"] = samples[:8]
-    return out, figures
+        images.update({"mean of samples": samples.mean(axis=1), "one sample": samples[:, 0]})
+    return out, figures, images
+
+
+def factors(truth, images, to_flux):
+    """How each kind of reconstruction keeps the orientation-free factors of the inputs:
+    ``{kind: {factor: {spearman, r2, n}}}``, measured in flux units (``to_flux``) with
+    :func:`~minuet_sk.metrics.central_source_morphology`; ``truth`` is the inputs'
+    measurement."""
+    from minuet_sk.metrics import central_source_morphology, factor_agreement
+
+    return {kind: factor_agreement(truth, central_source_morphology(to_flux(x)))
+            .to_dict(orient="index") for kind, x in images.items()}
 
 
 def _probe_models(seed):

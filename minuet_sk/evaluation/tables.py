@@ -47,6 +47,15 @@ def question_tables(results):
                         "grz", rec[f"power_spectrum_log_error_per_band{suffix}"])}}
     tables.append(("1. Reconstruction of held-out galaxies (asinh-stretched units)",
                    pd.DataFrame(rows), "lower"))
+    if all("factors" in enc[n] for n in names):
+        for stat, what in (("spearman", "Spearman rank correlation"), ("r2", "linear R^2")):
+            tables.append((
+                (f"1b. Factors a person sees, kept by the reconstructions: {what} between "
+                "input and reconstruction (central source, photutils, flux units)"),
+                pd.DataFrame({(n if kind == "reconstruction" else f"{n} ({kind})"):
+                              {f: v[stat] for f, v in per_factor.items()}
+                              for n in names for kind, per_factor in enc[n]["factors"].items()}),
+                "higher"))
     for probe in ("logistic", "mlp"):
         rows = {n: {t: enc[n]["probes"][t].get(probe) for t in PROBE_TASKS} for n in names}
         if probe == "logistic":
@@ -78,13 +87,16 @@ def _best_mask(frame, better):
     if better is None:
         return pd.DataFrame(False, index=frame.index, columns=frame.columns)
     values = frame.apply(pd.to_numeric, errors="coerce")
+    signed = [r for r in values.index if "bias" in str(r)]  # the best bias is the smallest |bias|
+    values.loc[signed] = values.loc[signed].abs()
     best = values.max(axis=1) if better == "higher" else values.min(axis=1)
     return values.eq(best, axis=0) & (values.notna().sum(axis=1) > 1).to_numpy()[:, None]
 
 
 def format_table(frame, better, *, bold=("**", "**"), fmt="{:.4g}"):
     """Format a question table's values as strings, the best of each row wrapped in
-    ``bold`` (Markdown ``**`` by default; ``("<b>", "</b>")`` for HTML).
+    ``bold`` (Markdown ``**`` by default; ``("<b>", "</b>")`` for HTML). In a "lower is
+    better" row named with "bias", the best is the smallest absolute value.
 
     Parameters
     ----------
