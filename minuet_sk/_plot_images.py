@@ -83,8 +83,10 @@ def plot_image_grid(rows, *, row_labels=(), col_labels=(), title=None, fig=None)
                 ax.set_title(col_labels[j], fontsize=7)
         if i < len(row_labels):
             axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
+    if title:  # above the column labels, however many lines they have
+        lines = max((str(c).count("\n") + 1 for c in col_labels), default=0)
+        fig.suptitle(title, fontsize=9, va="bottom",
+                     y=1 + 0.05 * lines / max(fig.get_figheight(), 1e-9))
     return fig
 
 

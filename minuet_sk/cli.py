@@ -40,16 +40,20 @@ def _demo(args):
     import dataclasses
 
     from minuet_sk.evaluation import PRESETS, run_benchmark, write_figures, write_report
+    from minuet_sk.evaluation.config import DEMO_TRAINING
 
     config = dataclasses.replace(PRESETS[args.preset], seed=args.seed, device=args.device)
     if args.size is not None:
         config.n_galaxies = args.size
-    if args.epochs is not None:
-        config.minuet = {**config.minuet, "max_epochs": args.epochs}
-        config.vae = {**config.vae, "max_epochs": args.epochs}
-    if args.pretrained:  # the shipped weights take 72x72 cutouts
+    if args.train and "pretrained" in config.minuet:
+        config.minuet = dict(DEMO_TRAINING)
+    elif args.pretrained:  # the shipped weights take 72x72 cutouts
         config.minuet = {**config.minuet, "pretrained": args.pretrained}
         config.image_size = 72
+    if args.epochs is not None:
+        if "pretrained" not in config.minuet:
+            config.minuet = {**config.minuet, "max_epochs": args.epochs}
+        config.vae = {**config.vae, "max_epochs": args.epochs}
     _, artifacts = run_benchmark(config, out_dir=args.out)
     write_figures(artifacts, args.out)
     page = write_report(args.out, title="minuet_sk demo on simulated galaxies")
@@ -281,19 +285,24 @@ def build_parser():
     _debug_flag(parser, False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = _add(sub, "demo", _demo, "simulate galaxies, fit PCA, VAE and Minuet, the flow and "
-             "the probes; write an HTML report", "minuet demo --out report")
+    p = _add(sub, "demo", _demo, "simulate 72x72 galaxies, encode them with the shipped "
+             "Minuet weights, fit PCA, a VAE, the flow and the probes; write an HTML report",
+             "minuet demo --out report\n  minuet demo --train --out report   # Minuet "
+             "trained here instead")
     p.add_argument("--size", type=int, help="number of simulated galaxies (default: the "
                    "preset's)")
     p.add_argument("--preset", choices=("tiny", "demo", "quick", "full"), default="demo",
                    help="settings (tiny: a smoke test in about a minute)")
-    p.add_argument("--epochs", type=int, help="training epochs of the VAE and Minuet "
-                   "(default: the preset's)")
+    p.add_argument("--epochs", type=int, help="training epochs of the VAE (and of Minuet "
+                   "when it is trained here; default: the preset's)")
     _add_device(p)
     _add_seed(p, "the simulation and every fit")
-    p.add_argument("--pretrained", nargs="?", const="sim-grz-72", metavar="NAME",
-                   help="use shipped Minuet weights instead of training (sim-grz-72 when "
-                   "no NAME is given)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--train", action="store_true",
+                       help="train Minuet from scratch here (minutes) instead of using the "
+                       "shipped weights")
+    which.add_argument("--pretrained", nargs="?", const="sim-grz-72", metavar="NAME",
+                       help="which shipped Minuet weights (the demo preset uses sim-grz-72)")
     p.add_argument("--out", default="report", help="output folder")
 
     p = _add(sub, "simulate", _simulate, "simulate galaxies with GalSim",

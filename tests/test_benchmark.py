@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from minuet_sk.evaluation import PRESETS, run_benchmark, write_figures, write_report
@@ -57,6 +58,7 @@ def test_markdown_and_report(tiny_run):
         assert heading in text
     paths = write_figures(artifacts, out)
     assert all(p.stat().st_size > 1000 for p in paths)
+    assert "5b_rotated_copies" in [p.stem for p in paths]
     page = write_report(out).read_text()
     assert page.count("<img") == len(paths) and page.count("<table") >= 7
 
@@ -72,3 +74,29 @@ def test_best_of_a_row_in_bold_and_the_smallest_absolute_bias():
     assert table.loc["redshift sigma_nmad"].tolist() == ["0.5", "**0.2**"]
     assert table.loc["redshift bias"].tolist() == ["-0.3", "**0.05**"]
     assert format_table(frame, "higher").loc["redshift sigma_nmad", "a"] == "**0.5**"
+
+
+def test_rotated_copies_and_their_reconstructions(tiny_run):
+    _, _, artifacts = tiny_run
+    rotated = artifacts["rotated"]
+    X = artifacts["X_test"]
+    copies = rotated["inputs"]
+    assert copies.shape == (3, 3, *X.shape[1:])
+    np.testing.assert_array_equal(copies[:, 0], X[:3])
+    np.testing.assert_array_equal(copies[:, 1], np.rot90(X[:3], 1, axes=(2, 3)))
+    np.testing.assert_array_equal(copies[:, 2], X[:3, ..., ::-1])
+    assert set(rotated["recon"]) == {"minuet", "vae", "pca"}
+    pca = artifacts["encoders"]["pca"]
+    want = pca.inverse_transform(pca.transform(copies[:, 1])).reshape(copies[:, 1].shape)
+    np.testing.assert_allclose(rotated["recon"]["pca"][:, 1], want, rtol=1e-5, atol=1e-6)
+
+
+def test_the_report_says_where_minuet_came_from():
+    from minuet_sk.evaluation.report import _minuet_origin
+
+    data = {"data": {"n_train": 700}}
+    shipped = _minuet_origin({"minuet": {"pretrained": "sim-grz-72"}}, data)
+    assert "shipped weights 'sim-grz-72'" in shipped and "not fitted here" in shipped
+    assert "pretrained/sim-grz-72/training.json" in shipped
+    trained = _minuet_origin({"minuet": {"max_epochs": 30}}, data)
+    assert "all fitted here on the 700 training galaxies" in trained and "30 epochs" in trained

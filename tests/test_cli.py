@@ -176,6 +176,47 @@ def test_demo_writes_a_readable_report(tmp_path):
     assert "1_reconstructions.png" in figures and "4b_probe_roc.png" in figures
     assert page.count("<img") == len(figures) and page.count("<table") >= 7
     assert json.loads((out / "results.json").read_text())["seed"] == 3
+    assert "5b_rotated_copies.png" in figures
+    assert "Minuet, the VAE and PCA are all fitted here" in page
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("argv", "pretrained", "size", "minuet_epochs"), [
+    ([], "sim-grz-72", 72, None),  # the demo: the shipped weights, at their 72x72
+    (["--train"], None, 72, 30),
+    (["--train", "--epochs", "3"], None, 72, 3),
+    (["--epochs", "3"], "sim-grz-72", 72, None),  # the VAE's epochs; shipped Minuet kept
+    (["--preset", "tiny"], None, 24, 1),
+])
+def test_demo_uses_the_shipped_weights_unless_told_to_train(monkeypatch, argv, pretrained,
+                                                             size, minuet_epochs):
+    import minuet_sk.evaluation
+
+    seen = {}
+
+    def capture(config, **kwargs):
+        seen["config"] = config
+        raise _Stop
+
+    monkeypatch.setattr(minuet_sk.evaluation, "run_benchmark", capture)
+    with pytest.raises(_Stop):
+        main(["--debug", "demo", *argv, "--out", "unused"])
+    config = seen["config"]
+    assert config.minuet.get("pretrained") == pretrained
+    assert config.image_size == size
+    assert config.minuet.get("max_epochs") == minuet_epochs
+    if "--epochs" in argv:
+        assert config.vae["max_epochs"] == 3
+
+
+def test_demo_cannot_both_train_and_use_shipped_weights(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["demo", "--train", "--pretrained", "--out", "unused"])
+    assert stop.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 class TestIdentifiersAndShippedWeights:

@@ -144,8 +144,9 @@ class TestFigures:
         assert out is fig
         assert axes[1, 0].get_lines()[0].get_xdata()[0] == 1  # the truth of galaxy 1
         low, high = post.interval(0.68)
-        span = axes[0, 1].patches[-1].get_x(), axes[0, 1].patches[-1].get_width()
-        np.testing.assert_allclose([span[0], span[0] + span[1]], [low[0, 1], high[0, 1]])
+        ax = axes[0, 1]  # the span's corners in data units (a Rectangle or a Polygon by version)
+        xs = ax.transData.inverted().transform(ax.patches[-1].get_verts())[:, 0]
+        np.testing.assert_allclose([xs.min(), xs.max()], [low[0, 1], high[0, 1]], rtol=1e-6)
 
     def test_roc_on_a_given_axis(self, _agg):
         fig, ax = _agg.subplots()

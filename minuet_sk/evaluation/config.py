@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["PRESETS", "PROBE_TASKS", "TARGETS", "TRUTH_CLASSES", "BenchmarkConfig"]
+__all__ = ["DEMO_TRAINING", "PRESETS", "PROBE_TASKS", "TARGETS", "TRUTH_CLASSES",
+           "BenchmarkConfig"]
 
 #: Galaxy Zoo tasks probed, and truth classes used for similarity search.
 PROBE_TASKS = ("merger", "spiral", "edge_on", "round", "smooth", "bar")
@@ -63,7 +64,11 @@ class BenchmarkConfig:
     device: str = "auto"
 
 
-#: ``tiny`` for tests, ``demo`` for ``minuet demo`` (minutes), ``quick`` for ``--quick`` (a
+#: Minuet's settings when ``minuet demo --train`` trains it instead of using the shipped
+#: weights (small batches: a diffusion model needs optimizer steps more than epochs).
+DEMO_TRAINING = {"max_epochs": 30, "batch_size": 32, "sampling_steps": 20}
+
+#: ``tiny`` for tests, ``demo`` for ``minuet demo`` (minutes, the shipped Minuet weights), ``quick`` for ``--quick`` (a
 #: few minutes on 2 CPU cores), ``full`` for a paper-style table (hours).
 PRESETS = {
     "tiny": BenchmarkConfig(
@@ -74,10 +79,11 @@ PRESETS = {
         flow={"max_epochs": 2, "n_transforms": 2, "hidden_features": 8, "n_samples": 50},
     ),
     "demo": BenchmarkConfig(
-        n_galaxies=1000, image_size=48, n_reconstruct=100, n_posterior_samples=4,
-        # small batches: a diffusion model needs optimizer steps more than epochs
-        minuet={"max_epochs": 30, "batch_size": 32, "sampling_steps": 20},
-        vae={"max_epochs": 10},
+        # Minuet: the shipped weights (72x72 cutouts); `minuet demo --train` trains it here
+        # with DEMO_TRAINING instead
+        n_galaxies=1000, image_size=72, n_reconstruct=100, n_posterior_samples=4, cv_folds=3,
+        vae_study=False, minuet={"pretrained": "sim-grz-72", "sampling_steps": 20},
+        vae={"max_epochs": 6},
         flow={"n_transforms": 3, "hidden_features": 32, "max_epochs": 80, "n_samples": 500},
     ),
     "quick": BenchmarkConfig(

@@ -51,6 +51,26 @@ def _roc(artifacts):
     return fig
 
 
+def _rotated(artifacts):
+    """One row per galaxy: its three copies, then each encoder's reconstructions of them,
+    all on the copies' display scale."""
+    import numpy as np
+
+    rotated = artifacts["rotated"]
+    copies = ("as observed", "rotated 90°", "mirrored")
+    rows = []
+    for i, images in enumerate(rotated["inputs"]):
+        top = np.percentile(np.nan_to_num(images), 99.5) or 1.0
+        groups = [images] + [r[i] for r in rotated["recon"].values()]
+        rows.append([np.clip(np.nan_to_num(g[j, ::-1].transpose(1, 2, 0)) / top, 0, 1)
+                     for g in groups for j in range(len(copies))])
+    columns = [f"{name}\n{c}" for name in ["input", *rotated["recon"]] for c in copies]
+    return plotting.plot_image_grid(
+        rows, row_labels=[f"galaxy {i}" for i in range(len(rows))], col_labels=columns,
+        title="Rotated and mirrored copies of held-out galaxies, and each encoder's "
+              "reconstruction of each copy (an orientation-free model draws the copies alike)")
+
+
 def write_figures(artifacts, out_dir):
     """Draw the benchmark's figures as PNG files in ``out_dir/figures``.
 
@@ -89,6 +109,8 @@ def write_figures(artifacts, out_dir):
     ]
     if any(artifacts.get("roc", {}).values()):
         figures.append(("4b_probe_roc", lambda: _roc(artifacts)))
+    if "rotated" in artifacts:
+        figures.append(("5b_rotated_copies", lambda: _rotated(artifacts)))
     figures += [(f"5_neighbours_{name}", lambda name=name: plotting.plot_neighbours(
                     X, artifacts["latents"][name],
                     title=f"Nearest neighbours in {name} latent space"))

@@ -172,6 +172,7 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
     for name, encoder in encoders.items():
         results["encoders"][name]["orientation"] = questions.orientation(
             encoder, X_test, latents_test[name])
+    artifacts["rotated"] = questions.rotated_copies(encoders, X_test)
 
     stage("correlations")
     properties = pd.concat(

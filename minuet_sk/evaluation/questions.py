@@ -24,7 +24,8 @@ from minuet_sk.evaluation.config import PROBE_TASKS, TRUTH_CLASSES
 
 __all__ = [
     "Clock", "correlations", "encoders", "factors", "orientation", "peak_memory_mb",
-    "pixel_probes", "posteriors", "probes", "reconstruction", "similarity", "truth_classes",
+    "pixel_probes", "posteriors", "probes", "reconstruction", "rotated_copies", "similarity",
+    "truth_classes",
 ]
 
 
@@ -248,6 +249,18 @@ def orientation(encoder, X, Z):
         out[move] = float(np.median(shift) / nn_dist)
     out["mean"] = float(np.mean(list(out.values())))
     return out
+
+
+def rotated_copies(encoders, X, n_show=3):
+    """The first ``n_show`` galaxies, rotated by 90 degrees and mirrored, and each encoder's
+    reconstructions of the three copies: ``{"inputs": (n_show, 3, C, H, W), "recon": {name:
+    (n_show, 3, C, H, W)}}``. An orientation-free model reconstructs the copies alike."""
+    copies = np.stack([X[:n_show], np.rot90(X[:n_show], 1, axes=(2, 3)),
+                       X[:n_show, ..., ::-1]], axis=1)
+    flat = np.ascontiguousarray(copies.reshape(-1, *X.shape[1:]))
+    recon = {name: encoder.inverse_transform(encoder.transform(flat)).reshape(copies.shape)
+             for name, encoder in encoders.items()}
+    return {"inputs": copies, "recon": recon}
 
 
 def similarity(Z, labels, classes):

@@ -44,8 +44,22 @@ _FIGURE_TITLES = {
     "3_latents_by_redshift": "Minuet latents coloured by redshift (cf. Fig. 5)",
     "4_posteriors": "Physical posteriors for a few galaxies",
     "4b_probe_roc": "Galaxy Zoo probes: ROC curves",
+    "5b_rotated_copies": "Rotated and mirrored copies, and their reconstructions",
     "6_latent_traversals": "Latent traversals",
 }
+
+
+def _minuet_origin(settings, results):
+    """One plain sentence: where this report's Minuet came from."""
+    minuet = settings.get("minuet", {})
+    if minuet.get("pretrained"):
+        return (f"Minuet: the shipped weights {minuet['pretrained']!r}, trained once on other "
+                "simulated galaxies (its card: minuet_sk/pretrained/"
+                f"{minuet['pretrained']}/training.json) and not fitted here; the VAE and PCA "
+                f"are fitted here on the {results['data']['n_train']} training galaxies.")
+    return (f"Minuet, the VAE and PCA are all fitted here on the {results['data']['n_train']} "
+            f"training galaxies (Minuet: {minuet.get('max_epochs', 'default')} epochs, a short "
+            "training: the shipped weights are better trained).")
 
 
 def write_report(out_dir, *, title="minuet_sk report"):
@@ -84,6 +98,7 @@ def write_report(out_dir, *, title="minuet_sk report"):
         f"<code>make_galaxies</code>), images {tuple(results['data']['image_shape'])} in grz, "
         f"asinh-stretched. Encoders with {settings['n_components']} latents each: Minuet "
         f"(diffusion autoencoder), a VAE and PCA eigengalaxies; seed {results['seed']}.</p>"),
+        f"<p><b>{html.escape(_minuet_origin(settings, results))}</b></p>",
         "<p class='note'>Every figure and table is on held-out galaxies that no model saw "
         "during fitting. Settings:</p><pre>"
         + html.escape(json.dumps(settings, indent=1, default=str)) + "</pre>"]
