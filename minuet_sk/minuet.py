@@ -17,12 +17,15 @@ from .nn.autoencoder import DiffusionAutoencoder, band_whitening
 __all__ = ["PRESETS", "MinuetEncoder"]
 
 #: Named configurations for :meth:`MinuetEncoder.from_preset`. ``"paper"`` is the authors'
-#: setting (Gagliano, Shen & Villar 2025): 3-pixel patches (576 tokens on 72x72 images),
-#: width 256, 4 encoder and 4 decoder blocks, linear betas 1e-4..0.02 over 1000 steps,
-#: epsilon prediction, batch 128, 200 deterministic DDIM steps, unmasked loss. It needs a GPU.
+#: setting (Gagliano, Shen & Villar 2025; their code: daep's ``HostImgTransceiverEncoder``
+#: and ``HostImgTransceiverScore``): 3-pixel patches (576 tokens on 72x72 images), width 256,
+#: 4 encoder and 4 decoder blocks, feed-forward widths 32 (encoder) and 128 (denoiser),
+#: dropout 0.1, linear betas 1e-4..0.02 over 1000 steps, epsilon prediction, batch 128, 200
+#: deterministic DDIM steps, unmasked loss. It needs a GPU.
 PRESETS = {
     "paper": {
         "patch_size": 3, "width": 256, "encoder_depth": 4, "decoder_depth": 4, "n_heads": 4,
+        "encoder_ff_width": 32, "decoder_ff_width": 128, "dropout": 0.1,
         "refiner_channels": 0, "whiten_bands": False,
         "diffusion_steps": 1000, "noise_schedule": "linear", "prediction": "epsilon",
         "sampling_steps": 200, "eta": 0.0, "batch_size": 128, "lr": 1e-4,
@@ -78,6 +81,13 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         Transformer blocks of the denoiser.
     n_heads : int, default=4
         Attention heads; must divide ``width``.
+    encoder_ff_width, decoder_ff_width : int or None, default=None
+        Hidden units of the feed-forward layers of the encoder and of the denoiser (None:
+        ``4 * width``, the transformer convention). The authors use 32 and 128 at width
+        256 (the paper preset).
+    dropout : float in [0, 1), default=0.0
+        Dropout of attention weights and feed-forward outputs in both networks, in training
+        (0.1 in the paper preset).
     refiner_channels : int, default=16
         Hidden channels of the denoiser's residual 3x3 convolution on the un-patched output
         and the noisy image (0: none). With patches of ``C * patch_size**2`` pixels wider
@@ -213,6 +223,9 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         "encoder_depth": [Interval(Integral, 1, None, closed="left")],
         "decoder_depth": [Interval(Integral, 1, None, closed="left")],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "encoder_ff_width": [Interval(Integral, 1, None, closed="left"), None],
+        "decoder_ff_width": [Interval(Integral, 1, None, closed="left"), None],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
         "refiner_channels": [Interval(Integral, 0, None, closed="left")],
         "whiten_bands": ["boolean", Interval(Real, 0, 1, closed="both")],
         "diffusion_steps": [Interval(Integral, 2, None, closed="left")],
@@ -238,6 +251,9 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         encoder_depth=2,
         decoder_depth=2,
         n_heads=4,
+        encoder_ff_width=None,
+        decoder_ff_width=None,
+        dropout=0.0,
         refiner_channels=16,
         whiten_bands=True,
         diffusion_steps=1000,
@@ -273,6 +289,9 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         self.encoder_depth = encoder_depth
         self.decoder_depth = decoder_depth
         self.n_heads = n_heads
+        self.encoder_ff_width = encoder_ff_width
+        self.decoder_ff_width = decoder_ff_width
+        self.dropout = dropout
         self.refiner_channels = refiner_channels
         self.whiten_bands = whiten_bands
         self.diffusion_steps = diffusion_steps
@@ -390,6 +409,9 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
             "encoder_depth": self.encoder_depth,
             "decoder_depth": self.decoder_depth,
             "n_heads": self.n_heads,
+            "encoder_ff_width": self.encoder_ff_width,
+            "decoder_ff_width": self.decoder_ff_width,
+            "dropout": self.dropout,
             "refiner_channels": self.refiner_channels,
             "band_mixing": (band_whitening(self.band_correlation_,
                                            strength=float(self.whiten_bands)).tolist()

@@ -12,7 +12,7 @@ from minuet_sk._training.losses import DenoisingLoss
 from minuet_sk._training.masks import mask_loss_weights
 from minuet_sk._training.sources import ImageSource
 from minuet_sk.nn.augment import orient, random_orientation_matrices
-from minuet_sk.nn.autoencoder import band_whitening
+from minuet_sk.nn.autoencoder import DiffusionAutoencoder, band_whitening
 
 SHAPE = (3, 16, 16)
 TINY = {**TINY_MINUET, "image_shape": SHAPE, "diffusion_steps": 50, "sampling_steps": 5,
@@ -62,6 +62,21 @@ class TestShapesAndNames:
                 params["noise_schedule"], params["max_epochs"]) == (3, 256, 200, "linear", 3)
         with pytest.raises(ValueError, match="preset"):
             MinuetEncoder.from_preset("laptop")
+
+    def test_paper_preset_is_the_authors_network_size(self):
+        # their encoder (daep's HostImgTransceiverEncoder as Minuet's script builds it:
+        # width 256, 4 blocks, feed-forward 32, dropout 0.1) has 2.4M parameters
+        est = MinuetEncoder.from_preset("paper")
+        assert (est.encoder_ff_width, est.decoder_ff_width, est.dropout) == (32, 128, 0.1)
+        est.image_shape_, est.band_correlation_ = (3, 72, 72), np.eye(3)
+        module = DiffusionAutoencoder(**est._module_kwargs())
+        n_encoder = sum(p.numel() for p in module.encoder.parameters())
+        assert 2.35e6 < n_encoder < 2.45e6
+
+    def test_dropout_trains_and_transform_stays_deterministic(self, X):
+        est = MinuetEncoder(3, **{**TINY, "dropout": 0.2}).fit(X)
+        np.testing.assert_array_equal(est.transform(X), est.transform(X))
+        assert est.net_.module_.denoiser.blocks[0].ff[-1].p == 0.2
 
     def test_masked_loss_weights_central_galaxy(self, X):
         est = MinuetEncoder(3, **TINY, masked_loss=True).fit(X)

@@ -76,6 +76,11 @@ class DiffusionAutoencoder(nn.Module):
     band_mixing : array-like of shape (C, C) or None
         Invertible map applied across the bands of every pixel before both networks (and
         undone by :meth:`decode`); None for the identity. See :func:`band_whitening`.
+    encoder_ff_width, decoder_ff_width : int or None
+        Hidden units of the encoder's and the denoiser's feed-forward layers (None:
+        ``4 * width``).
+    dropout : float
+        Dropout of attention weights and feed-forward outputs of both networks, in training.
 
     Examples
     --------
@@ -94,7 +99,7 @@ class DiffusionAutoencoder(nn.Module):
     def __init__(self, image_shape, n_latents=5, *, patch_size=6, width=128, encoder_depth=4,
                  decoder_depth=4, n_heads=4, diffusion_steps=1000, noise_schedule="cosine",
                  prediction="epsilon", conditioning="tokens", refiner_channels=0,
-                 band_mixing=None):
+                 band_mixing=None, encoder_ff_width=None, decoder_ff_width=None, dropout=0.0):
         super().__init__()
         self.image_shape = tuple(int(s) for s in image_shape)
         channels = self.image_shape[0]
@@ -104,10 +109,12 @@ class DiffusionAutoencoder(nn.Module):
         self.register_buffer("band_unmixing", torch.linalg.inv(mixing.double()).float())
         self.mixes_bands = band_mixing is not None
         self.encoder = PerceiverEncoder(image_shape, n_latents, patch_size=patch_size,
-                                        width=width, depth=encoder_depth, n_heads=n_heads)
+                                        width=width, depth=encoder_depth, n_heads=n_heads,
+                                        ff_width=encoder_ff_width, dropout=dropout)
         self.denoiser = ConditionalDenoiser(
             image_shape, n_latents, patch_size=patch_size, width=width, depth=decoder_depth,
             n_heads=n_heads, conditioning=conditioning, refiner_channels=refiner_channels,
+            ff_width=decoder_ff_width, dropout=dropout,
         )
         self.diffusion = GaussianDiffusion(diffusion_steps, noise_schedule, prediction)
         # largest |pixel| trained on: DDIM clamps its clean-image estimates to it

@@ -23,12 +23,12 @@ __all__ = ["ConditionalDenoiser"]
 
 
 class _DenoiserBlock(nn.Module):
-    def __init__(self, width, n_heads, adaptive):
+    def __init__(self, width, n_heads, adaptive, ff_width=None, dropout=0.0):
         super().__init__()
         self.norm_attn = nn.LayerNorm(width, elementwise_affine=not adaptive)
-        self.attn = Attention(width, n_heads)
+        self.attn = Attention(width, n_heads, dropout)
         self.norm_ff = nn.LayerNorm(width, elementwise_affine=not adaptive)
-        self.ff = FeedForward(width)
+        self.ff = FeedForward(width, hidden=ff_width, dropout=dropout)
         self.modulation = None
         if adaptive:
             self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(width, 6 * width))
@@ -61,6 +61,10 @@ class ConditionalDenoiser(nn.Module):
         How ``t`` and ``z`` enter (see the module docstring).
     refiner_channels : int
         Hidden channels of the residual 3x3 convolution after un-patching; 0 for none.
+    ff_width : int or None
+        Hidden units of the blocks' feed-forward layers (None: ``4 * width``).
+    dropout : float
+        Dropout of attention weights and feed-forward outputs, in training.
 
     Examples
     --------
@@ -73,7 +77,8 @@ class ConditionalDenoiser(nn.Module):
     """
 
     def __init__(self, image_shape, n_latents=5, *, patch_size=6, width=128, depth=4,
-                 n_heads=4, conditioning="tokens", refiner_channels=0):
+                 n_heads=4, conditioning="tokens", refiner_channels=0, ff_width=None,
+                 dropout=0.0):
         super().__init__()
         if conditioning not in ("tokens", "adaln"):
             raise ValueError(f"conditioning must be 'tokens' or 'adaln'; got {conditioning!r}.")
@@ -93,7 +98,7 @@ class ConditionalDenoiser(nn.Module):
             self.latent_bias = nn.Parameter(torch.randn(n_latents, width))
             self.latent_mlp = FeedForward(width)
         self.blocks = nn.ModuleList(
-            _DenoiserBlock(width, n_heads, adaptive) for _ in range(depth)
+            _DenoiserBlock(width, n_heads, adaptive, ff_width, dropout) for _ in range(depth)
         )
         self.norm_out = nn.LayerNorm(width, elementwise_affine=not adaptive)
         self.out_modulation = None

@@ -112,11 +112,12 @@ class Attention(nn.Module):
     torch.Size([2, 5, 8])
     """
 
-    def __init__(self, width, n_heads):
+    def __init__(self, width, n_heads, dropout=0.0):
         super().__init__()
         if width % n_heads:
             raise ValueError(f"width={width} must be a multiple of n_heads={n_heads}.")
         self.n_heads = int(n_heads)
+        self.dropout = float(dropout)  # of the attention weights, in training
         self.to_q = nn.Linear(width, width)
         self.to_kv = nn.Linear(width, 2 * width)
         self.out = nn.Linear(width, width)
@@ -130,23 +131,31 @@ class Attention(nn.Module):
             return x.reshape(batch, -1, heads, width // heads).transpose(1, 2)
 
         keys, values = self.to_kv(context).chunk(2, dim=-1)
-        mixed = F.scaled_dot_product_attention(split(self.to_q(queries)), split(keys),
-                                               split(values))
+        mixed = F.scaled_dot_product_attention(
+            split(self.to_q(queries)), split(keys), split(values),
+            dropout_p=self.dropout if self.training else 0.0)
         return self.out(mixed.transpose(1, 2).reshape(batch, n_q, width))
 
 
 class FeedForward(nn.Sequential):
-    """Two-layer GELU MLP of hidden size ``mult * width``.
+    """Two-layer GELU MLP of hidden size ``hidden`` (default ``mult * width``), with dropout
+    on its output when ``dropout > 0``.
 
     Examples
     --------
     >>> import torch
     >>> FeedForward(8)(torch.zeros(3, 8)).shape
     torch.Size([3, 8])
+    >>> FeedForward(8, hidden=32, dropout=0.1)[0].out_features
+    32
     """
 
-    def __init__(self, width, mult=4):
-        super().__init__(nn.Linear(width, mult * width), nn.GELU(), nn.Linear(mult * width, width))
+    def __init__(self, width, mult=4, *, hidden=None, dropout=0.0):
+        hidden = mult * width if hidden is None else int(hidden)
+        layers = [nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, width)]
+        if dropout > 0:  # appended: the Linear layers keep their state-dict names
+            layers.append(nn.Dropout(dropout))
+        super().__init__(*layers)
 
 
 def sinusoidal_embedding(timesteps, dim, max_period=10_000.0):

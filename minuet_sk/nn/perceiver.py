@@ -85,17 +85,17 @@ def _world_size():
 
 
 class _PerceiverBlock(nn.Module):
-    def __init__(self, width, n_heads):
+    def __init__(self, width, n_heads, ff_width=None, dropout=0.0):
         super().__init__()
         self.norm_latents = nn.LayerNorm(width)
         self.norm_patches = nn.LayerNorm(width)
-        self.cross = Attention(width, n_heads)
+        self.cross = Attention(width, n_heads, dropout)
         self.norm_cross_ff = nn.LayerNorm(width)
-        self.cross_ff = FeedForward(width)
+        self.cross_ff = FeedForward(width, hidden=ff_width, dropout=dropout)
         self.norm_self = nn.LayerNorm(width)
-        self.self_attn = Attention(width, n_heads)
+        self.self_attn = Attention(width, n_heads, dropout)
         self.norm_self_ff = nn.LayerNorm(width)
-        self.self_ff = FeedForward(width)
+        self.self_ff = FeedForward(width, hidden=ff_width, dropout=dropout)
 
     def forward(self, latents, patches):
         latents = latents + self.cross(self.norm_latents(latents), self.norm_patches(patches))
@@ -121,6 +121,13 @@ class PerceiverEncoder(nn.Module):
         Number of (cross-attention, self-attention) blocks.
     n_heads : int
         Attention heads; must divide ``width``.
+    ff_width : int or None
+        Hidden units of the feed-forward layers (None: ``4 * width``).
+    dropout : float
+        Dropout of attention weights and feed-forward outputs, in training.
+
+    Attention runs from the latent tokens to the patches and among the latent tokens, never
+    among the patches (Perceiver; Minuet's ``selfattn=False``).
 
     Examples
     --------
@@ -132,11 +139,12 @@ class PerceiverEncoder(nn.Module):
     """
 
     def __init__(self, image_shape, n_latents=5, *, patch_size=6, width=128, depth=4,
-                 n_heads=4):
+                 n_heads=4, ff_width=None, dropout=0.0):
         super().__init__()
         self.patches = PatchEmbedding(image_shape, patch_size, width)
         self.latents = nn.Parameter(0.02 * torch.randn(n_latents, width))
-        self.blocks = nn.ModuleList(_PerceiverBlock(width, n_heads) for _ in range(depth))
+        self.blocks = nn.ModuleList(_PerceiverBlock(width, n_heads, ff_width, dropout)
+                                    for _ in range(depth))
         # no biases before the standardisation, which removes them: their gradient is zero
         # but for rounding, and Adam would turn that noise into full-size random steps
         self.norm = nn.LayerNorm(width, bias=False)

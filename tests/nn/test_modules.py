@@ -153,3 +153,37 @@ def test_autoencoder_works_in_mixed_bands_and_decodes_to_input_bands():
     model.loss(x, x, torch.tensor([1, 2, 3]), torch.randn_like(x), weights)
     assert seen["w"].shape == (3, 1, 8, 8) and (seen["w"][:, 0, 0, 0] == 0).all()
     assert seen["w"].sum() == 3 * 63
+
+
+def test_feed_forward_width_and_dropout_keep_the_state_dict_names():
+    from minuet_sk.nn.layers import FeedForward
+
+    plain, narrow = FeedForward(16), FeedForward(16, hidden=8, dropout=0.5)
+    assert plain[0].out_features == 64 and narrow[0].out_features == 8
+    assert set(plain.state_dict()) == set(narrow.state_dict())  # old weights still load
+    narrow.eval()
+    x = torch.randn(4, 16)
+    torch.testing.assert_close(narrow(x), narrow(x))  # no dropout in evaluation
+    narrow.train()
+    assert not torch.equal(narrow(x), narrow(x))
+
+
+def test_attention_dropout_only_in_training():
+    from minuet_sk.nn.layers import Attention
+
+    attn = Attention(8, 2, dropout=0.5)
+    q, c = torch.randn(2, 3, 8), torch.randn(2, 9, 8)
+    attn.eval()
+    torch.testing.assert_close(attn(q, c), attn(q, c))
+    attn.train()
+    assert not torch.equal(attn(q, c), attn(q, c))
+
+
+def test_feed_forward_widths_reach_both_networks():
+    model = DiffusionAutoencoder((3, 12, 12), 5, patch_size=4, width=16, encoder_depth=1,
+                                 decoder_depth=1, n_heads=2, encoder_ff_width=8,
+                                 decoder_ff_width=24, dropout=0.1)
+    assert model.encoder.blocks[0].cross_ff[0].out_features == 8
+    assert model.encoder.blocks[0].self_ff[0].out_features == 8
+    assert model.denoiser.blocks[0].ff[0].out_features == 24
+    assert model.denoiser.blocks[0].attn.dropout == 0.1
