@@ -55,8 +55,9 @@ def analytic_galaxies(n, size=72, random_state=0):
     return images, truth
 
 
-def load_data(n_train, n_test, analytic, stretch, softening=None):
-    """(X_train, X_test, truth_train, truth_test) with truth as dicts of arrays.
+def load_data(n_train, n_test, analytic, stretch, softening=None, *, return_stretch=False):
+    """(X_train, X_test, truth_train, truth_test) with truth as dicts of arrays, and the
+    fitted stretch (None without one) when ``return_stretch``.
 
     ``make_galaxies(n_train + n_test, random_state=0)`` (or the analytic stand-in), split in
     order; with ``stretch="asinh"``, ``AsinhStretch(softening)`` fitted on the training part.
@@ -75,10 +76,13 @@ def load_data(n_train, n_test, analytic, stretch, softening=None):
         truth = {"log_r_half_arcsec": np.log10(t["half_light_radius_arcsec"].to_numpy()),
                  "g_r": (t["mag_g"] - t["mag_r"]).to_numpy(), "r_mag": t["mag_r"].to_numpy()}
     split = {k: (v[:n_train], v[n_train:]) for k, v in truth.items()}
+    fitted = None
     if stretch == "asinh":
-        X = AsinhStretch(softening=softening).fit(X[:n_train]).transform(X).reshape(X.shape)
-    return (X[:n_train], X[n_train:], {k: v[0] for k, v in split.items()},
-            {k: v[1] for k, v in split.items()})
+        fitted = AsinhStretch(softening=softening).fit(X[:n_train])
+        X = fitted.transform(X).reshape(X.shape)
+    out = (X[:n_train], X[n_train:], {k: v[0] for k, v in split.items()},
+           {k: v[1] for k, v in split.items()})
+    return (*out, fitted) if return_stretch else out
 
 
 def latent_r2(est, X_train, X_test, truth_train, truth_test):

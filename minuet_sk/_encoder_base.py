@@ -181,6 +181,10 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
     def _criterion_kwargs(self):
         raise NotImplementedError
 
+    def _ema_decay(self):
+        """Decay of the moving average of the weights used for inference (None: none)."""
+        return
+
     def _training_weights(self, source, blocks, pixel_weight):
         """The pixel weights of the training images, the ``(start, stop)`` rows ``blocks``
         (not of validation): by default the user's ``pixel_weight`` (or None). Called once
@@ -377,6 +381,7 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
             verbose=self.verbose,
             compile=bool(self.compile),
             mixed_precision=self.mixed_precision,
+            ema_decay=self._ema_decay(),
             **placement,
             **net_kwargs,
         )

@@ -66,7 +66,7 @@ class EncoderInferenceMixin:
         return self._collect(fn, batches, len(starts))
 
     def _collect(self, fn, batches, total):
-        module = self.net_.module_
+        module = self.net_.inference_module()
         module.eval()
         outputs = []
         with torch.no_grad(), autocast(self.device_, self.mixed_precision):

@@ -67,7 +67,7 @@ class EncoderStateMixin:
         return Path(path)
 
     def _saved_state(self):
-        return self._fitted_config(), self.net_.module_.state_dict()
+        return self._fitted_config(), self.net_.inference_module().state_dict()
 
     def _restore(self, fitted, tensors, device):
         if device is not None:

@@ -140,6 +140,15 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         0.85-0.93 with it and 0.73-0.76 without it. The reconstructions' surroundings are
         invented (set False to model the whole stamp). See the user guide and
         ``benchmarks/notes/minuet.md``.
+    snr_gamma : float or None, default=None
+        Min-SNR-gamma weighting of the loss over noise levels (Hang et al. 2023; 5 is their
+        choice): each image's loss is weighted by ``min(SNR_t, gamma)`` over ``SNR_t``
+        (epsilon) or ``SNR_t + 1`` (``v``), so the nearly noise-free times do not dominate
+        the gradient. None weighs every time alike.
+    ema_decay : float in (0, 1) or None, default=None
+        Keep an exponential moving average of the weights, updated after every optimiser
+        step, and encode, decode and save with it (the standard for diffusion models;
+        0.999 is common). None uses the trained weights as they are.
     max_epochs : int, default=20
     batch_size : int, default=128
     lr : float, default=1e-3
@@ -235,6 +244,8 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         "eta": [Interval(Real, 0, None, closed="left")],
         "orientation_invariant": ["boolean"],
         "masked_loss": ["boolean"],
+        "snr_gamma": [Interval(Real, 0, None, closed="neither"), None],
+        "ema_decay": [Interval(Real, 0, 1, closed="neither"), None],
     }
     _feature_prefix = "minuet"
 
@@ -263,6 +274,8 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         eta=0.0,
         orientation_invariant=True,
         masked_loss=True,
+        snr_gamma=None,
+        ema_decay=None,
         max_epochs=20,
         batch_size=128,
         lr=1e-3,
@@ -301,6 +314,8 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         self.eta = eta
         self.orientation_invariant = orientation_invariant
         self.masked_loss = masked_loss
+        self.snr_gamma = snr_gamma
+        self.ema_decay = ema_decay
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -425,7 +440,11 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         return DenoisingLoss
 
     def _criterion_kwargs(self):
-        return {"orientation_invariant": self.orientation_invariant}
+        return {"orientation_invariant": self.orientation_invariant,
+                "snr_gamma": self.snr_gamma}
+
+    def _ema_decay(self):
+        return self.ema_decay
 
     def _training_weights(self, source, blocks, pixel_weight):
         """With ``masked_loss``, the mask weights (times ``pixel_weight``) of the training

@@ -269,3 +269,59 @@ def test_rotation_by_90_degrees_barely_moves_latents():
     shift = np.linalg.norm(Z - Z_rot, axis=1)
     pairs = np.linalg.norm(Z[:100] - Z[100:], axis=1)
     assert np.median(shift) < 0.25 * np.median(pairs)
+
+
+class TestRecipeOptions:
+    """Min-SNR-gamma loss weights and the moving average of the weights (EMA)."""
+
+    def test_min_snr_weights_reach_the_loss(self, X):
+        est = MinuetEncoder(3, **TINY, masked_loss=False, snr_gamma=5.0).fit(X)
+        module, criterion = est.net_.module_, est.net_.criterion_
+        assert criterion.snr_gamma == 5.0
+        x = torch.randn(4, *SHAPE, generator=torch.Generator().manual_seed(1))
+        got = criterion(module, x, torch.ones_like(x), torch.Generator().manual_seed(0), True)
+        generator = torch.Generator().manual_seed(0)  # the criterion's draws, in its order
+        theta_target = random_orientation_matrices(4, generator, "cpu")
+        theta_encoder = random_orientation_matrices(4, generator, "cpu")
+        t = torch.randint(module.diffusion.diffusion_steps, (4,), generator=generator)
+        noise = torch.randn(x.shape, generator=generator)
+        alpha_bar = module.diffusion.alphas_cumprod[t].double()
+        snr = alpha_bar / (1 - alpha_bar)
+        weight = (torch.clamp(snr, max=5.0) / (snr + 1)).float().view(4, 1, 1, 1)  # v target
+        want = module.loss(orient(x, theta_encoder), orient(x, theta_target), t, noise, weight)
+        torch.testing.assert_close(got, want)
+        unweighted = module.loss(orient(x, theta_encoder), orient(x, theta_target), t, noise)
+        assert not torch.equal(got, unweighted)
+
+    def test_min_snr_weights_of_epsilon_prediction_are_one_at_high_noise(self):
+        from minuet_sk.nn.diffusion import GaussianDiffusion
+
+        diffusion = GaussianDiffusion(1000, "linear", "epsilon")
+        t = torch.arange(1000)
+        w = diffusion.min_snr_weights(t, 5.0)
+        alpha_bar = diffusion.alphas_cumprod.double()
+        snr = alpha_bar / (1 - alpha_bar)
+        np.testing.assert_allclose(w[snr <= 5], 1.0)
+        np.testing.assert_allclose(w[snr > 5], (5 / snr[snr > 5]).float(), rtol=1e-6)
+
+    def test_ema_weights_encode_decode_and_are_saved(self, X, tmp_path):
+        est = MinuetEncoder(3, **TINY, masked_loss=False, ema_decay=0.5).fit(X)
+        net = est.net_
+        assert net.inference_module() is net.ema_.model.module
+        raw = {k: v for k, v in net.module_.state_dict().items() if v.is_floating_point()}
+        ema = net.inference_module().state_dict()
+        assert any(not torch.equal(v, ema[k]) for k, v in raw.items())
+        Z = est.transform(X)
+        loaded = MinuetEncoder.load(est.save(tmp_path / "ema"))
+        np.testing.assert_array_equal(loaded.transform(X), Z)  # the average is what is saved
+        plain = MinuetEncoder(3, **TINY, masked_loss=False).fit(X)
+        assert plain.net_.ema_ is None and plain.net_.inference_module() is plain.net_.module_
+
+    def test_ema_survives_a_checkpoint(self, X, tmp_path):
+        params = {**TINY, "masked_loss": False, "ema_decay": 0.5, "early_stopping": False}
+        full = MinuetEncoder(3, **{**params, "max_epochs": 2}).fit(X)
+        MinuetEncoder(3, **{**params, "max_epochs": 1}, checkpoint_dir=tmp_path).fit(X)
+        resumed = MinuetEncoder(3, **{**params, "max_epochs": 2}, checkpoint_dir=tmp_path).fit(X)
+        assert resumed.n_iter_ == 2
+        np.testing.assert_allclose(resumed.transform(X), full.transform(X), rtol=1e-5,
+                                   atol=1e-6)

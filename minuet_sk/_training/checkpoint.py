@@ -16,7 +16,7 @@ from skorch.callbacks import Callback
 from skorch.history import History
 
 from .._persistence import atomic_write_bytes, check_saved_class, estimator_config, json_params
-from .net import epoch_records
+from .net import MovingAverage, epoch_records
 
 __all__ = ["CHECKPOINT_NAME", "RESUMABLE_PARAMS", "EpochCheckpoint", "resume",
            "write_checkpoint"]
@@ -55,6 +55,8 @@ def write_checkpoint(estimator, net):
         "rng_shuffle": net.shuffle_generator.get_state(),
         "rng_loss": net.loss_generator.get_state(),
     }
+    if net.ema_ is not None:
+        state["ema"] = net.ema_.model.state_dict()
     buffer = io.BytesIO()
     torch.save(state, buffer)
     directory = Path(estimator.checkpoint_dir)
@@ -91,5 +93,8 @@ def resume(estimator, shape):
     net.optimizer_.load_state_dict(state["optimizer"])
     net.shuffle_generator.set_state(state["rng_shuffle"])
     net.loss_generator.set_state(state["rng_loss"])
+    if "ema" in state:
+        net.ema_ = MovingAverage(net.module_, net.ema_decay)
+        net.ema_.model.load_state_dict(state["ema"])
     net.history = History([dict(h, batches=[]) for h in estimator.history_])
     return True

@@ -21,7 +21,7 @@ from skorch.callbacks import (
     ProgressBar,
 )
 
-__all__ = ["ImageNet", "NumberedBatches", "autocast", "epoch_records"]
+__all__ = ["ImageNet", "MovingAverage", "NumberedBatches", "autocast", "epoch_records"]
 
 
 class _Throughput(Callback):
@@ -59,6 +59,11 @@ class ImageNet(NeuralNet):
     On CUDA the loss runs under bf16 autocast as ``mixed_precision`` (``"auto"``, ``"bf16"``,
     ``"no"``) says.
 
+    ``ema_decay`` keeps an exponential moving average of the weights (``ema_``, a
+    :class:`MovingAverage` updated after every optimiser step), which
+    :meth:`inference_module` returns for encoding and decoding: the standard for diffusion
+    models, whose weights at any one step are noisier than their average.
+
     ``compile=True`` (with ``compile__*`` keyword arguments for :func:`torch.compile`)
     compiles each child module of the module in place (:meth:`torch.nn.Module.compile`):
     the estimators call their module through methods (``encode``, ``loss``), which
@@ -66,9 +71,25 @@ class ImageNet(NeuralNet):
     ``forward``), and it would prefix the state-dict keys with ``_orig_mod.``.
     """
 
-    def __init__(self, module, *args, mixed_precision="auto", **kwargs):
+    def __init__(self, module, *args, mixed_precision="auto", ema_decay=None, **kwargs):
         super().__init__(module, *args, **kwargs)
         self.mixed_precision = mixed_precision
+        self.ema_decay = ema_decay
+        self.ema_ = None
+
+    def inference_module(self):
+        """The weights that encode and decode: the moving average with ``ema_decay`` once
+        training has begun, else the trained module."""
+        return self.module_ if self.ema_ is None else self.ema_.model.module
+
+    def train_step(self, batch, **fit_params):
+        step = super().train_step(batch, **fit_params)
+        if self.ema_decay is not None:
+            if self.ema_ is None:
+                self.ema_ = MovingAverage(self.module_, self.ema_decay)
+            else:
+                self.ema_.update(self.module_)
+        return step
 
     @property
     def _default_callbacks(self):
@@ -124,6 +145,37 @@ class ImageNet(NeuralNet):
             loss = self.get_loss(*self._to_device((x, weight)), training=False,
                                  generator=self._validation_generator(index))
         return {"loss": loss, "y_pred": None}
+
+
+class MovingAverage:
+    """Exponential moving average of a module's weights and buffers
+    (:class:`torch.optim.swa_utils.AveragedModel`), started from the module as it is.
+
+    A plain holder, not a torch module: skorch would register a module set on the net as
+    one more to train.
+
+    Examples
+    --------
+    >>> import torch
+    >>> layer = torch.nn.Linear(1, 1, bias=False)
+    >>> average = MovingAverage(layer, decay=0.5)
+    >>> with torch.no_grad():
+    ...     _ = layer.weight.fill_(average.model.module.weight.item() + 2.0)
+    >>> average.update(layer)
+    >>> round(float(average.model.module.weight - layer.weight), 6)
+    -1.0
+    """
+
+    def __init__(self, module, decay):
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        self.model = AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(decay),
+                                   use_buffers=True)
+        self.model.requires_grad_(False)
+        self.model.update_parameters(module)  # the first update copies
+
+    def update(self, module):
+        self.model.update_parameters(module)
 
 
 class NumberedBatches:
