@@ -9,6 +9,6 @@ def fit_and_ship(model, out, *fit_args):
     start = time.perf_counter()
     model.fit(*fit_args)
     seconds = time.perf_counter() - start
-    model.set_params(verbose=0, device="auto")
+    model.set_params(verbose=0, device="auto", checkpoint_dir=None)
     model.save(out)
     return seconds

@@ -4,6 +4,12 @@ Reproducible: the data, the split and the initialisation are fixed by ``--seed``
 
     python scripts/train_pretrained.py --n 5000 --epochs 40 --threads 2
 
+A long run is resumable: with ``--checkpoint-dir DIR`` every epoch is checkpointed, and the
+same command started again continues where the last one stopped (the checkpoint of a run
+that outlives a session may be committed under ``training_runs/``, which the package does
+not ship). ``--params`` adds MinuetEncoder parameters (JSON) to the shipped recipe, ``--out``
+names another folder (e.g. ``minuet_sk/pretrained/sim-grz-72-v2``). The run
+
 writes ``minuet_sk/pretrained/sim-grz-72/`` (``model.safetensors`` + ``config.json``, the
 format of ``MinuetEncoder.save``) and ``training.json`` beside them (data, settings, wall time,
 loss curve). The model carries its ``AsinhStretch()`` (default parameters: softening 100) as
@@ -14,6 +20,8 @@ its ``stretch``: it takes 72x72 grz cutouts in nanomaggies as they come,
 import argparse
 import json
 import platform
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -87,6 +95,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--params", default="{}", help="more MinuetEncoder parameters, JSON")
+    parser.add_argument("--checkpoint-dir", type=Path,
+                        help="checkpoint every epoch there, and resume from it")
     parser.add_argument("--masked", action=argparse.BooleanOptionalAction,
                         default=MinuetEncoder().masked_loss,
                         help="masked_loss (0.9 on the central galaxy, 0.1 elsewhere)")
@@ -98,10 +109,12 @@ def main(argv=None):
     X = data.images
     # a fixed number of epochs on all the images: the validation loss (fixed noise) moves
     # too little to pick the epoch whose latents describe the galaxies best
+    extra = json.loads(args.params)
     model = MinuetEncoder(5, image_shape=(3, 72, 72), stretch=AsinhStretch(),
                           max_epochs=args.epochs, device="cpu",
                           validation_fraction=0.0, early_stopping=False,
-                          masked_loss=args.masked, random_state=args.seed, verbose=1)
+                          masked_loss=args.masked, random_state=args.seed, verbose=1,
+                          checkpoint_dir=args.checkpoint_dir, **extra)
     fit_s = fit_and_ship(model, args.out, X)
     card = {
         "name": args.out.name,
@@ -111,9 +124,8 @@ def main(argv=None):
                        f"AsinhStretch() with default parameters (softening "
                        f"{AsinhStretch().softening:g})"),
         "stretch_softening": AsinhStretch().softening,  # the model's own stretch
-        "command": f"python scripts/train_pretrained.py --n {args.n} --epochs {args.epochs} "
-                   f"--threads {args.threads} --seed {args.seed}"
-                   + ("" if args.masked else " --no-masked"),
+        "command": " ".join(["python", "scripts/train_pretrained.py",
+                             *map(shlex.quote, sys.argv[1:] if argv is None else argv)]),
         "loss_weights": (f"{MASK_WEIGHT} on central_source_masks (computed once, "
                          f"included in fit_seconds), {BACKGROUND_WEIGHT} elsewhere"
                          if args.masked else "equal"),
