@@ -22,14 +22,18 @@ from _common import record, results_dir
 
 
 def key_figures(results):
-    """Per encoder: probe AUCs, redshift posterior, orientation shift and pixel MSE (the
-    harness's results.json, next to its tables, holds every figure)."""
+    """Per encoder: probe AUCs, redshift posterior, orientation shift, pixel MSE and the
+    factors its reconstructions keep (the harness's results.json, next to its tables, holds
+    every figure)."""
     return {name: {"probe_auc_logistic": {k: round(p["logistic"], 3)
                                           for k, p in e["probes"].items()},
                    "redshift": e["posteriors"]["redshift"],
                    "coverage_68": e["posteriors"]["coverage_68"],
                    "orientation_nn_distances": e["orientation"],
-                   "mse_per_band": e["reconstruction"]["mse_per_band"]}
+                   "mse_per_band": e["reconstruction"]["mse_per_band"],
+                   "factors_kept_spearman": {
+                       kind: {f: v["spearman"] for f, v in per_factor.items()}
+                       for kind, per_factor in e.get("factors", {}).items()}}
             for name, e in results["encoders"].items()}
 
 
