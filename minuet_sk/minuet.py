@@ -95,6 +95,20 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         of each patch, and that part of DDIM's starting noise survives into the
         reconstructions (patch-shaped noise, 15x too much power at small scales); the
         refiner reaches every pixel. See ``benchmarks/notes/minuet.md``.
+    denoiser : {"transformer", "unet"}, default="transformer"
+        The denoiser: the paper's patch transformer (``width``, ``decoder_depth``,
+        ``refiner_channels``, ``decoder_ff_width``), or a small convolutional U-Net (two
+        resolutions, one residual block each, and one in the middle) conditioned on the
+        latents through adaptive group normalisation, as in DiffAE (Preechakul et al. 2022;
+        :class:`~minuet_sk.nn.unet.UNetDenoiser`), whose convolutions overlap across the
+        whole image.
+    unet_channels : int, default=32
+        Feature maps of the U-Net at its finer resolution (doubled at the coarser one).
+    unet_pixel_fold : int, default=4
+        The U-Net works on ``unet_pixel_fold x unet_pixel_fold`` blocks of pixels folded
+        into channels (18 x 18 positions for 72 x 72 images at 4): on one CPU thread its
+        training step is then about as fast as the transformer's (1: full resolution, about
+        17 times slower).
     whiten_bands : bool or float in [0, 1], default=True
         Train on PCA-whitened bands (:func:`~minuet_sk.nn.autoencoder.band_whitening` of
         ``band_correlation_``, per pixel, undone in reconstructions): the brightness shared
@@ -236,6 +250,9 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         "decoder_ff_width": [Interval(Integral, 1, None, closed="left"), None],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "refiner_channels": [Interval(Integral, 0, None, closed="left")],
+        "denoiser": [StrOptions({"transformer", "unet"})],
+        "unet_channels": [Interval(Integral, 1, None, closed="left")],
+        "unet_pixel_fold": [Interval(Integral, 1, None, closed="left")],
         "whiten_bands": ["boolean", Interval(Real, 0, 1, closed="both")],
         "diffusion_steps": [Interval(Integral, 2, None, closed="left")],
         "noise_schedule": [StrOptions({"cosine", "linear"})],
@@ -266,6 +283,9 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         decoder_ff_width=None,
         dropout=0.0,
         refiner_channels=16,
+        denoiser="transformer",
+        unet_channels=32,
+        unet_pixel_fold=4,
         whiten_bands=True,
         diffusion_steps=1000,
         noise_schedule="cosine",
@@ -306,6 +326,9 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
         self.decoder_ff_width = decoder_ff_width
         self.dropout = dropout
         self.refiner_channels = refiner_channels
+        self.denoiser = denoiser
+        self.unet_channels = unet_channels
+        self.unet_pixel_fold = unet_pixel_fold
         self.whiten_bands = whiten_bands
         self.diffusion_steps = diffusion_steps
         self.noise_schedule = noise_schedule
@@ -428,6 +451,9 @@ class MinuetEncoder(DiffusionDecodingMixin, BaseImageEncoder):
             "decoder_ff_width": self.decoder_ff_width,
             "dropout": self.dropout,
             "refiner_channels": self.refiner_channels,
+            "denoiser": self.denoiser,
+            "unet_channels": self.unet_channels,
+            "unet_pixel_fold": self.unet_pixel_fold,
             "band_mixing": (band_whitening(self.band_correlation_,
                                            strength=float(self.whiten_bands)).tolist()
                             if self.whiten_bands else None),

@@ -325,3 +325,11 @@ class TestRecipeOptions:
         assert resumed.n_iter_ == 2
         np.testing.assert_allclose(resumed.transform(X), full.transform(X), rtol=1e-5,
                                    atol=1e-6)
+
+
+def test_unet_denoiser_fits_encodes_and_decodes(X):
+    est = MinuetEncoder(3, **TINY, denoiser="unet", unet_channels=8, unet_pixel_fold=2).fit(X)
+    assert type(est.net_.module_.denoiser).__name__ == "UNetDenoiser"
+    Z = est.transform(X[:4])
+    assert est.inverse_transform(Z).shape == (4, int(np.prod(SHAPE)))
+    assert np.isfinite(est.history_[-1]["train_loss"])
