@@ -19,7 +19,7 @@ def _subplots(fig, n_rows, n_cols, size):
     return fig, fig.subplots(n_rows, n_cols, squeeze=False)
 
 
-def rgb_composite(images, *, percentile=99.5):
+def rgb_composite(images, *, percentile=99.5, reference=None):
     """Display RGB of grz images: z -> red, r -> green, g -> blue, one shared scale.
 
     Parameters
@@ -27,7 +27,9 @@ def rgb_composite(images, *, percentile=99.5):
     images : ndarray of shape (n, 3, H, W)
         Flux or asinh-stretched images, bands in g, r, z order.
     percentile : float, default=99.5
-        Pixel percentile (over all images) mapped to full brightness.
+        Pixel percentile mapped to full brightness, over all ``images``...
+    reference : ndarray, optional
+        ...or over these (e.g. the inputs, to show reconstructions on their scale).
 
     Returns
     -------
@@ -40,7 +42,8 @@ def rgb_composite(images, *, percentile=99.5):
     (2, 4, 4, 3)
     """
     images = np.nan_to_num(np.asarray(images, dtype=np.float64))
-    top = np.percentile(images, percentile) or 1.0
+    scaled_by = images if reference is None else np.nan_to_num(np.asarray(reference))
+    top = np.percentile(scaled_by, percentile) or 1.0
     return np.clip(images[:, ::-1].transpose(0, 2, 3, 1) / top, 0, 1)
 
 
@@ -120,9 +123,7 @@ def plot_reconstructions(images, reconstructions, *, n_show=6, row_labels=(), ti
     """
     columns = {"input": np.asarray(images)[:n_show]}
     columns.update({name: np.asarray(r)[:n_show] for name, r in reconstructions.items()})
-    scale = np.percentile(np.nan_to_num(columns["input"]), 99.5) or 1.0
-    rgb = {k: np.clip(np.nan_to_num(v[:, ::-1].transpose(0, 2, 3, 1)) / scale, 0, 1)
-           for k, v in columns.items()}
+    rgb = {k: rgb_composite(v, reference=columns["input"]) for k, v in columns.items()}
     rows = [[rgb[k][i] for k in columns] for i in range(len(columns["input"]))]
     return plot_image_grid(rows, row_labels=row_labels, col_labels=list(columns), title=title,
                            fig=fig)

@@ -168,3 +168,10 @@ class TestFigures:
         fig = plotting.plot_latent_traversals(pca, grz[:1], pca.transform(grz), n_values=3)
         assert len(fig.axes) == 2 * 3
         assert [ax.get_ylabel() for ax in fig.axes[::3]] == ["latent 0", "latent 1"]
+
+
+def test_rgb_composite_on_a_reference_scale():
+    inputs = np.full((1, 3, 2, 2), 2.0)
+    faint = np.full((1, 3, 2, 2), 1.0)
+    assert plotting.rgb_composite(faint).max() == 1.0  # its own scale: full brightness
+    assert plotting.rgb_composite(faint, reference=inputs).max() == 0.5

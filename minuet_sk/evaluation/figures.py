@@ -54,16 +54,13 @@ def _roc(artifacts):
 def _rotated(artifacts):
     """One row per galaxy: its three copies, then each encoder's reconstructions of them,
     all on the copies' display scale."""
-    import numpy as np
-
     rotated = artifacts["rotated"]
     copies = ("as observed", "rotated 90°", "mirrored")
     rows = []
     for i, images in enumerate(rotated["inputs"]):
-        top = np.percentile(np.nan_to_num(images), 99.5) or 1.0
         groups = [images] + [r[i] for r in rotated["recon"].values()]
-        rows.append([np.clip(np.nan_to_num(g[j, ::-1].transpose(1, 2, 0)) / top, 0, 1)
-                     for g in groups for j in range(len(copies))])
+        rows.append([rgb for g in groups
+                     for rgb in plotting.rgb_composite(g, reference=images)])
     columns = [f"{name}\n{c}" for name in ["input", *rotated["recon"]] for c in copies]
     return plotting.plot_image_grid(
         rows, row_labels=[f"galaxy {i}" for i in range(len(rows))], col_labels=columns,
