@@ -56,7 +56,7 @@ class MinuetNetworkMixin:
 
     def _criterion_kwargs(self):
         return {"orientation_invariant": self.orientation_invariant,
-                "snr_gamma": self.snr_gamma}
+                "snr_gamma": self.snr_gamma, "target_frame": self.target_frame}
 
     def _ema_decay(self):
         return self.ema_decay

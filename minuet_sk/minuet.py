@@ -156,6 +156,13 @@ class MinuetEncoder(DiffusionDecodingMixin, MinuetNetworkMixin, BaseImageEncoder
         choice): each image's loss is weighted by ``min(SNR_t, gamma)`` over ``SNR_t``
         (epsilon) or ``SNR_t + 1`` (``v``), so the nearly noise-free times do not dominate
         the gradient. None weighs every time alike.
+    target_frame : {"random", "canonical"}, default="random"
+        The orientation in which the denoiser learns to rebuild each training galaxy: a
+        random rotation and mirror image (the paper's augmentation), or the galaxy's
+        canonical frame, its second-moment major axis along x, while the encoder still sees
+        a random orientation. Latents that cannot know the orientation make a random target
+        a blur of orientations, whose best prediction is a round galaxy; the canonical
+        frame removes that, and reconstructions come out in it. To be screened.
     ema_decay : float in (0, 1) or None, default=None
         Keep an exponential moving average of the weights, updated after every optimiser
         step, and encode, decode and save with it (the standard for diffusion models;
@@ -259,6 +266,7 @@ class MinuetEncoder(DiffusionDecodingMixin, MinuetNetworkMixin, BaseImageEncoder
         "orientation_invariant": ["boolean"],
         "masked_loss": ["boolean"],
         "snr_gamma": [Interval(Real, 0, None, closed="neither"), None],
+        "target_frame": [StrOptions({"random", "canonical"})],
         "ema_decay": [Interval(Real, 0, 1, closed="neither"), None],
     }
     _feature_prefix = "minuet"
@@ -292,6 +300,7 @@ class MinuetEncoder(DiffusionDecodingMixin, MinuetNetworkMixin, BaseImageEncoder
         orientation_invariant=True,
         masked_loss=True,
         snr_gamma=None,
+        target_frame="random",
         ema_decay=None,
         max_epochs=20,
         batch_size=128,
@@ -335,6 +344,7 @@ class MinuetEncoder(DiffusionDecodingMixin, MinuetNetworkMixin, BaseImageEncoder
         self.orientation_invariant = orientation_invariant
         self.masked_loss = masked_loss
         self.snr_gamma = snr_gamma
+        self.target_frame = target_frame
         self.ema_decay = ema_decay
         self.max_epochs = max_epochs
         self.batch_size = batch_size

@@ -333,3 +333,54 @@ def test_unet_denoiser_fits_encodes_and_decodes(X):
     Z = est.transform(X[:4])
     assert est.inverse_transform(Z).shape == (4, int(np.prod(SHAPE)))
     assert np.isfinite(est.history_[-1]["train_loss"])
+
+
+def _is_horizontal(image):
+    """The image's major axis lies along x (within 0.02 rad) and is twice the minor one."""
+    from minuet_sk._training.losses import canonical_orientation_matrices
+
+    theta = canonical_orientation_matrices(image[None], torch.ones_like(image[None]))
+    light = image.sum(0)
+    spread_x = (light * (torch.arange(light.shape[1]) - 15.5) ** 2).sum()
+    spread_y = (light * (torch.arange(light.shape[0])[:, None] - 15.5) ** 2).sum()
+    return abs(float(theta[0, 1, 0])) < 0.02 and bool(spread_x > 4 * spread_y)
+
+
+def _elongated(angle, size=32):
+    yy, xx = torch.meshgrid(torch.arange(size) - (size - 1) / 2,
+                            torch.arange(size) - (size - 1) / 2, indexing="ij")
+    u = np.cos(angle) * xx + np.sin(angle) * yy
+    v = -np.sin(angle) * xx + np.cos(angle) * yy
+    return torch.exp(-(u / 6) ** 2 - (v / 2) ** 2).float()
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.5, 1.2, -0.9, 3.0])
+def test_canonical_frame_turns_the_major_axis_onto_x(angle):
+    from minuet_sk._training.losses import canonical_orientation_matrices
+
+    x = _elongated(angle).expand(1, 3, 32, 32).clone()
+    theta = canonical_orientation_matrices(x, torch.ones_like(x))
+    assert np.isclose(np.tan(float(np.arctan2(theta[0, 1, 0], theta[0, 0, 0]))), np.tan(angle),
+                      atol=1e-3)  # the measured axis, up to 180 degrees
+    turned = orient(x, theta)
+    assert _is_horizontal(turned[0])
+
+
+def test_canonical_target_frame_reaches_the_denoiser(X):
+    seen = {}
+
+    class Spy:
+        diffusion = MinuetEncoder(3, **TINY).fit(X).net_.module_.diffusion
+
+        def loss(self, encoder_images, target_images, t, noise, weights):
+            seen.update(encoder=encoder_images, target=target_images)
+            return target_images.sum()
+
+    x = torch.stack([_elongated(a).expand(3, 32, 32) for a in (0.4, -1.0)])
+    DenoisingLoss(target_frame="canonical")(Spy(), x, torch.ones_like(x),
+                                            torch.Generator().manual_seed(0), True)
+    assert all(_is_horizontal(target) for target in seen["target"])
+    assert not all(_is_horizontal(image) for image in seen["encoder"])  # a random orientation
+    est = MinuetEncoder(3, **TINY, target_frame="canonical").fit(X)
+    assert est.net_.criterion_.target_frame == "canonical"
+    assert np.isfinite(est.history_[-1]["train_loss"])

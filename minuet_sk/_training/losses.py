@@ -13,7 +13,8 @@ import torch
 
 from ..nn.augment import orient, random_orientation_matrices
 
-__all__ = ["DenoisingLoss", "NegativeELBO", "fixed_noise_loss"]
+__all__ = ["DenoisingLoss", "NegativeELBO", "canonical_orientation_matrices",
+           "fixed_noise_loss"]
 
 # Seed of the fixed noise and of the evenly spread times of the validation loss and ``score``.
 FIXED_NOISE_SEED = 0
@@ -30,6 +31,42 @@ def fixed_noise_loss(module, x, weight):
     return per_pixel, torch.broadcast_to(module.mixed_weights(weight, x.shape), x.shape)
 
 
+def canonical_orientation_matrices(x, weight):
+    """``(n, 2, 3)`` matrices (for :func:`~minuet_sk.nn.augment.orient`) that turn each
+    image's second-moment major axis onto the x axis.
+
+    The moments are those of the positive part of the band sum times the first band of
+    ``weight`` (the masked loss's weights favour the central galaxy), about its centroid.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> yy, xx = torch.meshgrid(torch.arange(32.0) - 15.5, torch.arange(32.0) - 15.5,
+    ...                         indexing="ij")
+    >>> c, s = math.cos(0.5), math.sin(0.5)  # major axis at 0.5 rad
+    >>> u, v = c * xx + s * yy, -s * xx + c * yy
+    >>> x = torch.exp(-(u / 6) ** 2 - (v / 2) ** 2)[None, None]
+    >>> theta = canonical_orientation_matrices(x, torch.ones_like(x))
+    >>> round(math.atan2(float(theta[0, 1, 0]), float(theta[0, 0, 0])), 3)
+    0.5
+    """
+    light = x.sum(1).clamp_min(0) * weight[:, 0]
+    height, width = light.shape[-2:]
+    yy = torch.arange(height, device=x.device, dtype=light.dtype)[:, None]
+    xx = torch.arange(width, device=x.device, dtype=light.dtype)[None, :]
+    total = light.sum((1, 2)).clamp_min(1e-12)
+    cy = (light * yy).sum((1, 2)) / total
+    cx = (light * xx).sum((1, 2)) / total
+    dy, dx = yy - cy[:, None, None], xx - cx[:, None, None]
+    ixx = (light * dx * dx).sum((1, 2)) / total
+    iyy = (light * dy * dy).sum((1, 2)) / total
+    ixy = (light * dx * dy).sum((1, 2)) / total
+    angle = 0.5 * torch.atan2(2 * ixy, ixx - iyy)
+    cos, sin, zero = torch.cos(angle), torch.sin(angle), torch.zeros_like(angle)
+    return torch.stack([torch.stack([cos, -sin, zero], -1),
+                        torch.stack([sin, cos, zero], -1)], 1).to(x.dtype)
+
+
 class DenoisingLoss(torch.nn.Module):
     """Minuet's loss: denoise a randomly oriented copy of each galaxy from the latents of
     another (or the same) orientation, at a random diffusion time.
@@ -39,6 +76,10 @@ class DenoisingLoss(torch.nn.Module):
     orientation_invariant : bool, default=True
         The encoder sees an independently rotated/mirrored copy of the image the denoiser
         reconstructs, so the latents cannot hold the orientation.
+    target_frame : {"random", "canonical"}, default="random"
+        The orientation of the image the denoiser rebuilds: a random rotation and mirror
+        image, or its canonical frame (second-moment major axis along x, so that the
+        denoiser need not average a galaxy over orientations the latents cannot know).
     snr_gamma : float or None, default=None
         Weigh each image's loss by the min-SNR-gamma weight of its diffusion time
         (:meth:`~minuet_sk.nn.diffusion.GaussianDiffusion.min_snr_weights`); None: every time
@@ -48,17 +89,21 @@ class DenoisingLoss(torch.nn.Module):
     the same noise and times in every epoch, so epochs compare.
     """
 
-    def __init__(self, orientation_invariant=True, snr_gamma=None):
+    def __init__(self, orientation_invariant=True, snr_gamma=None, target_frame="random"):
         super().__init__()
         self.orientation_invariant = orientation_invariant
         self.snr_gamma = snr_gamma
+        self.target_frame = target_frame
 
     def forward(self, module, x, weight, generator, training):
         if not training:
             per_pixel, weight = fixed_noise_loss(module, x, weight)
             return per_pixel.sum() / weight.sum().clamp_min(1e-12)
         n, device = len(x), x.device
-        theta_target = random_orientation_matrices(n, generator, device)
+        if self.target_frame == "canonical":
+            theta_target = canonical_orientation_matrices(x, weight)
+        else:
+            theta_target = random_orientation_matrices(n, generator, device)
         theta_encoder = (random_orientation_matrices(n, generator, device)
                          if self.orientation_invariant else theta_target)
         t = torch.randint(module.diffusion.diffusion_steps, (n,), generator=generator,
