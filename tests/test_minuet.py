@@ -360,8 +360,8 @@ def test_canonical_frame_turns_the_major_axis_onto_x(angle):
 
     x = _elongated(angle).expand(1, 3, 32, 32).clone()
     theta = canonical_orientation_matrices(x, torch.ones_like(x))
-    assert np.isclose(np.tan(float(np.arctan2(theta[0, 1, 0], theta[0, 0, 0]))), np.tan(angle),
-                      atol=1e-3)  # the measured axis, up to 180 degrees
+    measured = float(torch.atan2(theta[0, 1, 0], theta[0, 0, 0]))
+    assert np.isclose(np.tan(measured), np.tan(angle), atol=1e-3)  # the axis, up to 180 deg
     turned = orient(x, theta)
     assert _is_horizontal(turned[0])
 
