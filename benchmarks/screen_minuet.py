@@ -29,31 +29,29 @@ import torch
 
 from minuet_sk import AsinhStretch, MinuetEncoder, metrics
 from minuet_sk._training.masks import mask_loss_weights
-from minuet_sk.evaluation.questions import orientation
+from minuet_sk.evaluation import questions
 
 from _common import record
 from _data import latent_r2, load_data
 
 
 def factors(est, X, stretch, steps):
-    """Per DDIM step count: factor Spearman and mean |power-spectrum error| of the
-    reconstructions of ``X``."""
+    """Per DDIM step count: factor Spearman and R^2 (the harness's
+    :func:`~minuet_sk.evaluation.questions.factors`) and the mean |power-spectrum error| of
+    the reconstructions of ``X``."""
     def flux(images):
         return stretch.inverse_transform(images).reshape(images.shape)
 
     truth = metrics.central_source_morphology(flux(X))
     Z = est.transform(X)
-    out = {}
-    for n_steps in steps:
-        recon = est.set_params(sampling_steps=n_steps).inverse_transform(Z).reshape(X.shape)
-        agreement = metrics.factor_agreement(truth, metrics.central_source_morphology(
-            flux(recon)))
-        error = metrics.power_spectrum_error(X, recon)
-        out[str(n_steps)] = {"spearman": agreement["spearman"].round(3).to_dict(),
-                             "r2": agreement["r2"].round(3).to_dict(),
-                             "power_spectrum_mean_abs_error":
-                                 round(float(np.nanmean(np.abs(error))), 3)}
-    return out
+    recon = {str(n): est.set_params(sampling_steps=n).inverse_transform(Z).reshape(X.shape)
+             for n in steps}
+    kept = questions.factors(truth, recon, flux)
+    return {n: {stat: {f: round(v[stat], 3) for f, v in kept[n].items()}
+                for stat in ("spearman", "r2")}
+            | {"power_spectrum_mean_abs_error": round(float(np.nanmean(np.abs(
+                metrics.power_spectrum_error(X, images)))), 3)}
+            for n, images in recon.items()}
 
 
 def main():
@@ -90,8 +88,8 @@ def main():
         "images_per_s": round(float(np.median([h["images_per_s"] for h in est.history_])), 1),
         "r2": r2,
         "factors": factors(est, X_test[: args.n_recon], stretch, steps),
-        "orientation_shift": round(orientation(est, X_test[:500],
-                                               est.transform(X_test[:500]))["mean"], 3),
+        "orientation_shift": round(questions.orientation(
+            est, X_test[:500], est.transform(X_test[:500]))["mean"], 3),
     }
     print(json.dumps(result))
     record("screen_minuet", figures=result, headline=headline(result), seed=args.seed,

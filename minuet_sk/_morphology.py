@@ -22,10 +22,10 @@ def _central_catalog(image, threshold_sigma, min_pixels):
     the background-subtracted bands), or None when there is no central source."""
     from photutils.segmentation import SegmentationImage, SourceCatalog
 
-    from .preprocessing import _segment
+    from .preprocessing import _DEBLEND_CONTRAST, _DEBLEND_LEVELS, _segment
 
     labels, central = _segment(image, np.isnan(image), threshold_sigma, min_pixels,
-                               True, 32, 0.001)
+                               True, _DEBLEND_LEVELS, _DEBLEND_CONTRAST)
     if not central:
         return None
     segment = labels == central

@@ -22,6 +22,9 @@ __all__ = ["LEGACY_SURVEY_SCALES", "AsinhStretch", "SegmentationMasker", "centra
 
 #: Per-band flux scales of the Legacy Survey RGB images (legacypipe ``sdss_rgb``).
 LEGACY_SURVEY_SCALES = {"g": 6.0, "r": 3.4, "i": 3.0, "z": 2.2}
+# photutils' deblending settings of every central-source segmentation (masks, masker,
+# morphology)
+_DEBLEND_LEVELS, _DEBLEND_CONTRAST = 32, 0.001
 
 
 class AsinhStretch(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -204,7 +207,8 @@ def _segment(image, missing, threshold_sigma, min_pixels, deblend, n_levels, con
 
 
 def central_source_masks(
-    images, *, threshold_sigma=1.5, min_pixels=5, deblend=True, n_levels=32, contrast=0.001
+    images, *, threshold_sigma=1.5, min_pixels=5, deblend=True, n_levels=_DEBLEND_LEVELS,
+    contrast=_DEBLEND_CONTRAST,
 ):
     """Segmentation masks of the central source of each image (photutils).
 
@@ -319,8 +323,8 @@ class SegmentationMasker(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     }
 
     def __init__(
-        self, *, threshold_sigma=1.5, min_pixels=5, deblend=True, n_levels=32,
-        contrast=0.001, dilate=2, fill="noise", image_shape=(3, 72, 72), random_state=None,
+        self, *, threshold_sigma=1.5, min_pixels=5, deblend=True, n_levels=_DEBLEND_LEVELS,
+        contrast=_DEBLEND_CONTRAST, dilate=2, fill="noise", image_shape=(3, 72, 72), random_state=None,
     ):
         self.threshold_sigma = threshold_sigma
         self.min_pixels = min_pixels
