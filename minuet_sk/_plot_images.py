@@ -145,6 +145,14 @@ def plot_neighbours(images, latents, *, n_query=4, k=5, title=None, fig=None):
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images = np.random.default_rng(0).random((6, 3, 8, 8))
+    >>> fig = plot_neighbours(images, np.arange(6.0)[:, None], n_query=2, k=2)
+    >>> [ax.get_title() for ax in fig.axes[:3]]
+    ['query', 'neighbour 1', 'neighbour 2']
     """
     from .neighbors import latent_neighbors
 

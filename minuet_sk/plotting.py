@@ -351,6 +351,16 @@ def plot_latent_traversals(estimator, X_ref, latents, *, n_values=7, title=None,
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet_sk import EigengalaxyPCA
+    >>> X = np.random.default_rng(0).random((20, 3, 8, 8))
+    >>> pca = EigengalaxyPCA(2, image_shape=(3, 8, 8)).fit(X)
+    >>> fig = plot_latent_traversals(pca, X[:1], pca.transform(X), n_values=3)
+    >>> len(fig.axes)
+    6
     """
     quantiles = np.linspace(0.05, 0.95, n_values)
     rows = [list(rgb_composite(latent_traversal(estimator, X_ref, c,
