@@ -59,6 +59,9 @@ def load_data(n_train, n_test, analytic, stretch, softening=None, *, return_stre
     """(X_train, X_test, truth_train, truth_test) with truth as dicts of arrays, and the
     fitted stretch (None without one) when ``return_stretch``.
 
+    Truth: log10 half-light radius (arcsec), g-r, r magnitude and, for the simulated
+    galaxies, the axis ratio and bulge fraction of the issue-24 targets.
+
     ``make_galaxies(n_train + n_test, random_state=0)`` (or the analytic stand-in), split in
     order; with ``stretch="asinh"``, ``AsinhStretch(softening)`` fitted on the training part.
     """
@@ -74,7 +77,9 @@ def load_data(n_train, n_test, analytic, stretch, softening=None, *, return_stre
         galaxies = make_galaxies(n_train + n_test, random_state=0)
         X, t = galaxies.images, galaxies.truth
         truth = {"log_r_half_arcsec": np.log10(t["half_light_radius_arcsec"].to_numpy()),
-                 "g_r": (t["mag_g"] - t["mag_r"]).to_numpy(), "r_mag": t["mag_r"].to_numpy()}
+                 "g_r": (t["mag_g"] - t["mag_r"]).to_numpy(), "r_mag": t["mag_r"].to_numpy(),
+                 "axis_ratio": t["axis_ratio"].to_numpy(),
+                 "bulge_fraction": t["bulge_fraction"].to_numpy()}
     split = {k: (v[:n_train], v[n_train:]) for k, v in truth.items()}
     fitted = None
     if stretch == "asinh":

@@ -166,7 +166,8 @@ class MinuetEncoder(DiffusionDecodingMixin, MinuetNetworkMixin, BaseImageEncoder
     ema_decay : float in (0, 1) or None, default=None
         Keep an exponential moving average of the weights, updated after every optimiser
         step, and encode, decode and save with it (the standard for diffusion models;
-        0.999 is common). None uses the trained weights as they are.
+        0.999 is common). The decay warms up, ``min(ema_decay, (1 + n) / (10 + n))`` after
+        ``n`` steps, as diffusers' ``EMAModel``. None uses the trained weights as they are.
     max_epochs : int, default=20
     batch_size : int, default=128
     lr : float, default=1e-3

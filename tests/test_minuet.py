@@ -317,6 +317,23 @@ class TestRecipeOptions:
         plain = MinuetEncoder(3, **TINY, masked_loss=False).fit(X)
         assert plain.net_.ema_ is None and plain.net_.inference_module() is plain.net_.module_
 
+    def test_ema_decay_warms_up_to_its_cap(self):
+        from minuet_sk._training.net import MovingAverage
+
+        layer = torch.nn.Linear(1, 1, bias=False)
+        average = MovingAverage(layer, decay=0.9)
+        shares = []
+        for _ in range(100):  # the share of the way to the layer each update moves
+            with torch.no_grad():
+                layer.weight.add_(1.0)
+            before = float(average.model.module.weight)
+            average.update(layer)
+            shares.append((float(average.model.module.weight) - before)
+                          / (float(layer.weight) - before))
+        n = np.arange(1, 101)  # (1 + n) / (10 + n) reaches the cap 0.9 at n = 80
+        np.testing.assert_allclose(shares, 1 - np.minimum(0.9, (1 + n) / (10 + n)), rtol=1e-5)
+        assert shares[0] > 0.8 and shares[-1] == pytest.approx(0.1, rel=1e-5)
+
     def test_ema_survives_a_checkpoint(self, X, tmp_path):
         params = {**TINY, "masked_loss": False, "ema_decay": 0.5, "early_stopping": False}
         full = MinuetEncoder(3, **{**params, "max_epochs": 2}).fit(X)
