@@ -19,7 +19,8 @@ FACTORS = ("mag", "colour", "log_half_light_radius", "concentration", "axis_rati
 
 def _central_catalog(image, threshold_sigma, min_pixels):
     """(SourceCatalog of the band sum restricted to the central source, its segment mask,
-    the background-subtracted bands), or None when there is no central source."""
+    the other sources' mask, the background-subtracted bands), or None when there is no
+    central source."""
     from photutils.segmentation import SegmentationImage, SourceCatalog
 
     from .preprocessing import _DEBLEND_CONTRAST, _DEBLEND_LEVELS, _segment
@@ -39,7 +40,7 @@ def _central_catalog(image, threshold_sigma, min_pixels):
     detection = bands.sum(axis=0)
     catalog = SourceCatalog(detection, SegmentationImage(segment.astype(np.int32)),
                             mask=others)
-    return catalog, segment, bands
+    return catalog, segment, others, bands
 
 
 def central_source_morphology(images, *, bands="grz", pixel_scale=None, threshold_sigma=1.5,
@@ -100,7 +101,7 @@ def central_source_morphology(images, *, bands="grz", pixel_scale=None, threshol
             "axis_ratio", "ellipticity", "gini", "area"], np.nan)
         found = _central_catalog(image, threshold_sigma, min_pixels)
         if found is not None:
-            catalog, segment, subtracted = found
+            catalog, segment, _, subtracted = found
             with warnings.catch_warnings():  # sources too small for a Kron aperture: NaN
                 warnings.simplefilter("ignore")
                 r20, r50, r80 = (float(catalog.flux_radius(f)[0].value) for f in (0.2, 0.5, 0.8))

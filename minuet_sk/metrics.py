@@ -14,9 +14,11 @@ from scipy import stats
 from sklearn.utils import Bunch, check_random_state
 
 from ._morphology import FACTORS, central_source_morphology, factor_agreement
+from ._statmorph import STATMORPH_COLUMNS, statmorph_morphology
 
 __all__ = [
     "FACTORS",
+    "STATMORPH_COLUMNS",
     "bias",
     "central_source_morphology",
     "crps",
@@ -27,6 +29,7 @@ __all__ = [
     "power_spectrum_error",
     "radial_power_spectrum",
     "sigma_nmad",
+    "statmorph_morphology",
     "tarp_coverage",
 ]
 

@@ -100,3 +100,37 @@ def test_factor_agreement_ranks_and_r2():
     assert factor_agreement(truth, kept).loc["axis_ratio", "n"] == 40
     with pytest.raises(ValueError, match="same galaxies"):
         factor_agreement(truth, kept.iloc[:10])
+
+
+def test_statmorph_recovers_sersic_index_ellipticity_and_concentration():
+    pytest.importorskip("statmorph")
+    from minuet_sk.metrics import STATMORPH_COLUMNS, statmorph_morphology
+
+    params = [(n, q) for n in (1.0, 4.0) for q in (0.4, 0.8)]
+    images = np.stack([galaxy(n, 5.0, q, seed=i) for i, (n, q) in enumerate(params)])
+    psf = galsim.Gaussian(fwhm=1.0).drawImage(nx=9, ny=9, scale=1.0).array
+    m = statmorph_morphology(images, psf=psf)
+    assert list(m.columns) == list(STATMORPH_COLUMNS)
+    n, q = (np.array(p) for p in zip(*params))
+    assert (m["flag_sersic"] == 0).all() and (m["flag"] <= 1).all()
+    np.testing.assert_allclose(m["sersic_n"][n == 1], 1.0, atol=0.1)
+    np.testing.assert_allclose(m["sersic_ellip"][n == 1], 1 - q[n == 1], atol=0.05)
+    assert (m["sersic_n"][n == 4] > 3).all()
+    for axis_ratio in (0.4, 0.8):  # the de Vaucouleurs galaxy is the more concentrated
+        one, four = (m[(n == k) & (q == axis_ratio)].iloc[0] for k in (1, 4))
+        assert four["gini"] > one["gini"] + 0.05
+        assert four["concentration"] > one["concentration"] + 0.7
+
+
+def test_statmorph_without_a_central_source_and_without_statmorph(monkeypatch):
+    pytest.importorskip("statmorph")
+    from minuet_sk.metrics import statmorph_morphology
+
+    sky = 0.01 * np.random.default_rng(0).normal(size=(1, 3, SIZE, SIZE))
+    m = statmorph_morphology(sky)
+    assert m[["gini", "sersic_n"]].isna().all(axis=None) and m["flag"][0] == 4
+    with pytest.raises(ValueError, match="band 3"):
+        statmorph_morphology(sky, band=3)
+    monkeypatch.setitem(__import__("sys").modules, "statmorph", None)
+    with pytest.raises(ImportError, match=r"minuet-sk\[statmorph\]"):
+        statmorph_morphology(sky)
