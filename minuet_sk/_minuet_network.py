@@ -43,6 +43,7 @@ class MinuetNetworkMixin:
             "denoiser": self.denoiser,
             "unet_channels": self.unet_channels,
             "unet_pixel_fold": self.unet_pixel_fold,
+            "encoder_frame": self.encoder_frame,
             "band_mixing": (band_whitening(self.band_correlation_,
                                            strength=float(self.whiten_bands)).tolist()
                             if self.whiten_bands else None),

@@ -163,6 +163,15 @@ class MinuetEncoder(DiffusionDecodingMixin, MinuetNetworkMixin, BaseImageEncoder
         a random orientation. Latents that cannot know the orientation make a random target
         a blur of orientations, whose best prediction is a round galaxy; the canonical
         frame removes that, and reconstructions come out in it. To be screened.
+    encoder_frame : {"random", "canonical"}, default="random"
+        ``"canonical"``: the encoder turns every image into its canonical frame before it
+        encodes it, in training and in :meth:`transform` (the second-moment major axis of
+        the light within a Gaussian window about the centre, one eighth of the stamp wide,
+        along x; :meth:`~minuet_sk.nn.autoencoder.DiffusionAutoencoder.canonical_frame`), and
+        training varies the four flips that keep it there. The latents then do not depend on
+        the orientation by construction, and the encoder need not learn to recognise an
+        elongated galaxy at every angle. ``"random"``: the paper's way, the encoder sees a
+        randomly rotated and mirrored copy and learns to ignore the orientation.
     ema_decay : float in (0, 1) or None, default=None
         Keep an exponential moving average of the weights, updated after every optimiser
         step, and encode, decode and save with it (the standard for diffusion models;
@@ -268,6 +277,7 @@ class MinuetEncoder(DiffusionDecodingMixin, MinuetNetworkMixin, BaseImageEncoder
         "masked_loss": ["boolean"],
         "snr_gamma": [Interval(Real, 0, None, closed="neither"), None],
         "target_frame": [StrOptions({"random", "canonical"})],
+        "encoder_frame": [StrOptions({"random", "canonical"})],
         "ema_decay": [Interval(Real, 0, 1, closed="neither"), None],
     }
     _feature_prefix = "minuet"
@@ -302,6 +312,7 @@ class MinuetEncoder(DiffusionDecodingMixin, MinuetNetworkMixin, BaseImageEncoder
         masked_loss=True,
         snr_gamma=None,
         target_frame="random",
+        encoder_frame="random",
         ema_decay=None,
         max_epochs=20,
         batch_size=128,
@@ -346,6 +357,7 @@ class MinuetEncoder(DiffusionDecodingMixin, MinuetNetworkMixin, BaseImageEncoder
         self.masked_loss = masked_loss
         self.snr_gamma = snr_gamma
         self.target_frame = target_frame
+        self.encoder_frame = encoder_frame
         self.ema_decay = ema_decay
         self.max_epochs = max_epochs
         self.batch_size = batch_size

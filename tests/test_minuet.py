@@ -224,6 +224,7 @@ class TestOrientation:
 
         class Spy:
             diffusion = fitted.net_.module_.diffusion
+            encoder_frame = "random"
 
             def loss(self, encoder_images, target_images, t, noise, weights):
                 seen.update(encoder=encoder_images, target=target_images, weights=weights)
@@ -354,7 +355,7 @@ def test_unet_denoiser_fits_encodes_and_decodes(X):
 
 def _is_horizontal(image):
     """The image's major axis lies along x (within 0.02 rad) and is twice the minor one."""
-    from minuet_sk._training.losses import canonical_orientation_matrices
+    from minuet_sk.nn.augment import canonical_orientation_matrices
 
     theta = canonical_orientation_matrices(image[None], torch.ones_like(image[None]))
     light = image.sum(0)
@@ -373,7 +374,7 @@ def _elongated(angle, size=32):
 
 @pytest.mark.parametrize("angle", [0.0, 0.5, 1.2, -0.9, 3.0])
 def test_canonical_frame_turns_the_major_axis_onto_x(angle):
-    from minuet_sk._training.losses import canonical_orientation_matrices
+    from minuet_sk.nn.augment import canonical_orientation_matrices
 
     x = _elongated(angle).expand(1, 3, 32, 32).clone()
     theta = canonical_orientation_matrices(x, torch.ones_like(x))
@@ -388,6 +389,7 @@ def test_canonical_target_frame_reaches_the_denoiser(X):
 
     class Spy:
         diffusion = MinuetEncoder(3, **TINY).fit(X).net_.module_.diffusion
+        encoder_frame = "random"
 
         def loss(self, encoder_images, target_images, t, noise, weights):
             seen.update(encoder=encoder_images, target=target_images)
@@ -401,3 +403,60 @@ def test_canonical_target_frame_reaches_the_denoiser(X):
     est = MinuetEncoder(3, **TINY, target_frame="canonical").fit(X)
     assert est.net_.criterion_.target_frame == "canonical"
     assert np.isfinite(est.history_[-1]["train_loss"])
+
+
+class TestCanonicalEncoderFrame:
+    def test_encode_sees_each_galaxy_in_its_canonical_frame(self):
+        model = DiffusionAutoencoder((3, 32, 32), n_latents=3, patch_size=8, width=16,
+                                     encoder_depth=1, decoder_depth=1, n_heads=2,
+                                     diffusion_steps=10, encoder_frame="canonical").eval()
+        x = torch.stack([_elongated(a).expand(3, 32, 32) for a in (0.4, -1.0, 2.0)])
+        assert all(_is_horizontal(image) for image in model.canonical_frame(x))
+        # the latents of a galaxy at any angle are those at angle 0, up to interpolation
+        reference = model.encode(_elongated(0.0).expand(1, 3, 32, 32))
+        torch.testing.assert_close(model.encode(x), reference.expand(3, -1), atol=0.05,
+                                   rtol=0.05)
+        with pytest.raises(ValueError, match="encoder_frame"):
+            DiffusionAutoencoder((3, 8, 8), encoder_frame="upright")
+
+    def test_training_turns_the_encoder_view_by_grid_symmetries_only(self, X):
+        seen = {}
+
+        class Spy:
+            encoder_frame = "canonical"
+
+            def loss(self, encoder_images, target_images, t, noise, weights):
+                seen.update(encoder=encoder_images)
+                return target_images.sum()
+
+        from minuet_sk.nn.diffusion import GaussianDiffusion
+
+        Spy.diffusion = GaussianDiffusion(10)
+        x = torch.from_numpy(X[:16])
+        DenoisingLoss()(Spy(), x, torch.ones_like(x), torch.Generator().manual_seed(0), True)
+        turns = [torch.rot90(image, k, (1, 2)) for image in x for k in range(4)]
+        copies = turns + [t.flip(2) for t in turns]
+        for seen_image, image in zip(seen["encoder"], x):
+            candidates = [c for c in copies if c.shape == image.shape]
+            assert any(torch.allclose(seen_image, c, atol=1e-5) for c in candidates)
+        flipped = sum(not torch.allclose(s, i, atol=1e-5) for s, i in zip(seen["encoder"], x))
+        assert flipped >= 8  # 7 in 8 are turned or mirrored
+
+    def test_fits_and_rotated_copies_get_the_same_latents(self, X):
+        est = MinuetEncoder(3, **TINY, encoder_frame="canonical", target_frame="canonical")
+        est.fit(X)
+        # lopsided elongated galaxies (an off-centre knot): one canonical frame each
+        rng = np.random.default_rng(1)
+        yy, xx = np.mgrid[:16, :16] - 7.5
+        images = []
+        for angle in rng.uniform(0, np.pi, 6):
+            u = np.cos(angle) * xx + np.sin(angle) * yy
+            v = -np.sin(angle) * xx + np.cos(angle) * yy
+            light = np.exp(-(u / 3) ** 2 - v**2) + 0.5 * np.exp(-(u - 2) ** 2 - (v - 1) ** 2)
+            images.append(rng.uniform(0.5, 2, (3, 1, 1)) * light)
+        images = np.stack(images).astype(np.float32)
+        Z = est.transform(images.reshape(len(images), -1))
+        for turned in (np.rot90(images, 1, (2, 3)), images[..., ::-1]):
+            np.testing.assert_allclose(
+                est.transform(np.ascontiguousarray(turned).reshape(len(images), -1)), Z,
+                atol=1e-4)

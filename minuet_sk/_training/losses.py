@@ -11,10 +11,14 @@ accelerate leaves unwrapped: DDP wraps only modules with trainable parameters).
 
 import torch
 
-from ..nn.augment import orient, random_orientation_matrices
+from ..nn.augment import (
+    canonical_orientation_matrices,
+    orient,
+    random_dihedral_matrices,
+    random_orientation_matrices,
+)
 
-__all__ = ["DenoisingLoss", "NegativeELBO", "canonical_orientation_matrices",
-           "fixed_noise_loss"]
+__all__ = ["DenoisingLoss", "NegativeELBO", "fixed_noise_loss"]
 
 # Seed of the fixed noise and of the evenly spread times of the validation loss and ``score``.
 FIXED_NOISE_SEED = 0
@@ -29,42 +33,6 @@ def fixed_noise_loss(module, x, weight):
     noise = torch.randn(x.shape, generator=generator, device=x.device)
     per_pixel = module.loss(x, x, t, noise, weight, reduction="none")
     return per_pixel, torch.broadcast_to(module.mixed_weights(weight, x.shape), x.shape)
-
-
-def canonical_orientation_matrices(x, weight):
-    """``(n, 2, 3)`` matrices (for :func:`~minuet_sk.nn.augment.orient`) that turn each
-    image's second-moment major axis onto the x axis.
-
-    The moments are those of the positive part of the band sum times the first band of
-    ``weight`` (the masked loss's weights favour the central galaxy), about its centroid.
-
-    Examples
-    --------
-    >>> import math, torch
-    >>> yy, xx = torch.meshgrid(torch.arange(32.0) - 15.5, torch.arange(32.0) - 15.5,
-    ...                         indexing="ij")
-    >>> c, s = math.cos(0.5), math.sin(0.5)  # major axis at 0.5 rad
-    >>> u, v = c * xx + s * yy, -s * xx + c * yy
-    >>> x = torch.exp(-(u / 6) ** 2 - (v / 2) ** 2)[None, None]
-    >>> theta = canonical_orientation_matrices(x, torch.ones_like(x))
-    >>> round(math.atan2(float(theta[0, 1, 0]), float(theta[0, 0, 0])), 3)
-    0.5
-    """
-    light = x.sum(1).clamp_min(0) * weight[:, 0]
-    height, width = light.shape[-2:]
-    yy = torch.arange(height, device=x.device, dtype=light.dtype)[:, None]
-    xx = torch.arange(width, device=x.device, dtype=light.dtype)[None, :]
-    total = light.sum((1, 2)).clamp_min(1e-12)
-    cy = (light * yy).sum((1, 2)) / total
-    cx = (light * xx).sum((1, 2)) / total
-    dy, dx = yy - cy[:, None, None], xx - cx[:, None, None]
-    ixx = (light * dx * dx).sum((1, 2)) / total
-    iyy = (light * dy * dy).sum((1, 2)) / total
-    ixy = (light * dx * dy).sum((1, 2)) / total
-    angle = 0.5 * torch.atan2(2 * ixy, ixx - iyy)
-    cos, sin, zero = torch.cos(angle), torch.sin(angle), torch.zeros_like(angle)
-    return torch.stack([torch.stack([cos, -sin, zero], -1),
-                        torch.stack([sin, cos, zero], -1)], 1).to(x.dtype)
 
 
 class DenoisingLoss(torch.nn.Module):
@@ -104,8 +72,14 @@ class DenoisingLoss(torch.nn.Module):
             theta_target = canonical_orientation_matrices(x, weight)
         else:
             theta_target = random_orientation_matrices(n, generator, device)
-        theta_encoder = (random_orientation_matrices(n, generator, device)
-                         if self.orientation_invariant else theta_target)
+        if not self.orientation_invariant:
+            theta_encoder = theta_target
+        elif module.encoder_frame == "canonical":
+            # the encoder turns what it sees into its canonical frame: the symmetries of the
+            # pixel grid (exact) vary what the canonical frame cannot fix, the four flips
+            theta_encoder = random_dihedral_matrices(n, generator, device)
+        else:
+            theta_encoder = random_orientation_matrices(n, generator, device)
         t = torch.randint(module.diffusion.diffusion_steps, (n,), generator=generator,
                           device=device)
         noise = torch.randn(x.shape, generator=generator, device=device)

@@ -1,8 +1,10 @@
-"""Random orientations of image batches: rotations by any angle and mirror flips.
+"""Orientations of image batches: random rotations by any angle and mirror flips, random
+turns by quarter turns and mirrors (exact), and each image's canonical frame.
 
 Rotations are interpolated bilinearly with ``affine_grid``/``grid_sample``; the corners that
 a rotation brings in from outside the stamp are filled by reflection, which for sky-dominated
-cutouts looks like more sky.
+cutouts looks like more sky. Quarter turns and mirrors move pixels onto pixels: no
+interpolation.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["orient", "random_orientation_matrices"]
+__all__ = ["canonical_orientation_matrices", "centre_window", "orient",
+           "random_dihedral_matrices", "random_orientation_matrices"]
 
 
 def random_orientation_matrices(n, generator=None, device=None):
@@ -31,6 +34,93 @@ def random_orientation_matrices(n, generator=None, device=None):
     zero = torch.zeros_like(angle)
     return torch.stack([torch.stack([cos * flip, -sin, zero], -1),
                         torch.stack([sin * flip, cos, zero], -1)], 1)
+
+
+def random_dihedral_matrices(n, generator=None, device=None):
+    """``(n, 2, 3)`` affine matrices of random quarter turns (0, 90, 180 or 270 degrees) and a
+    mirror flip half the time: the eight symmetries of the pixel grid.
+
+    Examples
+    --------
+    >>> import torch
+    >>> theta = random_dihedral_matrices(5, torch.Generator().manual_seed(0))
+    >>> bool(torch.equal(theta[:, :, :2].abs().sum((1, 2)), torch.full((5,), 2.0)))
+    True
+    """
+    quarter = torch.randint(4, (n,), generator=generator, device=device)
+    flip = 1.0 - 2.0 * (torch.rand(n, generator=generator, device=device) < 0.5).float()
+    cos = torch.tensor([1.0, 0.0, -1.0, 0.0], device=device)[quarter]
+    sin = torch.tensor([0.0, 1.0, 0.0, -1.0], device=device)[quarter]
+    zero = torch.zeros_like(cos)
+    return torch.stack([torch.stack([cos * flip, -sin, zero], -1),
+                        torch.stack([sin * flip, cos, zero], -1)], 1)
+
+
+def centre_window(height, width, fraction=0.125, device=None):
+    """A round Gaussian ``(1, 1, H, W)`` about the stamp's centre, of standard deviation
+    ``fraction`` times the smaller side: the weight that makes
+    :func:`canonical_orientation_matrices` measure the central galaxy and not the neighbours
+    near the edges.
+
+    Examples
+    --------
+    >>> import torch
+    >>> w = centre_window(8, 8)
+    >>> w.shape, bool(torch.allclose(w, torch.rot90(w, 1, (2, 3))))  # turns leave it alone
+    (torch.Size([1, 1, 8, 8]), True)
+    """
+    yy = torch.arange(height, device=device, dtype=torch.float32)[:, None] - (height - 1) / 2
+    xx = torch.arange(width, device=device, dtype=torch.float32)[None, :] - (width - 1) / 2
+    sigma = fraction * min(height, width)
+    return torch.exp(-(xx**2 + yy**2) / (2 * sigma**2))[None, None]
+
+
+def canonical_orientation_matrices(x, weight):
+    """``(n, 2, 3)`` matrices (for :func:`~minuet_sk.nn.augment.orient`) that turn each
+    image's second-moment major axis onto the x axis and then mirror it, if need be, so that
+    its light is skewed towards +x and +y: a frame that every rotation and mirror image of
+    the image shares (up to interpolation, and to the skew's sign where it is nearly 0).
+
+    The moments are those of the positive part of the band sum times the first band of
+    ``weight`` (e.g. the masked loss's weights, or :func:`centre_window`, which favour the
+    central galaxy), about its centroid.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> yy, xx = torch.meshgrid(torch.arange(32.0) - 15.5, torch.arange(32.0) - 15.5,
+    ...                         indexing="ij")
+    >>> c, s = math.cos(0.5), math.sin(0.5)  # major axis at 0.5 rad
+    >>> u, v = c * xx + s * yy, -s * xx + c * yy
+    >>> x = torch.exp(-(u / 6) ** 2 - (v / 2) ** 2)[None, None]
+    >>> theta = canonical_orientation_matrices(x, torch.ones_like(x))
+    >>> round(math.atan2(float(theta[0, 1, 0]), float(theta[0, 0, 0])), 3)
+    0.5
+    """
+    light = x.sum(1).clamp_min(0) * weight[:, 0]
+    height, width = light.shape[-2:]
+    yy = torch.arange(height, device=x.device, dtype=light.dtype)[:, None]
+    xx = torch.arange(width, device=x.device, dtype=light.dtype)[None, :]
+    total = light.sum((1, 2)).clamp_min(1e-12)
+    cy = (light * yy).sum((1, 2)) / total
+    cx = (light * xx).sum((1, 2)) / total
+    dy, dx = yy - cy[:, None, None], xx - cx[:, None, None]
+    ixx = (light * dx * dx).sum((1, 2)) / total
+    iyy = (light * dy * dy).sum((1, 2)) / total
+    ixy = (light * dx * dy).sum((1, 2)) / total
+    angle = 0.5 * torch.atan2(2 * ixy, ixx - iyy)
+    cos, sin, zero = torch.cos(angle), torch.sin(angle), torch.zeros_like(angle)
+    # offsets along the turned image's axes; mirror an axis where the light's third moment
+    # along it is clearly negative (a symmetric profile's is 0 up to rounding: left alone)
+    flips = []
+    for along in (cos[:, None, None] * dx + sin[:, None, None] * dy,
+                  -sin[:, None, None] * dx + cos[:, None, None] * dy):
+        skew = (light * along**3).sum((1, 2))
+        scale = (light * along.abs() ** 3).sum((1, 2))
+        flips.append(torch.where(skew < -1e-3 * scale, -1.0, 1.0).to(light.dtype))
+    fx, fy = flips
+    return torch.stack([torch.stack([cos * fx, -sin * fy, zero], -1),
+                        torch.stack([sin * fx, cos * fy, zero], -1)], 1).to(x.dtype)
 
 
 def orient(images, theta):

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .augment import canonical_orientation_matrices, centre_window, orient
 from .denoiser import ConditionalDenoiser
 from .diffusion import GaussianDiffusion
 from .perceiver import PerceiverEncoder
@@ -88,6 +89,13 @@ class DiffusionAutoencoder(nn.Module):
         convolutional U-Net of :mod:`~minuet_sk.nn.unet` (two resolutions) with
         ``unet_channels`` feature maps on ``unet_pixel_fold``-folded pixels.
     unet_channels, unet_pixel_fold : int
+    encoder_frame : {"random", "canonical"}
+        ``"canonical"``: :meth:`encode` first turns each image into its canonical frame (the
+        second-moment major axis of its light, within :func:`~minuet_sk.nn.augment.
+        centre_window`, along x), so that the latents of a galaxy do not depend on its
+        orientation by construction, up to the four flips that keep the major axis on x
+        (which training with random quarter turns and mirrors averages out); ``"random"``:
+        the image as it comes.
 
     Examples
     --------
@@ -107,9 +115,17 @@ class DiffusionAutoencoder(nn.Module):
                  decoder_depth=4, n_heads=4, diffusion_steps=1000, noise_schedule="cosine",
                  prediction="epsilon", conditioning="tokens", refiner_channels=0,
                  band_mixing=None, encoder_ff_width=None, decoder_ff_width=None, dropout=0.0,
-                 denoiser="transformer", unet_channels=32, unet_pixel_fold=4):
+                 denoiser="transformer", unet_channels=32, unet_pixel_fold=4,
+                 encoder_frame="random"):
         super().__init__()
         self.image_shape = tuple(int(s) for s in image_shape)
+        if encoder_frame not in ("random", "canonical"):
+            raise ValueError(
+                f"encoder_frame must be 'random' or 'canonical'; got {encoder_frame!r}."
+            )
+        self.encoder_frame = encoder_frame
+        self.register_buffer("frame_window", centre_window(*self.image_shape[1:]),
+                             persistent=False)
         channels = self.image_shape[0]
         mixing = (torch.eye(channels) if band_mixing is None
                   else torch.as_tensor(band_mixing, dtype=torch.float32).reshape(channels, channels))
@@ -147,8 +163,14 @@ class DiffusionAutoencoder(nn.Module):
             return weights
         return torch.broadcast_to(weights, shape).amin(1, keepdim=True)
 
+    def canonical_frame(self, images):
+        """``images`` turned into their canonical frame (see ``encoder_frame``)."""
+        return orient(images, canonical_orientation_matrices(images, self.frame_window))
+
     def encode(self, images):
         """Latents ``(B, n_latents)`` of standardised, imputed images."""
+        if self.encoder_frame == "canonical":
+            images = self.canonical_frame(images)
         return self.encoder(self._mix(self.band_mixing, images))
 
     forward = encode
