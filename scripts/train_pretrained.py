@@ -54,6 +54,8 @@ def held_out_quality(model, train_images, seed=7, n=1000):
         "log10_half_light_radius_arcsec": np.log10(truth["half_light_radius_arcsec"]),
         "g_minus_r": truth["mag_g"] - truth["mag_r"],
         "r_mag": truth["mag_r"],
+        "axis_ratio": truth["axis_ratio"],
+        "bulge_fraction": truth["bulge_fraction"],
     }
     latents = model.transform(raw)
     quality = {
@@ -75,8 +77,16 @@ def held_out_quality(model, train_images, seed=7, n=1000):
     test = X[:200]
     pca = EigengalaxyPCA(5, image_shape=X.shape[1:], random_state=0).fit(
         stretched(train_images))
-    recon = {"minuet": stretched(model.reconstruct(raw[:200])),
+    flux = model.reconstruct(raw[:200])
+    recon = {"minuet": stretched(flux),
              "pca": pca.inverse_transform(pca.transform(test)).reshape(test.shape)}
+    kept = metrics.factor_agreement(metrics.central_source_morphology(raw[:200]),
+                                    metrics.central_source_morphology(flux))
+    quality["factors_kept"] = {
+        "metric": (f"Spearman between input and reconstruction ({model.sampling_steps} DDIM "
+                   f"steps) of {len(test)} galaxies, metrics.central_source_morphology"),
+        **{k: round(float(v), 3) for k, v in kept["spearman"].items()},
+    }
     quality["power_spectrum_mean_abs_error"] = {
         k: round(float(np.nanmean(np.abs(metrics.power_spectrum_error(test, r)))), 3)
         for k, r in recon.items()

@@ -6,6 +6,7 @@ from minuet_sk.datasets.fits import load_fits_cutouts
 from minuet_sk.datasets.galaxy10 import load_galaxy10_decals
 from minuet_sk.datasets.hubble import load_hubble_deep_field
 from minuet_sk.datasets.simulate import make_galaxies
+from minuet_sk.datasets.survey import observe_as_survey
 from minuet_sk.datasets.zoo import gz_binary_labels
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "load_galaxy10_decals",
     "load_hubble_deep_field",
     "make_galaxies",
+    "observe_as_survey",
     "read_gz_votes",
     "read_sed_catalog",
 ]

@@ -1,13 +1,13 @@
 """Real HST galaxies: cutouts from the Hubble Deep Field image shipped with scikit-image.
 
-``skimage.data.hubble_deep_field()`` is a 872 x 1000 colour JPEG of part of the Hubble
-Deep Field (WFPC2). It is an **8-bit RGB display image**, not calibrated flux: each
-channel is a stretched, clipped and JPEG-compressed rendering of a filter image, so pixel
-values are not proportional to flux (bright cores flatten near 255, faint outskirts are
-lifted), the background carries JPEG block noise, and no zero point or pixel scale comes
-with it. Shapes, sizes, orientations, ellipticities and relative positions are real; the
-fluxes and colours reported here are display-unit sums, useful for ranking and not for
-photometry. Every detected source is returned: the few stars of the field (diffraction
+``skimage.data.hubble_deep_field()`` is a 872 x 1000 colour JPEG of the Hubble eXtreme Deep
+Field (the 2012 release: ACS and WFC3 images). It is an **8-bit RGB display image**, not
+calibrated flux: each channel is a stretched, clipped and JPEG-compressed rendering of a
+filter image, so pixel values are not proportional to flux (bright cores flatten near 255,
+faint outskirts are lifted), the background carries JPEG block noise, and no zero point or
+pixel scale comes with it. Shapes, sizes, orientations, ellipticities and relative positions
+are real; the fluxes and colours reported here are display-unit sums, useful for ranking and
+not for photometry. Every detected source is returned: the few stars of the field (diffraction
 spikes) come along, and there is no star-galaxy separation.
 """
 
@@ -23,15 +23,22 @@ from photutils.segmentation import (
     detect_sources,
     make_2dgaussian_kernel,
 )
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_random_state
 
 from minuet_sk.datasets._cutouts import center_crop
 
 __all__ = ["load_hubble_deep_field"]
 
 
+#: Approximate pixel scale (arcsec) of scikit-image's Hubble eXtreme Deep Field picture: the
+#: XDF's 2.3 x 2.0 arcmin over its 1000 x 872 pixels.
+XDF_PIXEL_SCALE = 0.14
+
+
 def load_hubble_deep_field(
-    *, image_size=72, min_area=20, n_sigma=3.0, deblend=True, subtract_background=True
+    *, image_size=72, min_area=20, n_sigma=3.0, deblend=True, subtract_background=True,
+    as_survey=None, source_pixel_scale=XDF_PIXEL_SCALE, mag_range=(16.0, 19.0),
+    random_state=None,
 ):
     """Galaxy cutouts detected in the Hubble Deep Field image of scikit-image.
 
@@ -55,6 +62,23 @@ def load_hubble_deep_field(
         Split blended sources with ``deblend_sources``.
     subtract_background : bool, default=True
         Subtract each channel's sigma-clipped median sky level from the cutouts.
+    as_survey : {"decals"}, optional
+        Render each galaxy as the survey would see it
+        (:func:`~minuet_sk.datasets.observe_as_survey`: its seeing, pixels and sky noise),
+        in ``image_size`` survey pixels. The assumptions, all approximate: the picture's
+        pixel scale is ``source_pixel_scale``; its red, green and blue channels stand for
+        z, r and g; display values are proportional to flux (they are not: cores are
+        flattened, outskirts lifted); the HST PSF is negligible. The galaxies of the XDF
+        are far too faint for DECaLS: each is scaled to an r magnitude drawn uniformly
+        from ``mag_range``, as if it were a nearby galaxy of the same apparent size.
+    source_pixel_scale : float, default=XDF_PIXEL_SCALE
+        Arcsec per pixel assumed for the picture, with ``as_survey`` (0.14, the XDF's own).
+        A larger value places the galaxies nearer: larger on the sky, more pixels in the
+        survey's stamps.
+    mag_range : (float, float), default=(16.0, 19.0)
+        With ``as_survey``, the range of the r magnitudes the galaxies are scaled to.
+    random_state : int, RandomState instance or None, default=None
+        With ``as_survey``: magnitudes, seeing and noise.
 
     Returns
     -------
@@ -64,7 +88,10 @@ def load_hubble_deep_field(
         (pixels), ``flux`` (summed display units above background), ``ellipticity``,
         ``orientation`` (degrees), ``fwhm`` (circularised, pixels) and ``touches_edge``;
         ``segmentation`` (872, 1000) int label image; ``bands`` ``("R", "G", "B")``;
-        ``pixel_scale`` None.
+        ``pixel_scale`` None. With ``as_survey``: ``images`` in nanomaggies, ``bands``
+        ``("g", "r", "z")``, ``pixel_scale`` 0.262, ``data`` adds ``mag_r`` (the magnitude
+        each galaxy was scaled to), and ``conditions`` holds each galaxy's seeing, PSF and
+        noise (as :func:`~minuet_sk.datasets.make_galaxies`' truth does).
 
     Raises
     ------
@@ -76,6 +103,10 @@ def load_hubble_deep_field(
     >>> hdf = load_hubble_deep_field(image_size=32, min_area=200)
     >>> hdf.images.shape[1:], len(hdf.data) == len(hdf.images)
     ((3, 32, 32), True)
+    >>> seen = load_hubble_deep_field(image_size=32, min_area=200, as_survey="decals",
+    ...                               random_state=0)
+    >>> seen.bands, seen.pixel_scale, seen.images.shape == hdf.images.shape
+    (('g', 'r', 'z'), 0.262, True)
     """
     if not (isinstance(image_size, (int, np.integer)) and image_size > 0):
         raise ValueError(f"image_size must be a positive integer; got {image_size!r}.")
@@ -95,12 +126,7 @@ def load_hubble_deep_field(
     centroids = np.asarray(catalog.centroid)  # (n, 2) x, y
     height, width = summed.shape
     source = rgb - sky[:, None, None] if subtract_background else rgb
-    half = image_size // 2
-    padded = np.pad(source, ((0, 0), (half, half + 1), (half, half + 1)), constant_values=np.nan)
-    images = np.empty((len(centroids), 3, image_size, image_size), dtype=np.float32)
-    for i, (x, y) in enumerate(np.rint(centroids).astype(int)):
-        window = padded[:, y : y + 2 * half + 1, x : x + 2 * half + 1]
-        images[i] = center_crop(window, image_size)
+    images = _cutouts(source, centroids, image_size)
     bbox = catalog.bbox
     touches = np.array(
         [b.ixmin == 0 or b.iymin == 0 or b.ixmax == width or b.iymax == height for b in bbox]
@@ -118,10 +144,51 @@ def load_hubble_deep_field(
             "touches_edge": touches,
         }
     )
-    return Bunch(
-        images=images,
-        data=data,
-        segmentation=np.asarray(segmentation.data),
-        bands=("R", "G", "B"),
-        pixel_scale=None,
-    )
+    found = Bunch(images=images, data=data, segmentation=np.asarray(segmentation.data),
+                  bands=("R", "G", "B"), pixel_scale=None)
+    if as_survey is None:
+        return found
+    green = np.asarray(SourceCatalog(rgb[1] - sky[1], segmentation).segment_flux)
+    return _as_survey(found, rgb - sky[:, None, None], centroids, green, as_survey,
+                      source_pixel_scale, mag_range, random_state)
+
+
+def _cutouts(source, centroids, size):
+    """``(n, C, size, size)`` float32 cutouts of ``source`` centred on ``centroids`` (x, y;
+    nearest pixel), NaN beyond its edges."""
+    half = size // 2
+    padded = np.pad(source, ((0, 0), (half, half + 1), (half, half + 1)), constant_values=np.nan)
+    images = np.empty((len(centroids), len(source), size, size), dtype=np.float32)
+    for i, (x, y) in enumerate(np.rint(centroids).astype(int)):
+        images[i] = center_crop(padded[:, y : y + 2 * half + 1, x : x + 2 * half + 1], size)
+    return images
+
+
+def _as_survey(found, source, centroids, green, survey, source_pixel_scale, mag_range,
+               random_state):
+    """``found`` with its galaxies rendered as ``survey`` sees them (see
+    :func:`load_hubble_deep_field`)."""
+    from .survey import SURVEYS, observe_as_survey
+
+    if survey not in SURVEYS:
+        raise ValueError(f"Unknown survey {survey!r}; choose from {sorted(SURVEYS)}.")
+    if not (np.isscalar(source_pixel_scale) and source_pixel_scale > 0):
+        raise ValueError(
+            f"source_pixel_scale must be a positive number; got {source_pixel_scale!r}."
+        )
+    low, high = mag_range
+    if not low <= high:
+        raise ValueError(f"mag_range must be (low, high); got {mag_range!r}.")
+    size = found.images.shape[-1]
+    # the sharp stamp covers the survey's, with a pixel to spare each side
+    side = int(np.ceil(size * SURVEYS[survey]["pixel_scale"] / source_pixel_scale)) + 2
+    sharp = _cutouts(source, centroids, side)[:, ::-1]  # red, green, blue -> z, r, g
+    rng = check_random_state(random_state)
+    mag_r = rng.uniform(low, high, len(centroids))
+    green = np.where(green > 0, green, np.asarray(found.data["flux"]) / 3)  # rare: no green
+    flux_scale = 10 ** (-0.4 * (mag_r - 22.5)) / np.maximum(green, 1e-6)
+    seen = observe_as_survey(sharp, source_pixel_scale, survey=survey, flux_scale=flux_scale,
+                             image_size=size, random_state=rng)
+    data = found.data.assign(mag_r=mag_r)
+    return Bunch(images=seen.images, data=data, segmentation=found.segmentation,
+                 bands=seen.bands, pixel_scale=seen.pixel_scale, conditions=seen.conditions)

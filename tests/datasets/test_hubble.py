@@ -77,3 +77,40 @@ class TestHubbleDeepField:
         with pytest.raises(ValueError, match="image_size"):
             load_hubble_deep_field(image_size=-3)
 
+
+
+class TestAsSurvey:
+    @pytest.fixture(scope="class")
+    def seen(self):
+        return load_hubble_deep_field(image_size=SIZE, min_area=400, as_survey="decals",
+                                      random_state=0)
+
+    def test_rendered_as_decals_sees_them(self, seen):
+        sharp = load_hubble_deep_field(image_size=SIZE, min_area=400)
+        n = len(sharp.data)
+        assert n >= 5 and seen.images.shape == (n, 3, SIZE, SIZE)
+        assert seen.bands == ("g", "r", "z") and seen.pixel_scale == 0.262
+        assert np.isfinite(seen.images).all()
+        assert seen.data["mag_r"].between(16, 19).all()
+        # each galaxy's r flux (a 4-arcsec aperture) is about what its magnitude says;
+        # neighbours, the noise and the flux beyond the aperture make up the rest
+        yy, xx = np.mgrid[:SIZE, :SIZE] - (SIZE - 1) / 2
+        aperture = np.hypot(xx, yy) < 4 / 0.262
+        r_flux = seen.images[:, 1][:, aperture].sum(1)
+        expected = 10 ** (-0.4 * (seen.data["mag_r"].to_numpy() - 22.5))
+        assert np.median(r_flux / expected) == pytest.approx(1.0, abs=0.35)
+        # sky noise at DECaLS depth in the corners, and the seeing broadens every galaxy
+        corner = seen.images[:, 1, :6, :6]
+        assert np.median(corner.std((1, 2)) / seen.conditions["noise_sigma_r"]) < 1.5
+        assert (seen.conditions["seeing"] > 0.8).all()
+
+    def test_same_random_state_same_galaxies_and_bad_settings(self, seen):
+        again = load_hubble_deep_field(image_size=SIZE, min_area=400, as_survey="decals",
+                                       random_state=0)
+        np.testing.assert_array_equal(again.images, seen.images)
+        with pytest.raises(ValueError, match="Unknown survey"):
+            load_hubble_deep_field(min_area=400, as_survey="hsc")
+        with pytest.raises(ValueError, match="source_pixel_scale"):
+            load_hubble_deep_field(min_area=400, as_survey="decals", source_pixel_scale=0)
+        with pytest.raises(ValueError, match="mag_range"):
+            load_hubble_deep_field(min_area=400, as_survey="decals", mag_range=(19, 16))
