@@ -1,5 +1,6 @@
 """What Minuet's diffusion decoder gives from a fitted model: images from latents by DDIM
-(``inverse_transform``, ``sample``, ``reconstruct``) and the denoising score (``score``)."""
+(``inverse_transform``, ``sample``, ``reconstruct``) and the denoising scores (``score``,
+``score_samples``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ._training.losses import fixed_noise_loss
+from ._training.losses import fixed_noise_loss, per_image_denoising_loss
 
 __all__ = ["DiffusionDecodingMixin"]
 
@@ -98,6 +99,40 @@ class DiffusionDecodingMixin:
         """
         check_is_fitted(self)
         return self.sample(self.transform(X), n_samples, random_state).mean(axis=1)
+
+    def score_samples(self, X):
+        """Minus each image's denoising loss per pixel: an anomaly score (the lower, the
+        more unusual the image is to the model).
+
+        The loss is the denoising loss of training (latents from the image itself, the
+        masked loss's weighting left out, missing pixels left out), averaged over 8 diffusion
+        times spread evenly over the diffusion, with the same seeded noise for every image:
+        deterministic, and independent of the batch an image comes in. An image the model
+        describes well (a galaxy like those it was trained on) is easy to denoise; a merger,
+        an artefact or a galaxy unlike the training set is not. Costs 8 encoder and denoiser
+        passes per image.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, C, H, W) or (n, C*H*W)
+
+        Returns
+        -------
+        ndarray of shape (n,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet_sk import MinuetEncoder
+        >>> from minuet_sk.datasets import make_galaxies
+        >>> model = MinuetEncoder.from_pretrained("sim-grz-72", device="cpu")
+        >>> galaxies = make_galaxies(4, random_state=0).images
+        >>> noise = np.random.default_rng(0).normal(0, 5, galaxies.shape).astype(np.float32)
+        >>> bool(model.score_samples(noise).max() < model.score_samples(galaxies).min())
+        True
+        """
+        check_is_fitted(self)
+        return -self._predict_batches(per_image_denoising_loss, X)
 
     def score(self, X, y=None):
         """Minus the mean denoising loss per pixel at fixed noise and times (higher is better).

@@ -460,3 +460,24 @@ class TestCanonicalEncoderFrame:
             np.testing.assert_allclose(
                 est.transform(np.ascontiguousarray(turned).reshape(len(images), -1)), Z,
                 atol=1e-4)
+
+
+class TestScoreSamples:
+    def test_deterministic_and_independent_of_the_batch(self, fitted, X):
+        scores = fitted.score_samples(X[:10])
+        assert scores.shape == (10,) and np.isfinite(scores).all()
+        np.testing.assert_array_equal(fitted.score_samples(X[:10]), scores)
+        other = pickle.loads(pickle.dumps(fitted)).set_params(batch_size=3)
+        np.testing.assert_allclose(other.score_samples(X[:10]), scores, rtol=1e-5)
+        np.testing.assert_allclose(fitted.score_samples(X[5:10]), scores[5:], rtol=1e-5)
+
+    def test_images_unlike_the_training_set_score_lower(self, fitted, X):
+        rng = np.random.default_rng(0)
+        noise = rng.normal(0, 3 * X.std(), X[:10].shape).astype(np.float32)
+        assert fitted.score_samples(noise).max() < fitted.score_samples(X[:10]).min()
+
+    def test_missing_pixels_are_left_out(self, fitted, X):
+        holed = X[:4].copy().reshape((4,) + SHAPE)
+        holed[:, :, :4, :4] = np.nan
+        scores = fitted.score_samples(holed.reshape(4, -1))
+        assert np.isfinite(scores).all()

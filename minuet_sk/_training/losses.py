@@ -18,10 +18,43 @@ from ..nn.augment import (
     random_orientation_matrices,
 )
 
-__all__ = ["DenoisingLoss", "NegativeELBO", "fixed_noise_loss"]
+__all__ = ["DenoisingLoss", "NegativeELBO", "fixed_noise_loss", "per_image_denoising_loss"]
 
 # Seed of the fixed noise and of the evenly spread times of the validation loss and ``score``.
 FIXED_NOISE_SEED = 0
+
+
+def per_image_denoising_loss(module, x, weight, n_times=8):
+    """``(n,)`` weighted mean denoising loss per pixel of each image, averaged over
+    ``n_times`` evenly spread diffusion times with the same seeded noise for every image: a
+    number that depends on the image alone (not on the batch it came in), the same every
+    time (no rotation).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from minuet_sk.nn.autoencoder import DiffusionAutoencoder
+    >>> model = DiffusionAutoencoder((1, 8, 8), n_latents=2, patch_size=4, width=16,
+    ...                              encoder_depth=1, decoder_depth=1, n_heads=2,
+    ...                              diffusion_steps=10).eval()
+    >>> x = torch.randn(3, 1, 8, 8)
+    >>> alone = per_image_denoising_loss(model, x[:1], torch.ones_like(x[:1]))
+    >>> together = per_image_denoising_loss(model, x, torch.ones_like(x))
+    >>> together.shape, bool(torch.allclose(alone, together[:1]))
+    (torch.Size([3]), True)
+    """
+    steps = module.diffusion.diffusion_steps
+    times = ((torch.arange(n_times, device=x.device) + 0.5) * steps / n_times).long()
+    generator = torch.Generator(device=x.device).manual_seed(FIXED_NOISE_SEED)
+    noise = torch.randn((n_times,) + tuple(x.shape[1:]), generator=generator, device=x.device)
+    weights = torch.broadcast_to(module.mixed_weights(weight, x.shape), x.shape)
+    pixels = weights.flatten(1).sum(1).clamp_min(1e-12)
+    total = torch.zeros(len(x), device=x.device)
+    for t, eps in zip(times, noise):
+        per_pixel = module.loss(x, x, t.expand(len(x)), eps.expand_as(x), weight,
+                                reduction="none")
+        total = total + per_pixel.flatten(1).sum(1).float() / pixels
+    return total / n_times
 
 
 def fixed_noise_loss(module, x, weight):
