@@ -109,12 +109,13 @@ def evaluate_flow(X_train, X_test, y_train, y_test, seed):
     post = flow.predict_dist(X_test)
     sample_seconds = time.perf_counter() - start
     result = point_metrics(y_test, post.median())
-    crps = post.crps(y_test).mean(axis=0)
-    for j, name in enumerate(TARGETS):
+    crps = post.crps(y_test).mean()
+    coverage_68, coverage_95 = post.coverage(y_test, 0.68), post.coverage(y_test, 0.95)
+    for name in TARGETS:
         result[name].update(
-            crps=float(crps[j]),
-            coverage_68=float(post.coverage(y_test, 0.68)[j]),
-            coverage_95=float(post.coverage(y_test, 0.95)[j]),
+            crps=float(crps[name]),
+            coverage_68=float(coverage_68[name]),
+            coverage_95=float(coverage_95[name]),
         )
     tarp = metrics.tarp_coverage(y_test, post.samples, random_state=seed)
     return flow, {

@@ -176,8 +176,9 @@ def _predict(args):
     fitted_on = getattr(model, "feature_names_in_", None)
     ids, X = split_identifiers(read_table(args.features),
                                None if fitted_on is None else list(fitted_on))
-    posterior = model.predict_dist(X if fitted_on is not None else X.to_numpy(),
-                                   n_samples=args.n_samples)
+    # rows numbered 0..n-1: the summary's galaxy column picks each row's identifiers
+    posterior = model.predict_dist(X.reset_index(drop=True) if fitted_on is not None
+                                   else X.to_numpy(), n_samples=args.n_samples)
     summary = posterior.to_frame()
     write_table(ids.iloc[summary["galaxy"]].reset_index(drop=True).join(summary), args.out)
 

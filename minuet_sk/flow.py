@@ -9,6 +9,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
@@ -327,19 +328,24 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         Parameters
         ----------
         X : array-like of shape (n, n_features)
+            A DataFrame's index becomes the posterior's ``index`` (the galaxies'
+            identifiers in its summaries, scores and files).
         n_samples : int, optional
             Draws per galaxy; default ``self.n_samples``.
 
         Returns
         -------
         PropertyPosterior
-            Samples of shape (n, n_samples, k), ``names = target_names_``, and the exact
-            flow density behind ``log_prob``.
+            Samples of shape (n, n_samples, k), ``names = target_names_``, ``index`` the
+            index of a DataFrame ``X`` (else ``0 .. n-1``), and the exact flow density
+            behind ``log_prob``.
         """
+        index = X.index if isinstance(X, pd.DataFrame) else None
         X = self._validate_x(X)
         return PropertyPosterior(
             self._draw(X, n_samples),
             self.target_names_,
+            index=index,
             log_prob_fn=functools.partial(self._log_prob_validated, X),
         )
 

@@ -44,9 +44,9 @@ def held_out_quality(model, encoder, n, seed):
     median = posterior.median()
     quality = {
         "data": f"make_galaxies({n}, image_size=72, random_state={seed}), latents of {ENCODER}",
-        "coverage_68": dict(zip(TARGETS, np.round(posterior.coverage(y, 0.68), 3).tolist())),
-        "coverage_95": dict(zip(TARGETS, np.round(posterior.coverage(y, 0.95), 3).tolist())),
-        "crps": dict(zip(TARGETS, np.round(posterior.crps(y).mean(axis=0), 4).tolist())),
+        "coverage_68": posterior.coverage(y, 0.68)[TARGETS].round(3).to_dict(),
+        "coverage_95": posterior.coverage(y, 0.95)[TARGETS].round(3).to_dict(),
+        "crps": posterior.crps(y)[TARGETS].mean().round(4).to_dict(),
         "median_abs_error": dict(zip(TARGETS, np.round(
             np.median(np.abs(median - truth), axis=0), 4).tolist())),
         "redshift_sigma_nmad": round(float(metrics.sigma_nmad(truth[:, 0], median[:, 0])), 4),

@@ -275,6 +275,19 @@ def test_predict_carries_identifiers_and_uses_the_fitted_feature_names(workdir, 
     pd.testing.assert_frame_equal(a, b)  # columns found by name, not by position
 
 
+def test_predict_from_a_parquet_file_with_a_stored_index(workdir, tmp_path):
+    latents = pd.read_parquet(workdir / "z.parquet")
+    latents.iloc[::-1].to_parquet(tmp_path / "kept_index.parquet")  # index 39 .. 0 stored
+    latents.iloc[::-1].to_parquet(tmp_path / "no_index.parquet", index=False)
+    for name in ("kept_index", "no_index"):
+        assert main(["predict", "--model", str(workdir / "flow"), "--features",
+                     str(tmp_path / f"{name}.parquet"), "--n-samples", "20",
+                     "--out", str(tmp_path / f"{name}.csv")]) == 0
+    kept, plain = (pd.read_csv(tmp_path / f"{n}.csv") for n in ("kept_index", "no_index"))
+    pd.testing.assert_frame_equal(kept, plain)
+    assert kept["row"].iloc[0] == latents["row"].iloc[-1]  # each row keeps its identifier
+
+
 def test_neighbors_never_lists_a_galaxy_as_its_own_neighbour(workdir, tmp_path):
     assert main(["neighbors", "--latents", str(workdir / "z.parquet"), "--k", "3",
                  "--out", str(tmp_path / "all.csv")]) == 0

@@ -65,9 +65,9 @@ class TestKnownAnswer:
         reg = FlowPropertyRegressor(**KNOWN_ANSWER).fit(X, y)
         post = reg.predict_dist(X_test)
 
-        assert abs(post.coverage(y_test, 0.68)[0] - 0.68) < 0.04
-        assert abs(post.coverage(y_test, 0.95)[0] - 0.95) < 0.03
-        assert stats.kstest(post.pit(y_test)[:, 0], "uniform").pvalue > 0.01
+        assert abs(post.coverage(y_test, 0.68).iloc[0] - 0.68) < 0.04
+        assert abs(post.coverage(y_test, 0.95).iloc[0] - 0.95) < 0.03
+        assert stats.kstest(post.pit(y_test).iloc[:, 0], "uniform").pvalue > 0.01
         assert abs(reg.log_prob(X_test, y_test).mean() - true_log_density.mean()) < 0.1
         np.testing.assert_allclose(post.log_prob(y_test), reg.log_prob(X_test, y_test))
 

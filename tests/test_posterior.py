@@ -4,12 +4,16 @@ Posteriors drawn by a fitted FlowPropertyRegressor (``predict_dist``, its exact
 ``log_prob``): test_flow.py; bad truths given to their scores: test_bad_inputs.py.
 """
 
+import builtins
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import TINY_FLOW
 from scipy import stats
 
-from minuet_sk import PropertyPosterior
+from minuet_sk import FlowPropertyRegressor, PropertyPosterior, metrics
 
 
 class TestPropertyPosterior:
@@ -96,3 +100,161 @@ class TestPropertyPosterior:
         post = PropertyPosterior(np.zeros((2, 3, 1)))
         with pytest.raises(ValueError, match="level must be in"):
             post.interval(level)
+
+
+def catalogue_posterior(index=None):
+    """Float32 draws of two targets for three galaxies, with the given identifiers."""
+    samples = np.random.default_rng(1).normal(size=(3, 7, 2)).astype(np.float32)
+    return PropertyPosterior(samples, names=["redshift", "log_mstar"], index=index)
+
+
+CATALOGUE_INDEXES = {
+    "default": None,
+    "object ids": pd.Index(["J0001+0002", "J0003-0004", "J0005+0006"], name="objid"),
+    "integers": pd.Index([907, 12, 33], name="row"),
+    "range": pd.RangeIndex(10, 16, 2),
+}
+
+
+class TestIndex:
+    def test_default_is_0_to_n(self):
+        post = PropertyPosterior(np.zeros((3, 4, 1)))
+        pd.testing.assert_index_equal(post.index, pd.RangeIndex(3), exact=True)
+        assert post.to_frame()["galaxy"].tolist() == [0, 1, 2]
+
+    def test_identifiers_label_the_summary_and_the_scores(self):
+        index = pd.Index(["b", "a", "c"], name="objid")
+        post = catalogue_posterior(index)
+        assert post.to_frame()["galaxy"].tolist() == ["b", "b", "a", "a", "c", "c"]
+        truth = pd.DataFrame(post.median(), columns=post.names)
+        for score in (post.pit(truth), post.crps(truth)):
+            assert isinstance(score, pd.DataFrame)
+            pd.testing.assert_index_equal(score.index, index)
+            assert list(score.columns) == ["redshift", "log_mstar"]
+        # the labels travel with the numbers: row "a" is the second galaxy's score
+        np.testing.assert_allclose(post.pit(truth)["log_mstar"], 0.5)
+        np.testing.assert_allclose(
+            post.crps(truth).loc["a"], metrics.crps(truth.to_numpy()[1:2], post.samples[1:2])[0]
+        )
+
+    def test_coverage_is_a_series_by_target(self):
+        post = catalogue_posterior(list("xyz"))
+        low, high = post.interval(0.5)
+        inside = np.array([[True, False], [True, True], [True, False]])
+        coverage = post.coverage(np.where(inside, low, high + 1.0), level=0.5)
+        assert isinstance(coverage, pd.Series)
+        assert coverage.name == "coverage_0.5"
+        assert coverage.to_dict() == pytest.approx({"redshift": 1.0, "log_mstar": 1 / 3})
+
+    @pytest.mark.parametrize("index", [[1, 2], np.arange(4), []])
+    def test_one_identifier_per_galaxy(self, index):
+        with pytest.raises(ValueError, match=f"index has {len(index)} entries for 3 galaxies"):
+            PropertyPosterior(np.zeros((3, 5, 1)), index=index)
+
+    def test_predict_dist_keeps_a_dataframes_index(self):
+        rng = np.random.default_rng(0)
+        X = pd.DataFrame(rng.normal(size=(40, 2)), columns=["f0", "f1"],
+                         index=pd.Index([f"gal{i:02d}" for i in range(40)], name="objid"))
+        y = pd.DataFrame({"redshift": X.f0 + 0.1 * rng.normal(size=40), "log_mstar": X.f1})
+        flow = FlowPropertyRegressor(**TINY_FLOW).fit(X, y)
+        test = X.iloc[[5, 3, 30]]
+        post = flow.predict_dist(test)
+        pd.testing.assert_index_equal(post.index, test.index)
+        assert post.to_frame()["galaxy"].tolist()[::2] == ["gal05", "gal03", "gal30"]
+        assert post.crps(y.iloc[[5, 3, 30]]).index.tolist() == ["gal05", "gal03", "gal30"]
+        # the same draws as from the rows renumbered 0 .. n-1
+        bare = flow.predict_dist(test.reset_index(drop=True))
+        np.testing.assert_array_equal(bare.samples, post.samples)
+        pd.testing.assert_index_equal(bare.index, pd.RangeIndex(3), exact=True)
+
+
+class TestFiles:
+    @pytest.mark.parametrize("index", CATALOGUE_INDEXES.values(), ids=CATALOGUE_INDEXES.keys())
+    @pytest.mark.parametrize("fmt", ["hdf5", "parquet"])
+    def test_round_trip_is_whole(self, tmp_path, fmt, index):
+        post = catalogue_posterior(index)
+        path = tmp_path / f"posterior.{fmt}"
+        getattr(post, f"to_{fmt}")(path)
+        back = getattr(PropertyPosterior, f"read_{fmt}")(path)
+        np.testing.assert_array_equal(back.samples, post.samples)
+        assert back.samples.dtype == post.samples.dtype
+        assert back.names == post.names
+        assert back.index.identical(post.index), (back.index, post.index)
+        pd.testing.assert_frame_equal(back.to_frame(), post.to_frame())
+        with pytest.raises(AttributeError, match="samples only"):
+            back.log_prob(post.median())
+
+    def test_parquet_is_long(self, tmp_path):
+        post = catalogue_posterior(CATALOGUE_INDEXES["object ids"])
+        post.to_parquet(tmp_path / "p.parquet")
+        table = pd.read_parquet(tmp_path / "p.parquet")
+        assert list(table.columns) == ["galaxy", "draw", "redshift", "log_mstar"]
+        assert len(table) == 3 * 7
+        row = table.iloc[7 + 4]  # second galaxy, fifth draw
+        assert (row.galaxy, row.draw) == ("J0003-0004", 4)
+        assert row.log_mstar == post.samples[1, 4, 1]
+
+    def test_parquet_from_another_tool_is_read(self, tmp_path):
+        table = pd.DataFrame({"galaxy": np.repeat(["u", "v"], 3), "draw": np.tile([0, 1, 2], 2),
+                              "redshift": np.arange(6.0)})
+        table.to_parquet(tmp_path / "t.parquet", index=False)
+        post = PropertyPosterior.read_parquet(tmp_path / "t.parquet")
+        assert post.index.tolist() == ["u", "v"] and post.names == ["redshift"]
+        np.testing.assert_array_equal(post.samples[:, :, 0], [[0, 1, 2], [3, 4, 5]])
+
+    def test_parquet_refuses_clashing_names_and_other_layouts(self, tmp_path):
+        with pytest.raises(ValueError, match="distinct target names"):
+            PropertyPosterior(np.zeros((2, 3, 1)), names=["draw"]).to_parquet(tmp_path / "a")
+        catalogue_posterior().to_parquet(tmp_path / "b.parquet")
+        reversed_rows = pd.read_parquet(tmp_path / "b.parquet").iloc[::-1]
+        reversed_rows.to_parquet(tmp_path / "c.parquet")
+        with pytest.raises(ValueError, match="not a posterior in long format"):
+            PropertyPosterior.read_parquet(tmp_path / "c.parquet")
+
+    def test_read_hdf5_refuses_other_files(self, tmp_path):
+        import h5py
+
+        with h5py.File(tmp_path / "other.h5", "w") as f:
+            f["samples"] = np.zeros((2, 3, 1))
+        with pytest.raises(ValueError, match="not a PropertyPosterior file"):
+            PropertyPosterior.read_hdf5(tmp_path / "other.h5")
+
+    def test_parquet_without_pyarrow_says_how_to_install(self, tmp_path, monkeypatch):
+        real_import = builtins.__import__
+
+        def no_pyarrow(name, *args, **kwargs):
+            if name.split(".")[0] == "pyarrow":
+                raise ImportError("No module named 'pyarrow'")
+            return real_import(name, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "__import__", no_pyarrow)
+        with pytest.raises(ImportError, match=r'pip install "minuet-sk\[parquet\]"'):
+            catalogue_posterior().to_parquet(tmp_path / "p.parquet")
+        with pytest.raises(ImportError, match=r'pip install "minuet-sk\[parquet\]"'):
+            PropertyPosterior.read_parquet(tmp_path / "p.parquet")
+        assert not (tmp_path / "p.parquet").exists()
+
+
+class TestHTML:
+    def test_header_and_summary_table(self):
+        rng = np.random.default_rng(0)
+        samples = np.stack(
+            [rng.normal(0.5, 0.1, (1234, 400)), rng.normal(10.0, 0.3, (1234, 400))], axis=-1
+        )
+        html = PropertyPosterior(samples, names=["redshift", "log_mstar"])._repr_html_()
+        assert "1,234 galaxies" in html and "400 samples" in html
+        assert re.findall(r"<th>(median [^<]*)</th>", html) == [
+            "median posterior mean", "median posterior std", "median 68% width"
+        ]
+        rows = re.findall(r"<th>([^<]*)</th>\s*" + r"<td>([^<]*)</td>\s*" * 3, html)
+        assert [row[0] for row in rows] == ["redshift", "log_mstar"]
+        values = np.array([row[1:] for row in rows], dtype=float)
+        np.testing.assert_allclose(values[:, 0], [0.5, 10.0], atol=0.01)
+        np.testing.assert_allclose(values[:, 1], [0.1, 0.3], rtol=0.05)
+        np.testing.assert_allclose(values[:, 2], [0.2, 0.6], rtol=0.05)
+
+    def test_names_are_escaped_and_repr_is_kept(self):
+        post = PropertyPosterior(np.zeros((2, 3, 1)), names=["<i>z</i>"])
+        assert "&lt;i&gt;z&lt;/i&gt;" in post._repr_html_()
+        assert "<i>" not in post._repr_html_()
+        assert repr(post) == "PropertyPosterior(n_galaxies=2, n_samples=3, names=['<i>z</i>'])"

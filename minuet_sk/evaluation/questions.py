@@ -218,11 +218,9 @@ def posteriors(features_train, y_train, features_test, y_test, config):
             "outlier_fraction": float(outlier_fraction(z_true, z_pred)),
             "bias": float(bias(z_true, z_pred)),
         },
-        "crps": dict(zip(posterior.names, np.nanmean(posterior.crps(y_test), axis=0).tolist())),
-        "coverage_68": dict(zip(posterior.names, np.atleast_1d(
-            posterior.coverage(y_test, level=0.68)).tolist())),
-        "coverage_95": dict(zip(posterior.names, np.atleast_1d(
-            posterior.coverage(y_test, level=0.95)).tolist())),
+        "crps": posterior.crps(y_test).mean().to_dict(),
+        "coverage_68": posterior.coverage(y_test, level=0.68).to_dict(),
+        "coverage_95": posterior.coverage(y_test, level=0.95).to_dict(),
         "fit_seconds": fit_seconds,
         "samples_per_s": posterior.samples.shape[0] * posterior.samples.shape[1] / sample_seconds,
     }
