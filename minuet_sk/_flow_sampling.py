@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from ._flow_support import from_unbounded, log_abs_det, to_unbounded
 from ._training.flow_loop import ROWS_PER_BATCH
 from ._validation import iter_batches
 from .nn.flows import flow_sample
@@ -57,14 +58,20 @@ class FlowSamplingMixin:
                 self.flow_, context, noise.to(self.device_), return_log_prob=return_log_prob
             )
             draws = out[0] if return_log_prob else out
-            samples[start:stop] = (draws * scale + mean).cpu().numpy()
+            u = (draws * scale + mean).cpu().numpy()
+            samples[start:stop] = from_unbounded(u, self.target_low_, self.target_high_)
             if return_log_prob:
-                log_prob[start:stop] = (out[1] - log_jacobian).cpu().numpy()
+                log_prob[start:stop] = (out[1] - log_jacobian).cpu().numpy() - log_abs_det(
+                    u, self.target_low_, self.target_high_)
         return (samples, log_prob) if return_log_prob else samples
 
     def _log_prob_validated(self, X, y):
+        """Exact log density in y's units; -inf where ``y`` lies outside its support."""
+        u = to_unbounded(y, self.target_low_, self.target_high_)
+        outside = np.isnan(u).any(axis=1)
+        u[outside] = 0.0
         x_std = self._standardise_x(X)
-        y_std = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
+        y_std = torch.as_tensor((u - self.y_mean_) / self.y_scale_, dtype=torch.float32)
         out = np.empty(len(X), dtype=np.float64)
         self.flow_.eval()
         with torch.no_grad():
@@ -77,4 +84,7 @@ class FlowSamplingMixin:
                     .cpu()
                     .numpy()
                 )
-        return out - np.log(self.y_scale_).sum()
+        out = out - np.log(self.y_scale_).sum() - log_abs_det(u, self.target_low_,
+                                                             self.target_high_)
+        out[outside] = -np.inf
+        return out

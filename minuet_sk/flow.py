@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import TRAINING_CONSTRAINTS, check_not_pretrained, resolve_device
 from ._flow_sampling import SEED_MAX, FlowSamplingMixin
+from ._flow_support import check_bounds, log_abs_det, to_unbounded
 from ._flow_targets import check_fit_targets, check_scored_targets, mean_and_scale, target_names
 from ._persistence import SavedModelMixin, load_pretrained
 from ._training.flow_loop import train_flow
@@ -75,6 +76,14 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         When it has not improved for ``patience`` epochs the learning rate is divided by 5;
         the third time, training stops. False trains on every row for ``max_epochs``.
     patience : int, default=10
+    target_bounds : dict, sequence of (low, high) or None, default=None
+        The support of each target: ``{"redshift": (0, None)}`` (by name, as ``y``'s
+        columns are named) or one ``(low, high)`` pair per target, None on an open side.
+        A bounded target is modelled through an unbounded transform of it (``low +
+        softplus(u)``, ``high - softplus(u)``, or a scaled sigmoid between two bounds), so
+        that no draw falls outside its support, and every density includes the transform's
+        exact Jacobian. Training targets on or beyond a bound are an error. None: every
+        target unbounded.
     n_samples : int, default=1000
         Posterior draws per galaxy for :meth:`predict` and :meth:`predict_dist`.
     point_estimate : {"median", "mean", "mode"}, default="median"
@@ -148,6 +157,7 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         "n_bins": [Interval(Integral, 2, None, closed="left")],
         "tail_bound": [Interval(Real, 0, None, closed="neither")],
         **TRAINING_CONSTRAINTS,
+        "target_bounds": [dict, "array-like", None],
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "point_estimate": [StrOptions({"median", "mean", "mode"})],
     }
@@ -166,6 +176,7 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         validation_fraction=0.1,
         early_stopping=True,
         patience=10,
+        target_bounds=None,
         n_samples=1000,
         point_estimate="median",
         device="auto",
@@ -183,6 +194,7 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.patience = patience
+        self.target_bounds = target_bounds
         self.n_samples = n_samples
         self.point_estimate = point_estimate
         self.device = device
@@ -232,6 +244,17 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         init_seed, split_seed, batch_seed, self._sample_seed = (
             int(s) for s in rng.randint(0, SEED_MAX, size=4)
         )
+        self.target_low_, self.target_high_ = check_bounds(self.target_bounds,
+                                                           self.target_names_)
+        y = to_unbounded(y, self.target_low_, self.target_high_)
+        outside = np.isnan(y).any(axis=1)
+        if outside.any():
+            raise ValueError(
+                f"{int(outside.sum())} training target row(s) lie on or outside target_bounds "
+                f"(first: {np.flatnonzero(outside)[:5].tolist()}); a bounded target's density "
+                "is 0 there."
+            )
+        bound_jacobian = log_abs_det(y, self.target_low_, self.target_high_)
         self.x_mean_, self.x_scale_ = mean_and_scale(X)
         self.y_mean_, self.y_scale_ = mean_and_scale(y)
         self.device_ = resolve_device(self.device)
@@ -252,6 +275,9 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
             (x_std[train], y_std[train]),
             (x_std[valid], y_std[valid]) if n_valid else None,
             torch.Generator().manual_seed(batch_seed),
+            # the losses in y's units: the bounds' Jacobian, averaged over each split
+            (float(bound_jacobian[train.numpy()].mean()),
+             float(bound_jacobian[valid.numpy()].mean()) if n_valid else 0.0),
         )
         return self
 
@@ -265,13 +291,15 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
             tail_bound=self.tail_bound,
         )
 
-    def _train(self, train, valid, generator):
-        # losses are reported in the original units of y: add the log Jacobian
+    def _train(self, train, valid, generator, bound_jacobians=(0.0, 0.0)):
+        # losses are reported in the original units of y: add the log Jacobians
+        scale = float(np.log(self.y_scale_).sum())
         self.history_, self.best_epoch_, self.n_iter_ = train_flow(
             self.flow_, train, valid, generator, device=self.device_, lr=self.lr,
             weight_decay=self.weight_decay, batch_size=self.batch_size,
             max_epochs=self.max_epochs, patience=self.patience,
-            log_jacobian=float(np.log(self.y_scale_).sum()), verbose=self.verbose,
+            log_jacobian=scale + bound_jacobians[0],
+            valid_log_jacobian=scale + bound_jacobians[1], verbose=self.verbose,
         )
 
     # ------------------------------------------------------------------ helpers
@@ -383,7 +411,8 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         "_single_output",
         "_sample_seed",
     )
-    _FITTED_ARRAYS = ("x_mean_", "x_scale_", "y_mean_", "y_scale_")
+    _FITTED_ARRAYS = ("x_mean_", "x_scale_", "y_mean_", "y_scale_", "target_low_",
+                      "target_high_")
 
     def _saved_state(self):
         fitted = {name: getattr(self, name) for name in self._FITTED_CONFIG}
@@ -395,7 +424,10 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         for name in self._FITTED_CONFIG:
             setattr(self, name, fitted[name])
         for name in self._FITTED_ARRAYS:
-            setattr(self, name, state[name].numpy())
+            setattr(self, name, state[name].numpy() if name in state else None)
+        if self.target_low_ is None:  # saved before target_bounds: unbounded
+            self.target_low_ = np.full(self.n_outputs_, -np.inf)
+            self.target_high_ = np.full(self.n_outputs_, np.inf)
         self.device_ = resolve_device(device or self.device)
         self.flow_ = self._build_flow()
         self.flow_.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("flow.")})

@@ -266,3 +266,61 @@ def test_no_validation_rows_trains_every_epoch():
     flow = FlowPropertyRegressor(n_transforms=2, hidden_features=8, max_epochs=3,
                                  validation_fraction=0.0, random_state=0).fit(X, X[:, 0])
     assert len(flow.history_) == 3 and all(h["valid_loss"] is None for h in flow.history_)
+
+
+class TestTargetBounds:
+    @pytest.fixture(scope="class")
+    def near_zero(self):
+        """Redshift-like targets piled up against 0: an unbounded flow spills below it."""
+        rng = np.random.default_rng(0)
+        X = rng.uniform(0, 1, (600, 1))
+        z = rng.exponential(0.05 + 0.2 * X[:, 0])
+        return X, pd.DataFrame({"redshift": z, "mass": 10 + X[:, 0] + 0.1 * rng.normal(size=600)})
+
+    def test_no_draw_leaves_the_support(self, near_zero):
+        X, y = near_zero
+        params = {**TINY_FLOW, "max_epochs": 30, "lr": 1e-2, "n_samples": 200}
+        free = FlowPropertyRegressor(**params).fit(X, y)
+        bounded = FlowPropertyRegressor(**params, target_bounds={"redshift": (0, None)}).fit(X, y)
+        assert (free.sample(X[:100])[..., 0] < 0).mean() > 0.01  # what bounds prevent
+        draws = bounded.sample(X[:100])
+        assert (draws[..., 0] > 0).all()
+        assert (draws[..., 1] < 10).any()  # the unbounded target stays unbounded
+        np.testing.assert_array_equal(bounded.target_low_, [0.0, -np.inf])
+        post = bounded.predict_dist(X[:5])
+        assert np.isfinite(post.log_prob(post.median())).all()
+        outside = post.median().copy()
+        outside[0, 0] = -0.1
+        assert post.log_prob(outside)[0] == -np.inf and np.isfinite(post.log_prob(outside)[1:]).all()
+
+    @pytest.mark.parametrize("bounds", [(0.0, None), (None, 2.0), (0.0, 2.0)])
+    def test_density_integrates_to_one_over_the_support(self, bounds):
+        rng = np.random.default_rng(1)
+        X = rng.uniform(0, 1, (400, 1))
+        y = np.clip(rng.gamma(2.0, 0.25, 400), 0.01, 1.99)
+        flow = FlowPropertyRegressor(**{**TINY_FLOW, "max_epochs": 10},
+                                     target_bounds=[bounds]).fit(X, y)
+        # the data lie in (0, 2): an open side's density is negligible beyond -3 or 12
+        low = -3.0 if bounds[0] is None else bounds[0]
+        high = 12.0 if bounds[1] is None else bounds[1]
+        grid = np.linspace(low, high, 40001)[1:-1]
+        density = np.exp(flow.log_prob(np.repeat(X[:1], len(grid), axis=0), grid))
+        assert np.trapezoid(density, grid) == pytest.approx(1.0, abs=0.02)
+        draws = flow.sample(X[:3], 200)
+        lo = -np.inf if bounds[0] is None else bounds[0]
+        hi = np.inf if bounds[1] is None else bounds[1]
+        assert ((draws > lo) & (draws < hi)).all()
+
+    def test_bad_bounds_and_targets_outside_them(self, near_zero, tmp_path):
+        X, y = near_zero
+        with pytest.raises(ValueError, match="not targets"):
+            FlowPropertyRegressor(**TINY_FLOW, target_bounds={"z": (0, None)}).fit(X, y)
+        with pytest.raises(ValueError, match="low must be < high"):
+            FlowPropertyRegressor(**TINY_FLOW, target_bounds=[(1, 0), None]).fit(X, y)
+        with pytest.raises(ValueError, match="1 pairs for 2 targets"):
+            FlowPropertyRegressor(**TINY_FLOW, target_bounds=[(0, None)]).fit(X, y)
+        with pytest.raises(ValueError, match="on or outside target_bounds"):
+            FlowPropertyRegressor(**TINY_FLOW, target_bounds={"redshift": (0.01, None)}).fit(X, y)
+        flow = FlowPropertyRegressor(**TINY_FLOW, target_bounds={"redshift": (0, None)}).fit(X, y)
+        loaded = FlowPropertyRegressor.load(flow.save(tmp_path / "bounded"))
+        np.testing.assert_array_equal(loaded.sample(X[:4]), flow.sample(X[:4]))

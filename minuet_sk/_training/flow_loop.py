@@ -22,11 +22,12 @@ _LR_REDUCTIONS = 2
 
 
 def train_flow(flow, train, valid, generator, *, device, lr, weight_decay, batch_size,
-               max_epochs, patience, log_jacobian=0.0, verbose=0):
+               max_epochs, patience, log_jacobian=0.0, valid_log_jacobian=None, verbose=0):
     """Train ``flow`` on ``train = (x, y)`` tensors, early-stopped on ``valid`` (or None).
 
     Returns ``(history, best_epoch, n_epochs)``: one dict per epoch (``epoch``,
-    ``train_loss``, ``valid_loss``, losses plus ``log_jacobian``), the epoch whose weights
+    ``train_loss``, ``valid_loss``, losses plus ``log_jacobian``, or
+    ``valid_log_jacobian`` for the validation loss when given), the epoch whose weights
     ``flow`` holds at the end, and the epochs run.
     """
     optimizer = torch.optim.Adam(flow.parameters(), lr=lr, weight_decay=weight_decay,
@@ -48,7 +49,8 @@ def train_flow(flow, train, valid, generator, *, device, lr, weight_decay, batch
         record = {"epoch": epoch, "train_loss": total / len(x_train) + log_jacobian,
                   "valid_loss": None}
         if valid is not None:
-            record["valid_loss"] = mean_nll(flow, *valid, device) + log_jacobian
+            record["valid_loss"] = mean_nll(flow, *valid, device) + (
+                log_jacobian if valid_log_jacobian is None else valid_log_jacobian)
             if record["valid_loss"] < best_loss:
                 best_loss, stale, best_epoch = record["valid_loss"], 0, epoch
                 best_state = copy.deepcopy(flow.state_dict())
