@@ -4,6 +4,7 @@ neural spline flow."""
 from __future__ import annotations
 
 import functools
+import os
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
@@ -17,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import TRAINING_CONSTRAINTS, check_not_pretrained, resolve_device
+from ._flow_checkpoint import FlowCheckpoint
 from ._flow_sampling import SEED_MAX, FlowSamplingMixin
 from ._flow_support import check_bounds, log_abs_det, to_unbounded
 from ._flow_targets import check_fit_targets, check_scored_targets, mean_and_scale, target_names
@@ -96,8 +98,12 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, the validation split, the mini-batch order and the draws.
         Fitting does not touch torch's or NumPy's global random state.
+    checkpoint_dir : str, path-like or None, default=None
+        Save the training state there after every epoch (``flow_checkpoint.pt``); a
+        ``fit`` with the same data and parameters resumes from it (``max_epochs``,
+        ``verbose`` and ``device`` may change), so a long fit can be stopped and continued.
     verbose : int, default=0
-        Print the losses of each epoch when > 0.
+        Show a progress bar over the epochs, with the losses, when > 0.
 
     Attributes
     ----------
@@ -116,7 +122,7 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
     history_ : list of dict
         Per epoch: ``epoch``, ``train_loss``, ``valid_loss`` (mean negative log density
         per galaxy, in the original units of ``y``; ``valid_loss`` is None without a
-        validation split).
+        validation split) and ``dur`` (seconds).
     n_iter_ : int
         Epochs run.
     best_epoch_ : int
@@ -160,6 +166,7 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         "target_bounds": [dict, "array-like", None],
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "point_estimate": [StrOptions({"median", "mean", "mode"})],
+        "checkpoint_dir": [str, os.PathLike, None],
     }
 
     def __init__(
@@ -181,6 +188,7 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         point_estimate="median",
         device="auto",
         random_state=None,
+        checkpoint_dir=None,
         verbose=0,
     ):
         self.n_transforms = n_transforms
@@ -199,6 +207,7 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         self.point_estimate = point_estimate
         self.device = device
         self.random_state = random_state
+        self.checkpoint_dir = checkpoint_dir
         self.verbose = verbose
 
     def __sklearn_tags__(self):
@@ -294,12 +303,16 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
     def _train(self, train, valid, generator, bound_jacobians=(0.0, 0.0)):
         # losses are reported in the original units of y: add the log Jacobians
         scale = float(np.log(self.y_scale_).sum())
+        checkpoint = (None if self.checkpoint_dir is None
+                      else FlowCheckpoint(self, self.checkpoint_dir))
         self.history_, self.best_epoch_, self.n_iter_ = train_flow(
             self.flow_, train, valid, generator, device=self.device_, lr=self.lr,
             weight_decay=self.weight_decay, batch_size=self.batch_size,
             max_epochs=self.max_epochs, patience=self.patience,
             log_jacobian=scale + bound_jacobians[0],
             valid_log_jacobian=scale + bound_jacobians[1], verbose=self.verbose,
+            state=None if checkpoint is None else checkpoint.load(),
+            save=None if checkpoint is None else checkpoint.save,
         )
 
     # ------------------------------------------------------------------ helpers

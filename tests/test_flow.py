@@ -127,7 +127,8 @@ class TestRegressor:
         assert reg.sample(X[:5], 7).shape == (5, 7, 2)
         assert reg.log_prob(X, y).shape == (200,)
         assert reg.n_iter_ == len(reg.history_) <= 5
-        assert set(reg.history_[0]) == {"epoch", "train_loss", "valid_loss"}
+        assert set(reg.history_[0]) == {"epoch", "train_loss", "valid_loss", "dur"}
+        assert all(h["dur"] > 0 for h in reg.history_)
         assert reg.target_names_ == ["target0", "target1"]
         reg1 = FlowPropertyRegressor(**TINY).fit(X, y[:, 0])
         assert reg1.predict(X).shape == (200,)
@@ -324,3 +325,43 @@ class TestTargetBounds:
         flow = FlowPropertyRegressor(**TINY_FLOW, target_bounds={"redshift": (0, None)}).fit(X, y)
         loaded = FlowPropertyRegressor.load(flow.save(tmp_path / "bounded"))
         np.testing.assert_array_equal(loaded.sample(X[:4]), flow.sample(X[:4]))
+
+
+class TestCheckpoints:
+    @pytest.fixture(scope="class")
+    def data(self):
+        rng = np.random.default_rng(2)
+        X = rng.uniform(-1, 1, (300, 2))
+        return X, np.c_[X[:, 0] + 0.1 * rng.normal(size=300), X[:, 1] ** 2]
+
+    def test_a_stopped_fit_resumes_exactly(self, data, tmp_path):
+        X, y = data
+        params = {k: v for k, v in TINY_FLOW.items() if k != "max_epochs"}
+        params.update(n_samples=30, patience=2)
+        whole = FlowPropertyRegressor(**params, max_epochs=8).fit(X, y)
+        FlowPropertyRegressor(**params, max_epochs=3, checkpoint_dir=tmp_path).fit(X, y)
+        resumed = FlowPropertyRegressor(**params, max_epochs=8, checkpoint_dir=tmp_path)
+        resumed.fit(X, y)
+        assert resumed.n_iter_ == whole.n_iter_ and resumed.best_epoch_ == whole.best_epoch_
+        assert [h["train_loss"] for h in resumed.history_] == pytest.approx(
+            [h["train_loss"] for h in whole.history_], rel=1e-6)
+        np.testing.assert_allclose(resumed.sample(X[:5]), whole.sample(X[:5]), rtol=1e-5,
+                                   atol=1e-6)
+        again = FlowPropertyRegressor(**params, max_epochs=8, checkpoint_dir=tmp_path).fit(X, y)
+        assert again.n_iter_ == resumed.n_iter_  # a finished fit stays finished
+
+    def test_refuses_a_checkpoint_of_other_parameters_or_data(self, data, tmp_path):
+        X, y = data
+        FlowPropertyRegressor(**TINY_FLOW, checkpoint_dir=tmp_path).fit(X, y)
+        with pytest.raises(ValueError, match="hidden_features"):
+            FlowPropertyRegressor(**{**TINY_FLOW, "hidden_features": 4},
+                                  checkpoint_dir=tmp_path).fit(X, y)
+        with pytest.raises(ValueError, match="other data"):
+            FlowPropertyRegressor(**TINY_FLOW, checkpoint_dir=tmp_path).fit(X + 1, y)
+
+    def test_progress_bar_with_verbose(self, data, capsys):
+        X, y = data
+        FlowPropertyRegressor(**TINY_FLOW, verbose=1).fit(X, y)
+        assert "flow" in capsys.readouterr().err
+        FlowPropertyRegressor(**TINY_FLOW).fit(X, y)
+        assert capsys.readouterr().err == ""

@@ -4,9 +4,11 @@ anneals the learning rate before it stops, and the best epoch's weights kept. Pu
 from __future__ import annotations
 
 import copy
+import time
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from .._validation import iter_batches
 
@@ -22,19 +24,42 @@ _LR_REDUCTIONS = 2
 
 
 def train_flow(flow, train, valid, generator, *, device, lr, weight_decay, batch_size,
-               max_epochs, patience, log_jacobian=0.0, valid_log_jacobian=None, verbose=0):
+               max_epochs, patience, log_jacobian=0.0, valid_log_jacobian=None, verbose=0,
+               state=None, save=None):
     """Train ``flow`` on ``train = (x, y)`` tensors, early-stopped on ``valid`` (or None).
 
     Returns ``(history, best_epoch, n_epochs)``: one dict per epoch (``epoch``,
     ``train_loss``, ``valid_loss``, losses plus ``log_jacobian``, or
-    ``valid_log_jacobian`` for the validation loss when given), the epoch whose weights
-    ``flow`` holds at the end, and the epochs run.
+    ``valid_log_jacobian`` for the validation loss when given; ``dur``, its seconds), the
+    epoch whose weights ``flow`` holds at the end, and the epochs run.
+
+    ``verbose > 0`` shows a progress bar over the epochs with the losses. ``save``, when
+    given, is called after every epoch with the whole training state (a dict of tensors and
+    plain values: weights, optimiser, random generator, history, early-stopping counters);
+    ``state``, such a dict, resumes training where it was saved (a finished fit stays
+    finished).
     """
     optimizer = torch.optim.Adam(flow.parameters(), lr=lr, weight_decay=weight_decay,
                                  fused=True)
     x_train, y_train = train
     history, best_loss, best_state, best_epoch, stale, reductions = [], np.inf, None, 0, 0, 0
-    for epoch in range(1, max_epochs + 1):
+    start, finished = 1, False
+    if state is not None:
+        flow.load_state_dict(state["flow"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        history = [dict(h) for h in state["history"]]
+        best_loss, best_state = float(state["best_loss"]), state["best_state"]
+        best_epoch, stale, reductions = (int(state[k]) for k in
+                                         ("best_epoch", "stale", "reductions"))
+        start, finished = len(history) + 1, bool(state["finished"])
+    epoch = start - 1
+    epochs = tqdm(range(start, max_epochs + 1), disable=verbose <= 0 or finished,
+                  desc="flow", unit="epoch", leave=False)
+    for epoch in epochs:
+        if finished:
+            break
+        began = time.perf_counter()
         flow.train()
         total = 0.0
         for index in torch.randperm(len(x_train), generator=generator).split(batch_size):
@@ -56,18 +81,27 @@ def train_flow(flow, train, valid, generator, *, device, lr, weight_decay, batch
                 best_state = copy.deepcopy(flow.state_dict())
             else:
                 stale += 1
+        record["dur"] = time.perf_counter() - began
         history.append(record)
-        if verbose > 0:
-            print(f"epoch {epoch:4d}  train_loss {record['train_loss']:.4f}  "
-                  f"valid_loss {record['valid_loss']}")
+        epochs.set_postfix(train_loss=f"{record['train_loss']:.4f}",
+                           valid_loss=(None if record["valid_loss"] is None
+                                       else f"{record['valid_loss']:.4f}"))
         if valid is not None and stale >= patience:
             if reductions == _LR_REDUCTIONS:
-                break
-            # Anneal before stopping: a smaller step settles into the minimum that a noisy
-            # large step only circles, which is what calibration needs.
-            reductions, stale = reductions + 1, 0
-            for group in optimizer.param_groups:
-                group["lr"] *= _LR_FACTOR
+                finished = True
+            else:
+                # Anneal before stopping: a smaller step settles into the minimum that a
+                # noisy large step only circles, which is what calibration needs.
+                reductions, stale = reductions + 1, 0
+                for group in optimizer.param_groups:
+                    group["lr"] *= _LR_FACTOR
+        if save is not None:
+            save({"flow": flow.state_dict(), "optimizer": optimizer.state_dict(),
+                  "generator": generator.get_state(), "history": history,
+                  "best_loss": best_loss, "best_state": best_state, "best_epoch": best_epoch,
+                  "stale": stale, "reductions": reductions, "finished": finished})
+    epochs.close()
+    epoch = len(history)
     if best_state is not None:
         flow.load_state_dict(best_state)
     else:
