@@ -20,16 +20,26 @@ from ._plot_images import (
     plot_reconstructions,
     rgb_composite,
 )
+from ._plot_posteriors import (
+    plot_coverage,
+    plot_pit,
+    plot_posterior_corner,
+    plot_predicted_vs_true,
+)
 
 __all__ = [
     "correlation_table",
     "latent_traversal",
+    "plot_coverage",
     "plot_image_grid",
     "plot_latent_corner",
     "plot_latent_traversals",
     "plot_neighbours",
+    "plot_pit",
+    "plot_posterior_corner",
     "plot_posteriors",
     "plot_power_spectra",
+    "plot_predicted_vs_true",
     "plot_reconstructions",
     "plot_roc",
     "rgb_composite",

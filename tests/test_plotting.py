@@ -9,6 +9,7 @@ from minuet_sk import EigengalaxyPCA, VAEEncoder, plotting
 from minuet_sk.plotting import correlation_table, latent_traversal
 
 SHAPE = (2, 8, 8)
+NAMES = ["redshift", "log_mstar"]  # the targets of the toy posteriors
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +176,156 @@ def test_rgb_composite_on_a_reference_scale():
     faint = np.full((1, 3, 2, 2), 1.0)
     assert plotting.rgb_composite(faint).max() == 1.0  # its own scale: full brightness
     assert plotting.rgb_composite(faint, reference=inputs).max() == 0.5
+
+
+class TestPosteriorFigures:
+    """PIT, coverage, corner and predicted-vs-true figures of a PropertyPosterior."""
+
+    @pytest.fixture(autouse=True)
+    def _agg(self):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        yield plt
+        plt.close("all")
+
+    @staticmethod
+    def _toy(n=2000, n_samples=300, width=1.0, seed=0):
+        """Truths and draws from the same normal distributions per galaxy (calibrated when
+        ``width`` is 1; over-confident below 1), as a posterior and a truth DataFrame."""
+        from minuet_sk import PropertyPosterior
+
+        rng = np.random.default_rng(seed)
+        centre = rng.uniform(0.1, 1.0, size=(n, 2))
+        scale = np.array([0.05, 0.3])
+        truth = centre + scale * rng.normal(size=(n, 2))
+        draws = centre[:, None] + width * scale * rng.normal(size=(n, n_samples, 2))
+        post = PropertyPosterior(draws, NAMES,
+                                 index=[f"g{i}" for i in range(n)])
+        return post, pd.DataFrame(truth, columns=NAMES)
+
+    @staticmethod
+    def _band(ax):
+        """The (low, high) of the calibrated band drawn by plot_pit (an axhspan)."""
+        band = ax.patches[0]
+        ys = ax.transData.inverted().transform(band.get_verts())[:, 1]
+        return ys.min(), ys.max()
+
+    def test_pit_of_a_calibrated_posterior_stays_in_the_band(self, _agg):
+        post, y = self._toy()
+        fig, ax = _agg.subplots()
+        assert plotting.plot_pit(post, y, bins=10, ax=ax) is fig
+        stairs = ax.patches[1:]
+        assert len(stairs) == 2 and len(ax.get_lines()) == 1  # one per target; the line at 1
+        assert ax.get_lines()[0].get_ydata()[0] == 1
+        low, high = self._band(ax)
+        np.testing.assert_allclose([low, high], 1 + np.array([-2, 2]) * np.sqrt(9 / 2000))
+        for patch in stairs:
+            density, edges, _ = patch.get_data()
+            assert len(density) == 10 and np.isclose((density * np.diff(edges)).sum(), 1)
+            assert np.mean((density >= low) & (density <= high)) >= 0.8
+            assert np.all(np.abs(density - 1) < 1.5 * (high - 1))
+
+    def test_pit_of_an_over_confident_posterior_is_a_u_outside_the_band(self, _agg):
+        post, y = self._toy(width=0.5)
+        ax = plotting.plot_pit(post, y, bins=10).axes[0]
+        _, high = self._band(ax)
+        density = ax.patches[1].get_data().values
+        assert density[0] > high and density[-1] > high and density[5] < 1
+
+    def test_pit_from_an_array_truth(self, _agg):
+        post, y = self._toy(n=200)
+        ax = plotting.plot_pit(post, y.to_numpy()).axes[0]
+        assert [t.get_text() for t in ax.get_legend().get_texts()][1:] == NAMES
+
+    def test_coverage_of_a_calibrated_posterior_follows_the_diagonal(self, _agg):
+        post, y = self._toy()
+        fig, ax = _agg.subplots()
+        assert plotting.plot_coverage(post, y, ax=ax) is fig
+        *curves, diagonal = ax.get_lines()
+        assert len(curves) == 2
+        np.testing.assert_array_equal(diagonal.get_xydata(), [[0, 0], [1, 1]])
+        for line, name in zip(curves, NAMES):
+            levels, coverage = line.get_xdata(), line.get_ydata()
+            np.testing.assert_allclose(levels, np.linspace(0.05, 0.95, 19))
+            np.testing.assert_allclose(coverage, levels, atol=0.04)
+            assert np.isclose(coverage[-1], post.coverage(y, levels[-1])[name])
+
+    def test_coverage_of_an_over_confident_posterior_falls_below(self, _agg):
+        post, y = self._toy(width=0.5)
+        line = plotting.plot_coverage(post, y, levels=[0.5, 0.9]).axes[0].get_lines()[0]
+        assert np.all(line.get_ydata() < np.array([0.5, 0.9]) - 0.1)
+
+    def test_corner_hides_the_upper_triangle_and_marks_the_truth(self, _agg):
+        post, y = self._toy(n=5)
+        fig = _agg.figure()
+        assert plotting.plot_posterior_corner(post, 3, truth=y, fig=fig) is fig
+        assert len(fig.axes) == 4
+        assert [ax.axison for ax in fig.axes] == [True, False, True, True]
+        assert fig.texts[0].get_text() == "galaxy g3"
+        lower = fig.axes[2]  # row log_mstar, column redshift
+        marker = next(line for line in lower.get_lines() if line.get_marker() == "s")
+        np.testing.assert_allclose(marker.get_xydata()[0], y.iloc[3])
+        diagonal = fig.axes[0]
+        assert diagonal.get_title().startswith("redshift = ")
+        dashed = [line.get_xdata()[0] for line in diagonal.get_lines()
+                  if line.get_linestyle() == "--"]
+        np.testing.assert_allclose(dashed, np.quantile(post.samples[3, :, 0], [0.16, 0.5, 0.84]))
+
+    def test_corner_of_three_targets_with_an_array_truth(self, _agg):
+        from minuet_sk import PropertyPosterior
+
+        post = PropertyPosterior(np.random.default_rng(0).normal(size=(2, 100, 3)))
+        fig = plotting.plot_posterior_corner(post, truth=np.zeros((2, 3)))
+        assert len(fig.axes) == 9
+        hidden = [r < c for r in range(3) for c in range(3)]
+        assert [not ax.axison for ax in fig.axes] == hidden
+        assert fig.axes[6].get_xlabel() == "target0" and fig.axes[6].get_ylabel() == "target2"
+
+    def test_predicted_vs_true_one_panel_per_target_with_metrics(self, _agg):
+        from minuet_sk import metrics
+
+        post, y = self._toy(n=300)
+        fig, axes = _agg.subplots(1, 2)
+        assert plotting.plot_predicted_vs_true(post, y, max_points=50, axes=axes) is fig
+        assert len(fig.axes) == 2
+        z_text, m_text = (ax.texts[0].get_text() for ax in axes)
+        z_nmad = metrics.sigma_nmad(y["redshift"], post.median()[:, 0])
+        assert f"sigma_{{NMAD}}$ = {z_nmad:.3f}" in z_text and "outliers" in z_text
+        assert "NMAD" not in m_text
+        coverage = post.coverage(y, 0.68)
+        assert f"68% coverage = {coverage['log_mstar']:.2f}" in m_text
+        assert f"68% coverage = {coverage['redshift']:.2f}" in z_text
+        bars = axes[0].containers[0]
+        x, mid = bars.lines[0].get_data()
+        rows = np.unique(np.linspace(0, 299, 50).round().astype(int))  # evenly subsampled
+        np.testing.assert_allclose(x, y["redshift"].to_numpy()[rows])
+        np.testing.assert_allclose(mid, post.median()[rows, 0])
+        low, high = post.interval(0.68)
+        ends = np.array([seg[:, 1] for seg in bars.lines[2][0].get_segments()])
+        np.testing.assert_allclose(ends, np.column_stack([low[rows, 0], high[rows, 0]]))
+
+    def test_predicted_vs_true_makes_its_own_row(self):
+        post, y = self._toy(n=50)
+        fig = plotting.plot_predicted_vs_true(post, y)
+        assert [ax.get_title() for ax in fig.axes] == NAMES
+
+    @pytest.mark.parametrize("call, message", [
+        (lambda p: plotting.plot_pit(p, np.zeros((5, 3))), r"y of shape \(5, 3\)"),
+        (lambda p: plotting.plot_coverage(p, np.zeros(4)), r"expected \(5, 2\)"),
+        (lambda p: plotting.plot_predicted_vs_true(p, np.zeros((6, 2))), "does not match"),
+        (lambda p: plotting.plot_posterior_corner(p, 5), r"i must be in \[0, 5\)"),
+        (lambda p: plotting.plot_posterior_corner(p, -1), r"i must be in \[0, 5\)"),
+        (lambda p: plotting.plot_posterior_corner(p, truth=np.zeros((5, 3))),
+         r"truth of shape \(5, 3\)"),
+        (lambda p: plotting.plot_pit(p, np.zeros((5, 2)), bins=0), "bins"),
+        (lambda p: plotting.plot_predicted_vs_true(p, np.zeros((5, 2)), level=1.5), "level"),
+        (lambda p: plotting.plot_predicted_vs_true(p, np.zeros((5, 2)), axes=[None]),
+         "one Axes per target"),
+    ])
+    def test_bad_input_is_a_clear_error(self, call, message):
+        post, _ = self._toy(n=5, n_samples=20)
+        with pytest.raises(ValueError, match=message):
+            call(post)

@@ -38,6 +38,26 @@ def _posteriors(artifacts):
     return fig
 
 
+def _calibration(artifacts):
+    import matplotlib.pyplot as plt
+
+    posterior = artifacts["posteriors"]["minuet"]
+    y = artifacts["y_test"][list(TARGETS)]
+    fig, (pit_ax, coverage_ax) = plt.subplots(1, 2, figsize=(8, 3.6), layout="constrained")
+    plotting.plot_pit(posterior, y, ax=pit_ax)
+    plotting.plot_coverage(posterior, y, ax=coverage_ax)
+    fig.suptitle("Calibration of the flow's posteriors on Minuet latents (held-out galaxies)")
+    return fig
+
+
+def _predicted_vs_true(artifacts):
+    fig = plotting.plot_predicted_vs_true(artifacts["posteriors"]["minuet"],
+                                          artifacts["y_test"][list(TARGETS)])
+    fig.suptitle("Posterior medians vs truth, flow on Minuet latents (held-out galaxies; "
+                 "bars: 68% intervals)")
+    return fig
+
+
 def _roc(artifacts):
     import matplotlib.pyplot as plt
 
@@ -103,6 +123,8 @@ def write_figures(artifacts, out_dir):
             colour_label="redshift",
             title="Minuet latents coloured by redshift (held-out galaxies)")),
         ("4_posteriors", lambda: _posteriors(artifacts)),
+        ("4a_posterior_calibration", lambda: _calibration(artifacts)),
+        ("4a_predicted_vs_true", lambda: _predicted_vs_true(artifacts)),
     ]
     if any(artifacts.get("roc", {}).values()):
         figures.append(("4b_probe_roc", lambda: _roc(artifacts)))

@@ -43,6 +43,8 @@ _FIGURE_TITLES = {
     "2_power_spectra": "Radial power spectra",
     "3_latents_by_redshift": "Minuet latents coloured by redshift (cf. Fig. 5)",
     "4_posteriors": "Physical posteriors for a few galaxies",
+    "4a_posterior_calibration": "Calibration of the posteriors: PIT histograms and coverage",
+    "4a_predicted_vs_true": "Posterior medians and 68% intervals vs the truth",
     "4b_probe_roc": "Galaxy Zoo probes: ROC curves",
     "5b_rotated_copies": "Rotated and mirrored copies, and their reconstructions",
     "6_latent_traversals": "Latent traversals",
