@@ -95,3 +95,22 @@ def latent_r2(est, X_train, X_test, truth_train, truth_test):
     Z_train, Z_test = est.transform(X_train), est.transform(X_test)
     return {k: float(LinearRegression().fit(Z_train, truth_train[k])
                      .score(Z_test, truth_test[k])) for k in truth_train}
+
+
+def simulation_encoders(n_train, vae_epochs, seed):
+    """The shipped Minuet (``sim-grz-72``), and PCA-5 and a VAE (``vae_epochs`` epochs)
+    fitted on ``make_galaxies(n_train, random_state=0)``, asinh-stretched as Minuet's weights
+    are: ``{"minuet": ..., "pca": ..., "vae": ...}``, each taking images in nanomaggies."""
+    from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, VAEEncoder, make_pipeline
+    from minuet_sk.datasets import make_galaxies
+
+    train = make_galaxies(n_train, random_state=0).images
+    minuet = MinuetEncoder.from_pretrained("sim-grz-72", device="cpu")
+    softening = minuet.stretch_.softening
+    return {
+        "minuet": minuet,
+        "pca": make_pipeline(AsinhStretch(softening=softening),
+                             EigengalaxyPCA(5, random_state=seed)).fit(train),
+        "vae": VAEEncoder(5, stretch=AsinhStretch(softening=softening), max_epochs=vae_epochs,
+                          device="cpu", random_state=seed).fit(train),
+    }

@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, VAEEncoder, make_pipeline
 from minuet_sk.datasets import make_galaxies
 
 from _common import record
+from _data import simulation_encoders
 
 PIXEL_SCALE = 0.262
 
@@ -88,7 +88,6 @@ def main():
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     rng = np.random.default_rng(args.seed)
-    train = make_galaxies(args.n_train, random_state=0).images
     test = make_galaxies(args.n_test, random_state=1)
     truth = test.truth
     mag = truth["mag_r"].to_numpy()
@@ -105,16 +104,7 @@ def main():
     hole_rows = np.arange(n + len(spoilt), n + 2 * len(spoilt))
     mags = np.r_[mag, mag[spoilt], mag[spoilt]]
 
-    minuet = MinuetEncoder.from_pretrained("sim-grz-72", device="cpu")
-    softening = minuet.stretch_.softening
-    models = {
-        "minuet": minuet,
-        "pca": make_pipeline(AsinhStretch(softening=softening), EigengalaxyPCA(
-            5, random_state=args.seed)).fit(train),
-        "vae": VAEEncoder(5, stretch=AsinhStretch(softening=softening),
-                          max_epochs=args.vae_epochs, device="cpu",
-                          random_state=args.seed).fit(train),
-    }
+    models = simulation_encoders(args.n_train, args.vae_epochs, args.seed)
     figures, seconds = {}, {}
     for name, model in models.items():
         t0 = time.perf_counter()

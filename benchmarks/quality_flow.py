@@ -5,7 +5,8 @@ the simulator is not installed): two feature sets, (a) true magnitudes + size + 
 (b) PCA-5 of the asinh-stretched images; a flow with default settings per feature set;
 training seconds, sigma_NMAD, outlier fraction, bias, CRPS, 68%/95% coverage, mean log
 density and the TARP p-value per property; k-nearest-neighbour and random-forest point
-estimates on the same split; and the time and memory of ``predict_dist`` for 1,000 draws of
+estimates on the same split; the redshift's sigma_NMAD, outlier fraction and bias of each
+model in quartiles of r magnitude and of true redshift (the photo-z convention); and the time and memory of ``predict_dist`` for 1,000 draws of
 each of 10,000 galaxies.
 
 Run from the repository root::
@@ -118,7 +119,7 @@ def evaluate_flow(X_train, X_test, y_train, y_test, seed):
             coverage_95=float(coverage_95[name]),
         )
     tarp = metrics.tarp_coverage(y_test, post.samples, random_state=seed)
-    return flow, {
+    return flow, post.median(), {
         "fit_seconds": fit_seconds,
         "epochs": flow.n_iter_,
         "best_epoch": flow.best_epoch_,
@@ -137,14 +138,41 @@ def baselines(X_train, X_test, y_train, y_test, seed):
             n_estimators=200, min_samples_leaf=3, n_jobs=2, random_state=seed
         ),
     }
-    out = {}
+    out, predictions = {}, {}
     for name, model in models.items():
         start = time.perf_counter()
         model.fit(X_train, y_train)
+        predictions[name] = model.predict(X_test)
         out[name] = {
             "fit_seconds": time.perf_counter() - start,
-            "per_target": point_metrics(y_test, model.predict(X_test)),
+            "per_target": point_metrics(y_test, predictions[name]),
         }
+    return out, predictions
+
+
+def binned_photoz(z_true, z_pred, mag_r, n_bins=4):
+    """Photo-z users' figures per bin: sigma_NMAD, outlier fraction (|dz| / (1 + z) > 0.15)
+    and bias of each model's redshift, in quantile bins of r magnitude and of true redshift.
+
+    ``z_pred``: ``{model: (n,) redshifts}``. Returns ``{"r_mag": [...], "redshift": [...]}``,
+    one dict per bin: ``low``, ``high``, ``n`` and per model its three figures.
+    """
+    out = {}
+    for by, values in (("r_mag", mag_r), ("redshift", z_true)):
+        edges = np.quantile(values, np.linspace(0, 1, n_bins + 1))
+        which = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, n_bins - 1)
+        rows = []
+        for b in range(n_bins):
+            pick = which == b
+            row = {"low": float(edges[b]), "high": float(edges[b + 1]), "n": int(pick.sum())}
+            for model, pred in z_pred.items():
+                row[model] = {
+                    "sigma_nmad": float(metrics.sigma_nmad(z_true[pick], pred[pick])),
+                    "outlier_fraction": float(metrics.outlier_fraction(z_true[pick], pred[pick])),
+                    "bias": float(metrics.bias(z_true[pick], pred[pick])),
+                }
+            rows.append(row)
+        out[by] = rows
     return out
 
 
@@ -212,6 +240,17 @@ def markdown(report):
                     f"{t['outlier_fraction']:.3f} | {t['bias']:+.4f} | {crps} | {c68} | {c95} |"
                 )
         lines.append("")
+        for by, rows in res.get("binned_redshift", {}).items():
+            models = [k for k in rows[0] if k not in ("low", "high", "n")]
+            lines += [f"Redshift by {by} bin (sigma_NMAD / outliers / bias):", "",
+                      f"| {by} | n | " + " | ".join(models) + " |",
+                      "|---|---|" + "---|" * len(models)]
+            for row in rows:
+                cells = [f"{row[m]['sigma_nmad']:.3f} / {row[m]['outlier_fraction']:.3f} / "
+                         f"{row[m]['bias']:+.3f}" for m in models]
+                lines.append(f"| {row['low']:.2f}-{row['high']:.2f} | {row['n']} | "
+                             + " | ".join(cells) + " |")
+            lines.append("")
     tp = report["throughput"]
     lines += [
         "## predict_dist throughput",
@@ -264,10 +303,17 @@ def main():
             pca = PCA(n_components=5, random_state=args.seed).fit(X_train)
             X_train, X_test, name = pca.transform(X_train), pca.transform(X_test), "pca5"
         y_train, y_test = y[index_train], y[index_test]
-        flows[name], flow_result = evaluate_flow(X_train, X_test, y_train, y_test, args.seed)
+        flows[name], median, flow_result = evaluate_flow(X_train, X_test, y_train, y_test,
+                                                          args.seed)
+        scores, predictions = baselines(X_train, X_test, y_train, y_test, args.seed)
+        z_pred = {"flow (median)": median[:, 0],
+                  **{model: pred[:, 0] for model, pred in predictions.items()}}
         report["feature_sets"][name] = {
             "flow": flow_result,
-            "baselines": baselines(X_train, X_test, y_train, y_test, args.seed),
+            "baselines": scores,
+            # r magnitude: column 1 of the photometry features
+            "binned_redshift": binned_photoz(
+                y_test[:, 0], z_pred, features["photometry"][index_test][:, 1]),
         }
         print(name, json.dumps(flow_result["per_target"]))
     X_phot = features["photometry"][index_test]

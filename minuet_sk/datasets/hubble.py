@@ -90,7 +90,9 @@ def load_hubble_deep_field(
         ``segmentation`` (872, 1000) int label image; ``bands`` ``("R", "G", "B")``;
         ``pixel_scale`` None. With ``as_survey``: ``images`` in nanomaggies, ``bands``
         ``("g", "r", "z")``, ``pixel_scale`` 0.262, ``data`` adds ``mag_r`` (the magnitude
-        each galaxy was scaled to), and ``conditions`` holds each galaxy's seeing, PSF and
+        each galaxy was scaled to) and ``blank_fraction`` (the share of the stamp beyond the
+        picture or in its blank border, rendered as empty sky: select stamps without it),
+        and ``conditions`` holds each galaxy's seeing, PSF and
         noise (as :func:`~minuet_sk.datasets.make_galaxies`' truth does).
 
     Raises
@@ -149,8 +151,8 @@ def load_hubble_deep_field(
     if as_survey is None:
         return found
     green = np.asarray(SourceCatalog(rgb[1] - sky[1], segmentation).segment_flux)
-    return _as_survey(found, rgb - sky[:, None, None], centroids, green, as_survey,
-                      source_pixel_scale, mag_range, random_state)
+    return _as_survey(found, rgb, sky, centroids, green, as_survey, source_pixel_scale,
+                      mag_range, random_state)
 
 
 def _cutouts(source, centroids, size):
@@ -164,7 +166,7 @@ def _cutouts(source, centroids, size):
     return images
 
 
-def _as_survey(found, source, centroids, green, survey, source_pixel_scale, mag_range,
+def _as_survey(found, rgb, sky, centroids, green, survey, source_pixel_scale, mag_range,
                random_state):
     """``found`` with its galaxies rendered as ``survey`` sees them (see
     :func:`load_hubble_deep_field`)."""
@@ -182,13 +184,16 @@ def _as_survey(found, source, centroids, green, survey, source_pixel_scale, mag_
     size = found.images.shape[-1]
     # the sharp stamp covers the survey's, with a pixel to spare each side
     side = int(np.ceil(size * SURVEYS[survey]["pixel_scale"] / source_pixel_scale)) + 2
-    sharp = _cutouts(source, centroids, side)[:, ::-1]  # red, green, blue -> z, r, g
+    raw = _cutouts(rgb, centroids, side)
+    # pixels beyond the picture, or in its blank (0 in every channel) border
+    blank = (np.isnan(raw) | (raw == 0)).all(axis=1).mean(axis=(1, 2))
+    sharp = (raw - sky[:, None, None])[:, ::-1]  # red, green, blue -> z, r, g
     rng = check_random_state(random_state)
     mag_r = rng.uniform(low, high, len(centroids))
     green = np.where(green > 0, green, np.asarray(found.data["flux"]) / 3)  # rare: no green
     flux_scale = 10 ** (-0.4 * (mag_r - 22.5)) / np.maximum(green, 1e-6)
     seen = observe_as_survey(sharp, source_pixel_scale, survey=survey, flux_scale=flux_scale,
                              image_size=size, random_state=rng)
-    data = found.data.assign(mag_r=mag_r)
+    data = found.data.assign(mag_r=mag_r, blank_fraction=blank)
     return Bunch(images=seen.images, data=data, segmentation=found.segmentation,
                  bands=seen.bands, pixel_scale=seen.pixel_scale, conditions=seen.conditions)

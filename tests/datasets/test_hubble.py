@@ -92,6 +92,7 @@ class TestAsSurvey:
         assert seen.bands == ("g", "r", "z") and seen.pixel_scale == 0.262
         assert np.isfinite(seen.images).all()
         assert seen.data["mag_r"].between(16, 19).all()
+        assert seen.data["blank_fraction"].between(0, 1).all()
         # each galaxy's r flux (a 4-arcsec aperture) is about what its magnitude says;
         # neighbours, the noise and the flux beyond the aperture make up the rest
         yy, xx = np.mgrid[:SIZE, :SIZE] - (SIZE - 1) / 2

@@ -1,0 +1,130 @@
+"""Do encoders trained on simulated galaxies organise real galaxies seen as DECaLS sees them?
+
+The real galaxies: the Hubble eXtreme Deep Field cutouts of scikit-image rendered as DECaLS
+would see them (``load_hubble_deep_field(image_size=72, as_survey="decals")``: the
+simulator's seeing, pixels and sky noise; approximate pixel scale and band mapping, each
+galaxy scaled to r = 16-19), of ``--min-area`` XDF pixels or more, without the ones whose
+stamp reaches beyond the picture or into its blank border. The encoders:
+the shipped Minuet weights ``sim-grz-72``, and PCA-5 and a VAE fitted on ``--n-train``
+simulated galaxies (``make_galaxies(n, random_state=0)``, asinh-stretched as Minuet's
+weights are). For each, on the real galaxies:
+
+- rotation shift: the median latent shift under 90-degree rotations and mirror images, in
+  median nearest-neighbour distances (the harness's orientation question);
+- neighbour agreement: the Spearman correlation between a galaxy's size, colour and
+  concentration (``metrics.central_source_morphology`` of the rendered image) and the mean
+  over its 5 nearest neighbours in latent space (0 for random neighbours);
+- a picture: six galaxies and their five nearest neighbours for each encoder
+  (``results/quality_transfer/neighbours.png``).
+
+Issue 26's targets: rotation shift < 1; neighbours' size and colour Spearman >= 0.6. Run::
+
+    python benchmarks/quality_transfer.py       # a few minutes on 2 cores
+"""
+
+import argparse
+import time
+
+import matplotlib
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from minuet_sk import metrics
+from minuet_sk.datasets import load_hubble_deep_field
+from minuet_sk.evaluation import questions
+from minuet_sk.neighbors import latent_neighbors
+
+from _common import record, results_dir
+from _data import simulation_encoders
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+K = 5
+PROPERTIES = {"size": "log_half_light_radius", "colour": "colour",
+              "concentration": "concentration"}
+
+
+def neighbour_agreement(Z, measured):
+    """Spearman between each property and its mean over the K nearest latent neighbours."""
+    index = latent_neighbors(Z, k=K)[1]
+    out = {}
+    for name, column in PROPERTIES.items():
+        values = measured[column].to_numpy()
+        mean = np.nanmean(values[index], axis=1)
+        ok = np.isfinite(values) & np.isfinite(mean)
+        out[name] = round(float(spearmanr(values[ok], mean[ok]).statistic), 3)
+    return out, index
+
+
+def neighbour_figure(images, neighbours, path, n_show=6):
+    from minuet_sk._plot_images import rgb_composite
+
+    names = list(neighbours)
+    fig, axes = plt.subplots(n_show * len(names), K + 1,
+                             figsize=(1.3 * (K + 1), 1.3 * n_show * len(names)))
+    reference = images[:n_show]
+    for e, name in enumerate(names):
+        for r in range(n_show):
+            row = axes[e * n_show + r]
+            picks = [r, *neighbours[name][r][:K]]
+            for ax, i in zip(row, picks):
+                ax.imshow(rgb_composite(images[i][None], reference=reference)[0])
+                ax.set_xticks([])
+                ax.set_yticks([])
+            row[0].set_ylabel(name if r == 0 else "", fontsize=9)
+    fig.suptitle("XDF galaxies as DECaLS sees them (first column) and their 5 nearest "
+                 "neighbours", fontsize=9)
+    fig.savefig(path, dpi=70, bbox_inches="tight")
+    plt.close(fig)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-train", type=int, default=3000)
+    parser.add_argument("--min-area", type=int, default=60,
+                        help="least XDF pixels of a source (its detection segment)")
+    parser.add_argument("--vae-epochs", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    hdf = load_hubble_deep_field(image_size=72, min_area=args.min_area, as_survey="decals",
+                                 random_state=args.seed)
+    whole = (hdf.data["blank_fraction"] == 0).to_numpy() & ~hdf.data["touches_edge"].to_numpy()
+    X = hdf.images[whole]
+    measured = metrics.central_source_morphology(X)
+    encoders = simulation_encoders(args.n_train, args.vae_epochs, args.seed)
+    figures, neighbours = {}, {}
+    for name, encoder in encoders.items():
+        Z = encoder.transform(X)
+        agreement, neighbours[name] = neighbour_agreement(Z, measured)
+        shift = questions.orientation(encoder, X, Z)
+        figures[name] = {"rotation_shift": round(shift["mean"], 3),
+                         "neighbour_spearman": agreement}
+    figures["n_galaxies"] = len(X)
+    figures["seconds"] = round(time.perf_counter() - start, 1)
+    neighbour_figure(X, neighbours, results_dir("quality_transfer") / "neighbours.png")
+    rows = ["| encoder | rotation shift | neighbours' size | colour | concentration |",
+            "|---|---|---|---|---|"]
+    for name in encoders:
+        f = figures[name]
+        rows.append(f"| {name} | {f['rotation_shift']:.2f} | "
+                    + " | ".join(f"{f['neighbour_spearman'][p]:.2f}" for p in PROPERTIES)
+                    + " |")
+    markdown = (f"{len(X)} XDF galaxies rendered as DECaLS sees them\n\n" + "\n".join(rows)
+                + "\n\n![neighbours](neighbours.png)\n")
+    print(markdown)
+    headline = "; ".join(
+        f"{name}: rotation {figures[name]['rotation_shift']:.2f}, neighbours' size/colour "
+        f"{figures[name]['neighbour_spearman']['size']:.2f}/"
+        f"{figures[name]['neighbour_spearman']['colour']:.2f}" for name in encoders)
+    record("quality_transfer", figures=figures, headline=headline, seed=args.seed,
+           settings=vars(args), markdown=markdown,
+           target="issue 26: rotation shift < 1; neighbours' size and colour Spearman >= 0.6")
+
+
+if __name__ == "__main__":
+    main()
