@@ -269,15 +269,16 @@ def test_no_validation_rows_trains_every_epoch():
     assert len(flow.history_) == 3 and all(h["valid_loss"] is None for h in flow.history_)
 
 
-class TestTargetBounds:
-    @pytest.fixture(scope="class")
-    def near_zero(self):
-        """Redshift-like targets piled up against 0: an unbounded flow spills below it."""
-        rng = np.random.default_rng(0)
-        X = rng.uniform(0, 1, (600, 1))
-        z = rng.exponential(0.05 + 0.2 * X[:, 0])
-        return X, pd.DataFrame({"redshift": z, "mass": 10 + X[:, 0] + 0.1 * rng.normal(size=600)})
+@pytest.fixture(scope="module")
+def near_zero():
+    """Redshift-like targets piled up against 0: an unbounded flow spills below it."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, (600, 1))
+    z = rng.exponential(0.05 + 0.2 * X[:, 0])
+    return X, pd.DataFrame({"redshift": z, "mass": 10 + X[:, 0] + 0.1 * rng.normal(size=600)})
 
+
+class TestTargetBounds:
     def test_no_draw_leaves_the_support(self, near_zero):
         X, y = near_zero
         params = {**TINY_FLOW, "max_epochs": 30, "lr": 1e-2, "n_samples": 200}
@@ -327,13 +328,14 @@ class TestTargetBounds:
         np.testing.assert_array_equal(loaded.sample(X[:4]), flow.sample(X[:4]))
 
 
-class TestCheckpoints:
-    @pytest.fixture(scope="class")
-    def data(self):
-        rng = np.random.default_rng(2)
-        X = rng.uniform(-1, 1, (300, 2))
-        return X, np.c_[X[:, 0] + 0.1 * rng.normal(size=300), X[:, 1] ** 2]
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-1, 1, (300, 2))
+    return X, np.c_[X[:, 0] + 0.1 * rng.normal(size=300), X[:, 1] ** 2]
 
+
+class TestCheckpoints:
     def test_a_stopped_fit_resumes_exactly(self, data, tmp_path):
         X, y = data
         params = {k: v for k, v in TINY_FLOW.items() if k != "max_epochs"}

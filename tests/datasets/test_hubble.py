@@ -79,12 +79,13 @@ class TestHubbleDeepField:
 
 
 
-class TestAsSurvey:
-    @pytest.fixture(scope="class")
-    def seen(self):
-        return load_hubble_deep_field(image_size=SIZE, min_area=400, as_survey="decals",
-                                      random_state=0)
+@pytest.fixture(scope="module")
+def seen():
+    return load_hubble_deep_field(image_size=SIZE, min_area=400, as_survey="decals",
+                                  random_state=0)
 
+
+class TestAsSurvey:
     def test_rendered_as_decals_sees_them(self, seen):
         sharp = load_hubble_deep_field(image_size=SIZE, min_area=400)
         n = len(sharp.data)
