@@ -330,7 +330,7 @@ class TestRecipeOptions:
             before = float(average.model.module.weight)
             average.update(layer)
             shares.append((float(average.model.module.weight) - before)
-                          / (float(layer.weight) - before))
+                          / (layer.weight.item() - before))
         n = np.arange(1, 101)  # (1 + n) / (10 + n) reaches the cap 0.9 at n = 80
         np.testing.assert_allclose(shares, 1 - np.minimum(0.9, (1 + n) / (10 + n)), rtol=1e-5)
         assert shares[0] > 0.8 and shares[-1] == pytest.approx(0.1, rel=1e-5)

@@ -167,7 +167,7 @@ class MovingAverage:
     >>> with torch.no_grad():
     ...     _ = layer.weight.fill_(average.model.module.weight.item() + 2.0)
     >>> average.update(layer)  # second update: decay (1 + 1) / (10 + 1), not 0.999
-    >>> round(float(average.model.module.weight - layer.weight), 4)
+    >>> round((average.model.module.weight - layer.weight).item(), 4)
     -0.3636
     """
 
