@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy.stats import median_abs_deviation
 
 from ._morphology import _central_catalog
 
@@ -16,9 +17,6 @@ __all__ = ["STATMORPH_COLUMNS", "statmorph_morphology"]
 #: The columns of :func:`statmorph_morphology`, from statmorph's ``SourceMorphology``.
 STATMORPH_COLUMNS = ("gini", "m20", "concentration", "asymmetry", "smoothness", "sersic_n",
                      "sersic_rhalf", "sersic_ellip", "flag", "flag_sersic")
-
-# 1.4826 = 1 / Phi^-1(3/4): the MAD of a Gaussian times this is its standard deviation.
-_NMAD_SCALE = 1.4826
 
 
 def _import_statmorph():
@@ -93,7 +91,7 @@ def statmorph_morphology(images, *, band=1, psf=None, threshold_sigma=1.5, min_p
             _, segment, others, subtracted = found
             data = subtracted[band]
             sky = data[~segment & ~others]
-            sigma = max(_NMAD_SCALE * float(np.median(np.abs(sky - np.median(sky)))), 1e-12)
+            sigma = max(float(median_abs_deviation(sky, scale="normal")), 1e-12)
             with warnings.catch_warnings():  # statmorph warns of every suspect measurement
                 warnings.simplefilter("ignore")
                 m = statmorph.SourceMorphology(

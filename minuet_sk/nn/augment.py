@@ -18,6 +18,14 @@ __all__ = ["canonical_orientation_matrices", "centre_window", "orient",
            "random_dihedral_matrices", "random_orientation_matrices"]
 
 
+def _turn_matrices(cos, sin, flip_x, flip_y=1.0):
+    """``(n, 2, 3)`` affine matrices (for :func:`orient`): mirror x by ``flip_x`` and y by
+    ``flip_y`` (each +-1), then rotate by the angle of ``cos`` and ``sin``."""
+    zero = torch.zeros_like(cos)
+    return torch.stack([torch.stack([cos * flip_x, -sin * flip_y, zero], -1),
+                        torch.stack([sin * flip_x, cos * flip_y, zero], -1)], 1)
+
+
 def random_orientation_matrices(n, generator=None, device=None):
     """``(n, 2, 3)`` affine matrices of uniform random angles and a mirror flip half the time.
 
@@ -30,10 +38,7 @@ def random_orientation_matrices(n, generator=None, device=None):
     """
     angle = 2 * math.pi * torch.rand(n, generator=generator, device=device)
     flip = 1.0 - 2.0 * (torch.rand(n, generator=generator, device=device) < 0.5).float()
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    zero = torch.zeros_like(angle)
-    return torch.stack([torch.stack([cos * flip, -sin, zero], -1),
-                        torch.stack([sin * flip, cos, zero], -1)], 1)
+    return _turn_matrices(torch.cos(angle), torch.sin(angle), flip)
 
 
 def random_dihedral_matrices(n, generator=None, device=None):
@@ -51,9 +56,7 @@ def random_dihedral_matrices(n, generator=None, device=None):
     flip = 1.0 - 2.0 * (torch.rand(n, generator=generator, device=device) < 0.5).float()
     cos = torch.tensor([1.0, 0.0, -1.0, 0.0], device=device)[quarter]
     sin = torch.tensor([0.0, 1.0, 0.0, -1.0], device=device)[quarter]
-    zero = torch.zeros_like(cos)
-    return torch.stack([torch.stack([cos * flip, -sin, zero], -1),
-                        torch.stack([sin * flip, cos, zero], -1)], 1)
+    return _turn_matrices(cos, sin, flip)
 
 
 def centre_window(height, width, fraction=0.125, device=None):
@@ -109,7 +112,7 @@ def canonical_orientation_matrices(x, weight):
     iyy = (light * dy * dy).sum((1, 2)) / total
     ixy = (light * dx * dy).sum((1, 2)) / total
     angle = 0.5 * torch.atan2(2 * ixy, ixx - iyy)
-    cos, sin, zero = torch.cos(angle), torch.sin(angle), torch.zeros_like(angle)
+    cos, sin = torch.cos(angle), torch.sin(angle)
     # offsets along the turned image's axes; mirror an axis where the light's third moment
     # along it is clearly negative (a symmetric profile's is 0 up to rounding: left alone)
     flips = []
@@ -118,9 +121,7 @@ def canonical_orientation_matrices(x, weight):
         skew = (light * along**3).sum((1, 2))
         scale = (light * along.abs() ** 3).sum((1, 2))
         flips.append(torch.where(skew < -1e-3 * scale, -1.0, 1.0).to(light.dtype))
-    fx, fy = flips
-    return torch.stack([torch.stack([cos * fx, -sin * fy, zero], -1),
-                        torch.stack([sin * fx, cos * fy, zero], -1)], 1).to(x.dtype)
+    return _turn_matrices(cos, sin, *flips).to(x.dtype)
 
 
 def orient(images, theta):
