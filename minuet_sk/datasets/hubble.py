@@ -112,6 +112,8 @@ def load_hubble_deep_field(
     """
     if not (isinstance(image_size, (int, np.integer)) and image_size > 0):
         raise ValueError(f"image_size must be a positive integer; got {image_size!r}.")
+    if as_survey is not None:  # before the detection, which takes seconds
+        _check_rendering(as_survey, source_pixel_scale, mag_range)
     from skimage import data as skimage_data  # imported when used: it is slow to import
 
     rgb = np.moveaxis(skimage_data.hubble_deep_field().astype(np.float32), -1, 0)  # (3, H, W)
@@ -155,6 +157,19 @@ def load_hubble_deep_field(
                       mag_range, random_state)
 
 
+def _check_rendering(survey, source_pixel_scale, mag_range):
+    from .survey import _survey_settings
+
+    _survey_settings(survey)
+    if not (np.isscalar(source_pixel_scale) and source_pixel_scale > 0):
+        raise ValueError(
+            f"source_pixel_scale must be a positive number; got {source_pixel_scale!r}."
+        )
+    low, high = mag_range
+    if not low <= high:
+        raise ValueError(f"mag_range must be (low, high); got {mag_range!r}.")
+
+
 def _cutouts(source, centroids, size):
     """``(n, C, size, size)`` float32 cutouts of ``source`` centred on ``centroids`` (x, y;
     nearest pixel), NaN beyond its edges."""
@@ -170,26 +185,17 @@ def _as_survey(found, rgb, sky, centroids, green, survey, source_pixel_scale, ma
                random_state):
     """``found`` with its galaxies rendered as ``survey`` sees them (see
     :func:`load_hubble_deep_field`)."""
-    from .survey import SURVEYS, observe_as_survey
+    from .survey import _survey_settings, observe_as_survey
 
-    if survey not in SURVEYS:
-        raise ValueError(f"Unknown survey {survey!r}; choose from {sorted(SURVEYS)}.")
-    if not (np.isscalar(source_pixel_scale) and source_pixel_scale > 0):
-        raise ValueError(
-            f"source_pixel_scale must be a positive number; got {source_pixel_scale!r}."
-        )
-    low, high = mag_range
-    if not low <= high:
-        raise ValueError(f"mag_range must be (low, high); got {mag_range!r}.")
     size = found.images.shape[-1]
     # the sharp stamp covers the survey's, with a pixel to spare each side
-    side = int(np.ceil(size * SURVEYS[survey]["pixel_scale"] / source_pixel_scale)) + 2
+    side = int(np.ceil(size * _survey_settings(survey)["pixel_scale"] / source_pixel_scale)) + 2
     raw = _cutouts(rgb, centroids, side)
     # pixels beyond the picture, or in its blank (0 in every channel) border
     blank = (np.isnan(raw) | (raw == 0)).all(axis=1).mean(axis=(1, 2))
     sharp = (raw - sky[:, None, None])[:, ::-1]  # red, green, blue -> z, r, g
     rng = check_random_state(random_state)
-    mag_r = rng.uniform(low, high, len(centroids))
+    mag_r = rng.uniform(*mag_range, len(centroids))
     green = np.where(green > 0, green, np.asarray(found.data["flux"]) / 3)  # rare: no green
     flux_scale = 10 ** (-0.4 * (mag_r - 22.5)) / np.maximum(green, 1e-6)
     seen = observe_as_survey(sharp, source_pixel_scale, survey=survey, flux_scale=flux_scale,

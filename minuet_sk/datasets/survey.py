@@ -28,13 +28,18 @@ __all__ = ["SURVEYS", "observe_as_survey"]
 SURVEYS = {"decals": {"bands": "grz", "pixel_scale": 0.262}}
 
 
+def _survey_settings(survey):
+    """The :data:`SURVEYS` entry of ``survey``; a clear error for an unknown one."""
+    if survey not in SURVEYS:
+        raise ValueError(f"Unknown survey {survey!r}; choose from {sorted(SURVEYS)}.")
+    return SURVEYS[survey]
+
+
 def _check(images, pixel_scale, survey, image_size, source_psf_fwhm):
     images = np.asarray(images, dtype=np.float64)
     if images.ndim != 4:
         raise ValueError(f"images must have shape (n, C, H, W); got {images.shape}.")
-    if survey not in SURVEYS:
-        raise ValueError(f"Unknown survey {survey!r}; choose from {sorted(SURVEYS)}.")
-    bands = SURVEYS[survey]["bands"]
+    bands = _survey_settings(survey)["bands"]
     if images.shape[1] != len(bands):
         raise ValueError(
             f"{survey} has {len(bands)} bands ({bands}); the images have {images.shape[1]} "
