@@ -50,6 +50,11 @@ def check_bounds(target_bounds, names):
     return low, high
 
 
+def _bounded(low, high):
+    """Whether any target has a bound (else every transform is the identity)."""
+    return bool(np.isfinite(low).any() or np.isfinite(high).any())
+
+
 def _softplus(u):
     return np.logaddexp(0.0, u)
 
@@ -57,8 +62,10 @@ def _softplus(u):
 def to_unbounded(y, low, high):
     """``u`` of shape ``(n, k)`` with ``from_unbounded(u) == y``; NaN where ``y`` lies on or
     outside a bound."""
-    y = np.asarray(y, dtype=np.float64)
-    u = y.copy()
+    y = np.array(y, dtype=np.float64)  # a copy: callers may write into it
+    if not _bounded(low, high):
+        return y
+    u = y
     inside = (y > low) & (y < high)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         below, above = np.isfinite(low), np.isfinite(high)
@@ -74,6 +81,8 @@ def to_unbounded(y, low, high):
 
 def from_unbounded(u, low, high):
     """``y`` inside ``(low, high)`` from unbounded ``u`` (either shape ``(..., k)``)."""
+    if not _bounded(low, high):  # the draws of a flow without bounds, as they are
+        return u
     u = np.asarray(u, dtype=np.float64)
     below, above = np.isfinite(low), np.isfinite(high)
     span = np.where(below & above, high - low, 1.0)
@@ -87,6 +96,8 @@ def from_unbounded(u, low, high):
 def log_abs_det(u, low, high):
     """``log |dy/du|`` summed over the targets (last axis) of ``u``."""
     u = np.asarray(u, dtype=np.float64)
+    if not _bounded(low, high):
+        return np.zeros(u.shape[:-1])
     below, above = np.isfinite(low), np.isfinite(high)
     span = np.where(below & above, high - low, 1.0)
     log_sigmoid = -_softplus(-u)  # log sigmoid(u)
