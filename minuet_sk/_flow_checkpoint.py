@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._persistence import atomic_write_bytes, json_params
+from ._persistence import atomic_write_bytes, check_resumable, json_params
 
 __all__ = ["FLOW_CHECKPOINT_NAME", "FlowCheckpoint"]
 
@@ -38,13 +38,7 @@ class FlowCheckpoint:
             return None
         state = torch.load(self.path, map_location="cpu", weights_only=True)
         saved = json.loads(state.pop("config"))
-        changed = sorted(k for k in set(self.params) | set(saved["params"])
-                         if self.params.get(k) != saved["params"].get(k))
-        if changed:
-            raise ValueError(
-                f"{self.path} holds a fit with other values of {changed}; use another "
-                "checkpoint_dir or delete it to start afresh."
-            )
+        check_resumable(self.path, self.params, saved["params"], _RESUMABLE)
         if len(saved["data"]) != len(self.data) or not np.allclose(saved["data"], self.data):
             raise ValueError(
                 f"{self.path} holds a fit on other data (other features, targets or rows); "

@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 __all__ = [
     "SavedModelMixin",
     "atomic_write_bytes",
+    "check_resumable",
     "check_saved_class",
     "estimator_config",
     "estimator_from_params",
@@ -207,6 +208,23 @@ def saved_class(name, path="a saved config"):
 def _nested_estimator(spec):
     """The estimator that :func:`json_params` stored as ``{"__estimator__": name, ...}``."""
     return estimator_from_params(saved_class(spec[_NESTED_KEY]), spec["params"])
+
+
+def check_resumable(path, mine, saved, resumable):
+    """Refuse to resume the checkpoint at ``path`` when a parameter other than those in
+    ``resumable`` differs between ``mine`` and ``saved`` (JSON parameter dicts).
+
+    Examples
+    --------
+    >>> check_resumable("ckpt", {"lr": 0.1, "max_epochs": 9}, {"lr": 0.1, "max_epochs": 3},
+    ...                 {"max_epochs"})
+    """
+    changed = sorted(k for k in mine if k not in resumable and mine[k] != saved.get(k))
+    if changed:
+        raise ValueError(
+            f"{path} holds a fit with other values of {changed}; use another checkpoint_dir "
+            "or delete it to start afresh."
+        )
 
 
 def estimator_config(estimator, fitted):

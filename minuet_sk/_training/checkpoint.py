@@ -15,7 +15,13 @@ import torch
 from skorch.callbacks import Callback
 from skorch.history import History
 
-from .._persistence import atomic_write_bytes, check_saved_class, estimator_config, json_params
+from .._persistence import (
+    atomic_write_bytes,
+    check_resumable,
+    check_saved_class,
+    estimator_config,
+    json_params,
+)
 from .net import MovingAverage, epoch_records
 
 __all__ = ["CHECKPOINT_NAME", "RESUMABLE_PARAMS", "EpochCheckpoint", "resume",
@@ -72,15 +78,8 @@ def resume(estimator, shape):
     state = torch.load(path, map_location="cpu", weights_only=True)
     config = json.loads(state["config"])
     check_saved_class(config, type(estimator), path)
-    mine = json_params(estimator)
-    changed = sorted(
-        k for k in mine if k not in RESUMABLE_PARAMS and mine[k] != config["params"].get(k)
-    )
-    if changed:
-        raise ValueError(
-            f"checkpoint_dir={estimator.checkpoint_dir!s} holds a fit with other values of "
-            f"{changed}; use another checkpoint_dir or delete it to start afresh."
-        )
+    check_resumable(f"checkpoint_dir={estimator.checkpoint_dir!s}", json_params(estimator),
+                    config["params"], RESUMABLE_PARAMS)
     fitted = config["fitted"]
     if tuple(fitted["image_shape_"]) != tuple(shape):
         raise ValueError(
