@@ -19,6 +19,11 @@ def _subplots(fig, n_rows, n_cols, size):
     return fig, fig.subplots(n_rows, n_cols, squeeze=False)
 
 
+def _one_axes(ax, size):
+    """``ax``, or the Axes of a new figure of ``size`` inches."""
+    return _subplots(None, 1, 1, size)[1][0, 0] if ax is None else ax
+
+
 def rgb_composite(images, *, percentile=99.5, reference=None):
     """Display RGB of grz images: z -> red, r -> green, g -> blue, one shared scale.
 

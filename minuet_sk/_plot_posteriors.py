@@ -9,16 +9,9 @@ import operator
 import numpy as np
 
 from . import metrics
-from ._plot_images import _pyplot, _subplots
+from ._plot_images import _one_axes, _pyplot, _subplots
 
 __all__ = ["plot_coverage", "plot_pit", "plot_posterior_corner", "plot_predicted_vs_true"]
-
-
-def _one_axes(ax, size=(3.6, 3.0)):
-    if ax is None:
-        _, axes = _subplots(None, 1, 1, size)
-        ax = axes[0, 0]
-    return ax
 
 
 def plot_pit(posterior, y, *, bins=20, ax=None):
@@ -60,7 +53,7 @@ def plot_pit(posterior, y, *, bins=20, ax=None):
     if bins < 1:
         raise ValueError(f"bins must be a positive integer; got {bins}.")
     pit = posterior.pit(y)
-    ax = _one_axes(ax)
+    ax = _one_axes(ax, (3.6, 3.0))
     # Counts of a flat histogram are Binomial(n, 1/bins): in density units their standard
     # deviation is sqrt((bins - 1) / n).
     scatter = 2 * np.sqrt((bins - 1) / len(pit))
@@ -118,7 +111,7 @@ def plot_coverage(posterior, y, *, levels=None, ax=None):
     levels = np.atleast_1d(levels)
     truth = posterior._truth(y)
     coverage = np.array([posterior.coverage(truth, level).to_numpy() for level in levels])
-    ax = _one_axes(ax)
+    ax = _one_axes(ax, (3.6, 3.0))
     grid = np.linspace(0, 1, 101)
     scatter = 2 * np.sqrt(grid * (1 - grid) / len(truth))
     ax.fill_between(grid, grid - scatter, grid + scatter, color="0.85", lw=0,

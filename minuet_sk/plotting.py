@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from ._plot_images import (
+    _one_axes,
     _subplots,
     plot_image_grid,
     plot_neighbours,
@@ -329,9 +330,7 @@ def plot_roc(curves, *, ax=None, title=None):
     >>> fig.axes[0].get_legend().get_texts()[0].get_text()
     'chance 0.50'
     """
-    if ax is None:
-        _, axes = _subplots(None, 1, 1, (2.8, 2.8))
-        ax = axes[0, 0]
+    ax = _one_axes(ax, (2.8, 2.8))
     for name, (fpr, tpr, auc) in curves.items():
         ax.plot(fpr, tpr, label=f"{name} {auc:.2f}")
     ax.plot([0, 1], [0, 1], color="0.7", lw=0.8)

@@ -187,9 +187,13 @@ class PropertyPosterior:
             )
         return y
 
+    def _targets(self):
+        """The target names as the column (or Series) index of the labelled scores."""
+        return pd.Index(self.names, name="target")
+
     def _per_galaxy(self, values):
         """Scores of shape (n, k) labelled: galaxies (``index``) by targets (``names``)."""
-        return pd.DataFrame(values, index=self.index, columns=pd.Index(self.names, name="target"))
+        return pd.DataFrame(values, index=self.index, columns=self._targets())
 
     def log_prob(self, y):
         """Exact log density of ``y`` (n, k) under each galaxy's posterior, shape (n,)."""
@@ -282,7 +286,7 @@ class PropertyPosterior:
         """
         covered = np.atleast_1d(metrics.interval_coverage(self._truth(y), self.samples, level))
         return pd.Series(
-            covered, index=pd.Index(self.names, name="target"), name=f"coverage_{level:g}"
+            covered, index=self._targets(), name=f"coverage_{level:g}"
         )
 
     def to_frame(self):
