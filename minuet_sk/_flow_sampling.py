@@ -51,7 +51,10 @@ class FlowSamplingMixin:
         mean = torch.as_tensor(self.y_mean_, dtype=torch.float32, device=self.device_)
         log_jacobian = float(np.log(self.y_scale_).sum())
         self.flow_.eval()
-        for start, stop in iter_batches(X, max(1, ROWS_PER_BATCH // n_samples)):
+        # about 2**13 draws per thread: each elementwise op of a batch then spans every
+        # thread (torch splits an op into chunks of 2**15 elements), yet stays in cache
+        draws_per_batch = ROWS_PER_BATCH * max(1, torch.get_num_threads())
+        for start, stop in iter_batches(X, max(1, draws_per_batch // n_samples)):
             context = self._standardise_x(X[start:stop]).to(self.device_)
             noise = torch.from_numpy(self._noise(X[start:stop], n_samples, random_state))
             out = flow_sample(

@@ -83,13 +83,15 @@ def from_unbounded(u, low, high):
     """``y`` inside ``(low, high)`` from unbounded ``u`` (either shape ``(..., k)``)."""
     if not _bounded(low, high):  # the draws of a flow without bounds, as they are
         return u
-    u = np.asarray(u, dtype=np.float64)
-    below, above = np.isfinite(low), np.isfinite(high)
-    span = np.where(below & above, high - low, 1.0)
+    y = np.array(u, dtype=np.float64)
     with np.errstate(over="ignore"):
-        y = np.where(below & ~above, low + _softplus(u), u)
-        y = np.where(above & ~below, high - _softplus(-u), y)
-        y = np.where(below & above, low + span / (1.0 + np.exp(-u)), y)
+        for j in np.flatnonzero(np.isfinite(low) | np.isfinite(high)):  # bounded targets only
+            if np.isfinite(low[j]) and np.isfinite(high[j]):
+                y[..., j] = low[j] + (high[j] - low[j]) / (1.0 + np.exp(-y[..., j]))
+            elif np.isfinite(low[j]):
+                y[..., j] = low[j] + _softplus(y[..., j])
+            else:
+                y[..., j] = high[j] - _softplus(-y[..., j])
     return y
 
 

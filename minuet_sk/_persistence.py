@@ -328,7 +328,9 @@ def estimator_from_params(cls, params):
     (3, 8, 8)
     """
     defaults = inspect.signature(cls.__init__).parameters
-    params = dict(params)
+    # a parameter added after a model was saved takes the value that reproduces the model
+    # as saved (``_SAVED_BEFORE``), which is not always today's default
+    params = {**getattr(cls, "_SAVED_BEFORE", {}), **params}
     for key, value in params.items():
         if isinstance(value, list) and isinstance(defaults[key].default, tuple):
             params[key] = tuple(value)

@@ -1,0 +1,145 @@
+"""The forward rational-quadratic spline of nflows, laid out for many draws at once.
+
+nflows' :func:`~nflows.transforms.splines.rational_quadratic_spline` keeps each element's
+``K`` bin parameters on the last axis, where softmax, cumulative sums and comparisons over
+``K = 8`` values run one short row at a time (on a CPU, its softmax alone took 57% of a
+sampling pass). Here the parameters are transposed once to ``(3K - 1, N)``, so every
+reduction over bins runs along contiguous rows of ``N`` elements, and only the two knots
+and derivatives around each element's bin are gathered (the softplus of the derivatives
+runs on those two, not on all ``K + 1``). The arithmetic is nflows' own, in the same order,
+so the results agree with it to float32 rounding (checked in the tests).
+
+References
+----------
+C. Durkan, A. Bekasov, I. Murray & G. Papamakarios, "Neural Spline Flows", NeurIPS 2019,
+arXiv:1906.04032 (the spline, eqs. 4-5 and its derivative).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["rq_spline_forward", "spline_layer_forward"]
+
+_BLOCK = 64
+
+
+def _knots(unnormalized, low, high, min_size):
+    """Knot positions ``(K + 1, N)`` from unnormalised bin sizes ``(K, N)`` (nflows' rule)."""
+    n_bins = unnormalized.shape[0]
+    sizes = torch.softmax(unnormalized, dim=0)
+    sizes = min_size + (1 - min_size * n_bins) * sizes
+    knots = F.pad((high - low) * torch.cumsum(sizes, dim=0) + low, (0, 0, 1, 0), value=low)
+    knots[-1] = high
+    return knots
+
+
+def rq_spline_forward(x, params, *, tail_bound, min_bin_width, min_bin_height,
+                      min_derivative):
+    """Monotone rational-quadratic spline on ``[-tail_bound, tail_bound]``, identity outside.
+
+    The forward map of nflows' spline transforms with ``tails="linear"``, for one set of
+    spline parameters per element of ``x``, with the parameters' axis first.
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (n,)
+    params : torch.Tensor of shape (3 * K - 1, n), contiguous
+        Per element (column): ``K`` unnormalised widths, ``K`` unnormalised heights and
+        ``K - 1`` unnormalised interior derivatives (nflows' order).
+    tail_bound : float
+    min_bin_width, min_bin_height, min_derivative : float
+        nflows' floors on the bin sizes and derivatives.
+
+    Returns
+    -------
+    y : torch.Tensor of shape (n,)
+    logabsdet : torch.Tensor of shape (n,)
+        ``log |dy/dx|`` of each element (0 in the identity tails).
+
+    Examples
+    --------
+    >>> import torch
+    >>> y, lad = rq_spline_forward(torch.tensor([-5.0, 0.0, 1.5]), torch.zeros(23, 3),
+    ...                            tail_bound=3.0, min_bin_width=1e-3, min_bin_height=1e-3,
+    ...                            min_derivative=1e-3)
+    >>> y.tolist(), lad[0].item()  # identity outside; equal bins keep the knots in place
+    ([-5.0, 0.0, 1.5], 0.0)
+    """
+    n_bins = (params.shape[0] + 1) // 3
+    inside = (x >= -tail_bound) & (x <= tail_bound)
+    xc = x.clamp(-tail_bound, tail_bound)
+    widths = _knots(params[:n_bins], -tail_bound, tail_bound, min_bin_width)
+    heights = _knots(params[n_bins : 2 * n_bins], -tail_bound, tail_bound, min_bin_height)
+    # the bin of each element: nflows counts knots <= x with the last knot nudged up by 1e-6,
+    # which for x in [left, right] is the count of interior knots <= x
+    index = (xc >= widths[1:n_bins]).sum(dim=0, keepdim=True)
+    after = index + 1
+    x0 = widths.gather(0, index)[0]
+    bin_width = widths.gather(0, after)[0] - x0
+    y0 = heights.gather(0, index)[0]
+    bin_height = heights.gather(0, after)[0] - y0
+    # boundary derivatives whose softplus plus min_derivative is 1 (nflows' linear tails)
+    edge = math.log(math.expm1(1 - min_derivative))
+    raw = F.pad(params[2 * n_bins :], (0, 0, 1, 1), value=edge)
+    d0 = min_derivative + F.softplus(raw.gather(0, index)[0])
+    d1 = min_derivative + F.softplus(raw.gather(0, after)[0])
+
+    delta = bin_height / bin_width
+    theta = (xc - x0) / bin_width
+    theta_one_minus_theta = theta * (1 - theta)
+    numerator = bin_height * (delta * theta.pow(2) + d0 * theta_one_minus_theta)
+    denominator = delta + (d0 + d1 - 2 * delta) * theta_one_minus_theta
+    y = y0 + numerator / denominator
+    derivative_numerator = delta.pow(2) * (
+        d1 * theta.pow(2) + 2 * delta * theta_one_minus_theta + d0 * (1 - theta).pow(2)
+    )
+    logabsdet = torch.log(derivative_numerator) - 2 * torch.log(denominator)
+    return torch.where(inside, y, x), torch.where(inside, logabsdet, 0.0)
+
+
+def spline_layer_forward(x, hidden, weight, bias, **spline):
+    """A linear layer that makes each element's spline parameters, then the splines.
+
+    ``params = hidden @ weight.T + bias`` holds, per row, ``k`` blocks of ``3K - 1``
+    parameters (nflows' layout for its MADE and coupling conditioners). They are computed
+    directly with the parameters' axis first, ``weight @ hidden.T``, so no transposition is
+    needed, and each of the ``k`` columns of ``x`` is padded to whole SIMD blocks (torch's
+    vector kernels and their scalar loops for a last partial block may round ``exp`` and
+    ``log`` differently, and an element's result must not depend on where it falls in a
+    batch).
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (m, k)
+    hidden : torch.Tensor of shape (m, h)
+    weight : torch.Tensor of shape (k * (3K - 1), h)
+    bias : torch.Tensor of shape (k * (3K - 1),)
+    **spline
+        ``tail_bound``, ``min_bin_width``, ``min_bin_height``, ``min_derivative``.
+
+    Returns
+    -------
+    y : torch.Tensor of shape (m, k)
+    logabsdet : torch.Tensor of shape (m,)
+        Summed over the ``k`` columns.
+    """
+    m, k = x.shape
+    n_params = weight.shape[0] // k
+    padded = m + (-m % _BLOCK)
+    params = hidden.new_empty((n_params, k, padded))
+    params[..., m:] = 0.0
+    core = torch.mm(weight, hidden.T).view(k, n_params, m).transpose(0, 1)
+    bias = bias.view(k, n_params).T[..., None]
+    if torch.is_grad_enabled() and (core.requires_grad or bias.requires_grad):
+        params[..., :m] = core + bias  # (out= does not record gradients)
+    else:
+        torch.add(core, bias, out=params[..., :m])
+    columns = x.new_empty((k, padded))
+    columns[:, m:] = 0.0
+    columns[:, :m] = x.T
+    y, logabsdet = rq_spline_forward(columns.view(-1), params.view(n_params, -1), **spline)
+    return y.view(k, padded)[:, :m].T, logabsdet.view(k, padded)[:, :m].sum(0)
