@@ -37,7 +37,7 @@ from sklearn.preprocessing import StandardScaler
 
 from minuet_sk import FlowPropertyRegressor, metrics
 
-from _common import record
+from _common import command, machine, record
 
 TARGETS = ["redshift", "log_mstar", "log_sfr"]
 # |residual| above which a galaxy is an outlier: the photo-z convention 0.15 (1 + z) for
@@ -290,6 +290,8 @@ def main():
     )
     report = {
         "data": data_name,
+        "machine": "{platform}, {cpu_count} cores".format(**machine()),
+        "command": command(),
         "load_average_at_start": os.getloadavg(),
         "torch_threads": torch.get_num_threads(),
         "n_train": len(index_train),

@@ -98,7 +98,7 @@ def score(flow, X_test, y_test):
 
 def sampling_seconds(flow, X, n_galaxies, seed):
     """Seconds for 1,000 draws of each of n_galaxies distinct galaxies (best of three: on a
-    shared virtual machine single timings of the same call vary by up to 40%)."""
+    shared virtual machine single timings of the same call vary by up to a factor of two)."""
     rng = np.random.default_rng(seed)
     rows = X[rng.integers(0, len(X), n_galaxies)]
     rows = rows + 1e-6 * rng.standard_normal(rows.shape)
