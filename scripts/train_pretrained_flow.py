@@ -70,7 +70,9 @@ def main(argv=None):
     start = time.perf_counter()
     X, y = latents_and_targets(encoder, args.n, args.seed)
     data_s = time.perf_counter() - start
-    model = FlowPropertyRegressor(random_state=args.seed, device="cpu", verbose=1)
+    # redshift is bounded below: no posterior draw falls below 0
+    model = FlowPropertyRegressor(target_bounds={"redshift": (0, None)},
+                                  random_state=args.seed, device="cpu", verbose=1)
     fit_s = fit_and_ship(model, args.out, X, y)
     card = {
         "name": args.out.name,
