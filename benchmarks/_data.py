@@ -1,7 +1,9 @@
 """The galaxies benchmarks share, and the latent-quality measure several of them report.
 
 ``load_data``: the simulated 72x72 grz split of the Minuet quality questions (or the analytic
-stand-in), stretched as asked. ``latent_r2``: held-out linear R^2 from latents to each truth.
+stand-in), stretched as asked. ``photometry_features``: the flow questions' true-photometry
+features (magnitudes, colours, size) and ``stretched_pixels``: their asinh-stretched pixels
+for PCA. ``latent_r2``: held-out linear R^2 from latents to each truth.
 ``analytic_galaxies``: analytic grz galaxies for throughput and sanity benchmarks when the
 simulator is absent. Bulge (Sersic n=4) + disk (n=1) profiles of random half-light radius, B/T, axis ratio,
 position angle, r magnitude and colours, in nanomaggies on 0.262 arcsec pixels, blurred by
@@ -12,6 +14,20 @@ import numpy as np
 from sklearn.linear_model import LinearRegression
 
 PIXEL_SCALE = 0.262
+
+
+def photometry_features(truth):
+    """``(n, 6)``: g, r, z magnitudes, g-r, r-z and log10 half-light radius (arcsec) of a
+    ``make_galaxies`` truth table (r magnitude in column 1)."""
+    return np.c_[truth["mag_g"], truth["mag_r"], truth["mag_z"],
+                 truth["mag_g"] - truth["mag_r"], truth["mag_r"] - truth["mag_z"],
+                 np.log10(truth["half_light_radius_arcsec"])]
+
+
+def stretched_pixels(images):
+    """Flattened pixels after an asinh stretch softened near the sky noise (0.01
+    nanomaggies), the input of the flow questions' PCA-5."""
+    return np.arcsinh(np.asarray(images).reshape(len(images), -1) / 0.01)
 
 
 def _sersic(r_over_re, n):

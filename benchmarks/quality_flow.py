@@ -38,6 +38,7 @@ from sklearn.preprocessing import StandardScaler
 from minuet_sk import FlowPropertyRegressor, metrics
 
 from _common import command, machine, record
+from _data import photometry_features, stretched_pixels
 
 TARGETS = ["redshift", "log_mstar", "log_sfr"]
 # |residual| above which a galaxy is an outlier: the photo-z convention 0.15 (1 + z) for
@@ -52,21 +53,9 @@ def load_data(n, seed):
     except ImportError:
         return synthetic_stand_in(n, seed), "synthetic stand-in (make_galaxies not available)"
     galaxies = make_galaxies(n, random_state=seed, n_jobs=2)
-    truth = galaxies.truth
-    photometry = pd.DataFrame(
-        {
-            "mag_g": truth["mag_g"],
-            "mag_r": truth["mag_r"],
-            "mag_z": truth["mag_z"],
-            "g_r": truth["mag_g"] - truth["mag_r"],
-            "r_z": truth["mag_r"] - truth["mag_z"],
-            "log_size": np.log10(truth["half_light_radius_arcsec"]),
-        }
-    )
-    # asinh stretch with a softening near the sky noise (0.01 nanomaggies) before PCA
-    stretched = np.arcsinh(galaxies.data / 0.01)
     return (
-        {"photometry": photometry.to_numpy(), "images": stretched},
+        {"photometry": photometry_features(galaxies.truth),
+         "images": stretched_pixels(galaxies.data)},
         galaxies.target[TARGETS].to_numpy(),
     ), f"make_galaxies({n}, random_state={seed})"
 

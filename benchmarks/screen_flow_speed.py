@@ -33,6 +33,7 @@ from minuet_sk import FlowPropertyRegressor, MinuetEncoder, metrics
 from minuet_sk.datasets import make_galaxies
 
 from _common import record
+from _data import photometry_features, stretched_pixels
 
 TARGETS = ["redshift", "log_mstar", "log_sfr"]
 BOUNDS = {"redshift": (0, None)}
@@ -69,15 +70,11 @@ CONFIGS = {
 def feature_sets(n, seed):
     """Photometry, PCA-5 and Minuet latents of n simulated galaxies, and their targets."""
     data = make_galaxies(n, image_size=72, random_state=seed)
-    truth = data.truth
-    photometry = np.c_[truth["mag_g"], truth["mag_r"], truth["mag_z"],
-                       truth["mag_g"] - truth["mag_r"], truth["mag_r"] - truth["mag_z"],
-                       np.log10(truth["half_light_radius_arcsec"])]
-    stretched = np.arcsinh(data.images.reshape(n, -1) / 0.01)
     encoder = MinuetEncoder.from_pretrained("sim-grz-72", device="cpu")
-    latents = encoder.transform(data.images)
-    return ({"photometry": photometry, "pca5": stretched, "minuet": latents},
-            data.target[TARGETS].to_numpy(), truth["mag_r"].to_numpy())
+    return ({"photometry": photometry_features(data.truth),
+             "pca5": stretched_pixels(data.images),
+             "minuet": encoder.transform(data.images)},
+            data.target[TARGETS].to_numpy())
 
 
 def score(flow, X_test, y_test):
@@ -180,7 +177,7 @@ def main():
     if args.tiny:
         args.n, args.speed_galaxies, args.max_epochs = 300, 20, 3
     torch.set_num_threads(args.threads)
-    features, y, _ = feature_sets(args.n, args.seed)
+    features, y = feature_sets(args.n, args.seed)
     split = train_test_split(np.arange(len(y)), test_size=0.25, random_state=args.seed)
     names = [n for n in CONFIGS if not args.only or n in args.only]
     results = {}

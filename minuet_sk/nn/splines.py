@@ -126,6 +126,16 @@ def spline_layer_forward(x, hidden, weight, bias, **spline):
     y : torch.Tensor of shape (m, k)
     logabsdet : torch.Tensor of shape (m,)
         Summed over the ``k`` columns.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x, hidden = torch.randn(5, 2), torch.randn(5, 4)
+    >>> y, lad = spline_layer_forward(x, hidden, torch.zeros(2 * 23, 4), torch.zeros(2 * 23),
+    ...                               tail_bound=3.0, min_bin_width=1e-3,
+    ...                               min_bin_height=1e-3, min_derivative=1e-3)
+    >>> y.shape, lad.shape
+    (torch.Size([5, 2]), torch.Size([5]))
     """
     m, k = x.shape
     n_params = weight.shape[0] // k
