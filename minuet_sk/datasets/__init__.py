@@ -4,12 +4,13 @@ from minuet_sk.datasets.catalogs import read_gz_votes, read_sed_catalog
 from minuet_sk.datasets.crossmatch import crossmatch
 from minuet_sk.datasets.fits import load_fits_cutouts
 from minuet_sk.datasets.galaxy10 import load_galaxy10_decals
-from minuet_sk.datasets.hubble import load_hubble_deep_field
+from minuet_sk.datasets.hubble import XDF_BAND_GAINS, load_hubble_deep_field
 from minuet_sk.datasets.simulate import make_galaxies
 from minuet_sk.datasets.survey import observe_as_survey
 from minuet_sk.datasets.zoo import gz_binary_labels
 
 __all__ = [
+    "XDF_BAND_GAINS",
     "crossmatch",
     "gz_binary_labels",
     "load_fits_cutouts",

@@ -63,6 +63,25 @@ class TestHubbleDeepField:
         levels = np.nanmedian(diff, axis=(0, 2))
         assert np.all(levels > 0) and np.allclose(np.nanstd(diff, axis=(0, 2)), 0, atol=1e-4)
 
+    def test_isolate_blanks_every_other_source_and_keeps_the_galaxy(self, hdf):
+        alone = load_hubble_deep_field(image_size=SIZE, min_area=60, isolate=True)
+        assert alone.images.shape == hdf.images.shape
+        changed = ((alone.images != hdf.images) & ~np.isnan(hdf.images)).any(axis=1)
+        # what changed was set to the sky level (0 after subtraction), in every channel
+        assert np.all(np.moveaxis(alone.images, 1, -1)[changed] == 0)
+        changed = changed[:, None]
+        # most stamps had neighbours to blank; no galaxy loses its centre
+        assert changed.any(axis=(1, 2, 3)).mean() > 0.5
+        assert not changed[:, :, SIZE // 2, SIZE // 2].any()
+        # the blanked pixels lie outside the galaxy's own segment
+        x, y = np.rint(hdf.data[["x", "y"]].to_numpy()).T.astype(int)
+        half = SIZE // 2
+        for i in np.flatnonzero(changed.any(axis=(1, 2, 3)))[:20]:
+            if not (half <= x[i] < 1000 - half and half <= y[i] < 872 - half):
+                continue
+            own = hdf.segmentation[y[i] - half : y[i] + half, x[i] - half : x[i] + half]
+            assert not np.any(changed[i, 0] & (own == hdf.data["label"].iloc[i]))
+
     def test_deblending_splits_sources(self):
         blended = load_hubble_deep_field(image_size=8, min_area=60, deblend=False)
         deblended = load_hubble_deep_field(image_size=8, min_area=60)
@@ -116,3 +135,16 @@ class TestAsSurvey:
             load_hubble_deep_field(min_area=400, as_survey="decals", source_pixel_scale=0)
         with pytest.raises(ValueError, match="mag_range"):
             load_hubble_deep_field(min_area=400, as_survey="decals", mag_range=(19, 16))
+        with pytest.raises(ValueError, match="band_gains"):
+            load_hubble_deep_field(min_area=400, as_survey="decals", band_gains=(1, 0, 1))
+
+    def test_band_gains_scale_the_bands_before_the_noise(self, seen):
+        gains = (0.5, 1.0, 2.0)
+        tinted = load_hubble_deep_field(image_size=SIZE, min_area=400, as_survey="decals",
+                                        band_gains=gains, random_state=0)
+        # the same draws: the same noise, the galaxy's light times each band's gain
+        yy, xx = np.mgrid[:SIZE, :SIZE] - (SIZE - 1) / 2
+        aperture = np.hypot(xx, yy) < 4 / 0.262
+        ratio = tinted.images[:, :, aperture].sum(-1) / seen.images[:, :, aperture].sum(-1)
+        np.testing.assert_allclose(np.median(ratio, axis=0), gains, rtol=0.05)
+        np.testing.assert_array_equal(tinted.data["mag_r"], seen.data["mag_r"])
