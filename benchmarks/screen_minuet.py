@@ -30,6 +30,7 @@ import torch
 from minuet_sk import AsinhStretch, MinuetEncoder, metrics
 from minuet_sk._training.masks import mask_loss_weights
 from minuet_sk.evaluation import questions
+from minuet_sk.neighbors import orientation_shift
 
 from _common import record
 from _data import latent_r2, load_data
@@ -88,7 +89,7 @@ def main():
         "images_per_s": round(float(np.median([h["images_per_s"] for h in est.history_])), 1),
         "r2": r2,
         "factors": factors(est, X_test[: args.n_recon], stretch, steps),
-        "orientation_shift": round(questions.orientation(
+        "orientation_shift": round(orientation_shift(
             est, X_test[:500], est.transform(X_test[:500]))["mean"], 3),
     }
     print(json.dumps(result))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-__all__ = ["latent_neighbors", "precision_at_k"]
+__all__ = ["latent_neighbors", "neighbor_agreement", "orientation_shift", "precision_at_k"]
 
 
 def latent_neighbors(latents, query=None, *, k=5, standardize=True, metric="euclidean",
@@ -107,3 +108,107 @@ def precision_at_k(latents, labels, *, k=5, standardize=True):
     per_class.index = per_class.index.map(str)
     per_class["all"] = hits.mean()
     return per_class.rename(f"precision@{k}")
+
+
+def neighbor_agreement(latents, properties, *, k=5, standardize=True):
+    """How much a galaxy's latent neighbours share its measured properties.
+
+    For each property: the Spearman correlation between the galaxies' values and the mean
+    over their ``k`` nearest latent neighbours. 0 for neighbours picked at random, 1 when
+    neighbours rank exactly as the galaxy does. A check that needs no labels, only
+    measurements of the images (e.g. :func:`minuet_sk.metrics.central_source_morphology`'s
+    size, colour and concentration): what an encoder has learned to organise, on any
+    galaxies, e.g. before and after fine-tuning it on your cutouts.
+
+    Parameters
+    ----------
+    latents : array-like of shape (n_galaxies, n_components)
+    properties : DataFrame of shape (n_galaxies, n_properties)
+        One column per property; NaN values are left out (of queries and of the means).
+    k : int, default=5
+    standardize : bool, default=True
+        As in :func:`latent_neighbors`.
+
+    Returns
+    -------
+    pandas.Series
+        The Spearman correlation per property column.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> size = np.linspace(1, 2, 40)
+    >>> Z = np.c_[size, np.random.default_rng(0).normal(0, 0.01, 40)]
+    >>> agreement = neighbor_agreement(Z, pd.DataFrame({"size": size}), k=3)
+    >>> bool(agreement["size"] > 0.95)
+    True
+    """
+    properties = pd.DataFrame(properties).reset_index(drop=True)
+    if len(properties) != len(latents):
+        raise ValueError(
+            f"{len(properties)} rows of properties for {len(latents)} galaxies' latents."
+        )
+    index = latent_neighbors(latents, k=k, standardize=standardize)[1]
+    out = {}
+    for name in properties.columns:
+        values = properties[name].to_numpy(dtype=np.float64)
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(np.where(np.isfinite(values), values, np.nan)[index], axis=1)
+        ok = np.isfinite(values) & np.isfinite(mean)
+        out[name] = float(spearmanr(values[ok], mean[ok]).statistic) if ok.sum() > 2 else np.nan
+    return pd.Series(out, name=f"neighbor_agreement@{k}")
+
+
+def _turned(X):
+    """Images ``(n, C, H, W)`` rotated by 90 and 180 degrees and mirrored both ways."""
+    return {"rot90": np.rot90(X, 1, axes=(2, 3)), "rot180": np.rot90(X, 2, axes=(2, 3)),
+            "flip_lr": X[..., ::-1], "flip_ud": X[..., ::-1, :]}
+
+
+def orientation_shift(encoder, X, latents=None):
+    """How far an encoder's latents move when the galaxies are rotated or mirrored.
+
+    For rotations by 90 and 180 degrees and the two mirror images: the median over galaxies
+    of the distance between the latents of the turned and the original image (each latent
+    standardised over ``X``), in units of the median distance between a galaxy and its
+    nearest neighbour. Below 1, a turned galaxy stays nearer its own latents than its
+    nearest neighbour's; a galaxy's orientation carries no physics, so small is better.
+
+    Parameters
+    ----------
+    encoder : fitted encoder
+        Anything with ``transform(images) -> latents``.
+    X : ndarray of shape (n_galaxies, C, H, W)
+        Square images (at least 2 galaxies).
+    latents : ndarray of shape (n_galaxies, n_components), optional
+        ``encoder.transform(X)``, when already computed.
+
+    Returns
+    -------
+    dict
+        The shift per move (``rot90``, ``rot180``, ``flip_lr``, ``flip_ud``) and their
+        ``mean``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet_sk import EigengalaxyPCA
+    >>> X = np.random.default_rng(0).random((30, 1, 8, 8))
+    >>> pca = EigengalaxyPCA(3, image_shape=None).fit(X)
+    >>> shift = orientation_shift(pca, X)
+    >>> sorted(shift), bool(shift["mean"] > 0)
+    (['flip_lr', 'flip_ud', 'mean', 'rot180', 'rot90'], True)
+    """
+    X = np.asarray(X)
+    if X.ndim != 4 or X.shape[2] != X.shape[3] or len(X) < 2:
+        raise ValueError(f"X must hold at least 2 square images (n, C, H, W); got {X.shape}.")
+    Z = encoder.transform(X) if latents is None else np.asarray(latents)
+    scale = StandardScaler().fit(Z)
+    nn_dist = np.median(latent_neighbors(scale.transform(Z), k=1, standardize=False)[0])
+    out = {}
+    for move, turned in _turned(X).items():
+        moved = encoder.transform(np.ascontiguousarray(turned))
+        shift = np.linalg.norm(scale.transform(moved) - scale.transform(Z), axis=1)
+        out[move] = float(np.median(shift) / nn_dist)
+    out["mean"] = float(np.mean(list(out.values())))
+    return out

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from minuet_sk.evaluation import questions
 from minuet_sk.evaluation.config import PRESETS, PROBE_TASKS
 from minuet_sk.evaluation.tables import results_markdown
+from minuet_sk.neighbors import orientation_shift
 
 __all__ = ["run_benchmark"]
 
@@ -170,7 +171,7 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
 
     stage("orientation")
     for name, encoder in encoders.items():
-        results["encoders"][name]["orientation"] = questions.orientation(
+        results["encoders"][name]["orientation"] = orientation_shift(
             encoder, X_test, latents_test[name])
     artifacts["rotated"] = questions.rotated_copies(encoders, X_test)
 

@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from minuet_sk.evaluation.config import PROBE_TASKS, TRUTH_CLASSES
 
 __all__ = [
-    "Clock", "correlations", "encoders", "factors", "orientation", "peak_memory_mb",
+    "Clock", "correlations", "encoders", "factors", "peak_memory_mb",
     "pixel_probes", "posteriors", "probes", "reconstruction", "rotated_copies", "similarity",
     "truth_classes",
 ]
@@ -227,32 +227,12 @@ def posteriors(features_train, y_train, features_test, y_test, config):
     return out, posterior
 
 
-def _turned(X):
-    """Images ``(n, C, H, W)`` rotated by 90 and 180 degrees and mirrored both ways."""
-    return {"rot90": np.rot90(X, 1, axes=(2, 3)), "rot180": np.rot90(X, 2, axes=(2, 3)),
-            "flip_lr": X[..., ::-1], "flip_ud": X[..., ::-1, :]}
-
-
-def orientation(encoder, X, Z):
-    """Mean latent shift under 90-degree rotations and flips, in units of the median
-    nearest-neighbour distance between galaxies."""
-    from minuet_sk.neighbors import latent_neighbors
-
-    scale = StandardScaler().fit(Z)
-    nn_dist = np.median(latent_neighbors(scale.transform(Z), k=1, standardize=False)[0])
-    out = {}
-    for move, Xm in _turned(X).items():
-        Zm = encoder.transform(np.ascontiguousarray(Xm))
-        shift = np.linalg.norm(scale.transform(Zm) - scale.transform(Z), axis=1)
-        out[move] = float(np.median(shift) / nn_dist)
-    out["mean"] = float(np.mean(list(out.values())))
-    return out
-
-
 def rotated_copies(encoders, X, n_show=3):
     """The first ``n_show`` galaxies, rotated by 90 degrees and mirrored, and each encoder's
     reconstructions of the three copies: ``{"inputs": (n_show, 3, C, H, W), "recon": {name:
     (n_show, 3, C, H, W)}}``. An orientation-free model reconstructs the copies alike."""
+    from minuet_sk.neighbors import _turned
+
     turned = _turned(X[:n_show])
     copies = np.stack([X[:n_show], turned["rot90"], turned["flip_lr"]], axis=1)
     flat = np.ascontiguousarray(copies.reshape(-1, *X.shape[1:]))
