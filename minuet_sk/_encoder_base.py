@@ -304,6 +304,9 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
             else:
                 self._initialize(source)
         net = self.net_
+        if continuing:  # the settings of this call, not those the net was built with
+            net.set_params(lr=self.lr, optimizer__weight_decay=self.weight_decay,
+                           verbose=self.verbose)
         rng = np.random.default_rng(self._seeds[1])
         fraction = self.validation_fraction if validate else 0.0
         train_blocks, valid_blocks = split_blocks(n, fraction, not source.in_memory, rng)

@@ -172,6 +172,21 @@ class TestHistory:
         with pytest.raises(ValueError, match="features"):
             est.partial_fit(np.zeros((3, 5), np.float32))
 
+    def test_continued_training_uses_the_learning_rate_set_since(self, X):
+        est = tiny(warm_start=True).fit(X)
+        weights = [p.detach().clone() for p in est.net_.module_.parameters()]
+
+        def moved():
+            return max(float((a - b).abs().max())
+                       for a, b in zip(weights, est.net_.module_.parameters()))
+
+        est.set_params(lr=1e-30).fit(X)  # fine-tuning at a negligible rate moves nothing
+        assert moved() < 1e-20
+        assert est.net_.optimizer_.param_groups[0]["lr"] == 1e-30
+        est.set_params(lr=1e-3, weight_decay=0.5).partial_fit(X)
+        assert est.net_.optimizer_.param_groups[0]["weight_decay"] == 0.5
+        assert moved() > 1e-5
+
 
 class TestStreaming:
     def test_memmap_and_h5py_transform_match_memory(self, X, tmp_path):
