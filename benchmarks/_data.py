@@ -113,15 +113,15 @@ def latent_r2(est, X_train, X_test, truth_train, truth_test):
                      .score(Z_test, truth_test[k])) for k in truth_train}
 
 
-def simulation_encoders(n_train, vae_epochs, seed):
-    """The shipped Minuet (``sim-grz-72``), and PCA-5 and a VAE (``vae_epochs`` epochs)
+def simulation_encoders(n_train, vae_epochs, seed, weights="sim-grz-72"):
+    """The shipped Minuet (``weights``), and PCA-5 and a VAE (``vae_epochs`` epochs)
     fitted on ``make_galaxies(n_train, random_state=0)``, asinh-stretched as Minuet's weights
     are: ``{"minuet": ..., "pca": ..., "vae": ...}``, each taking images in nanomaggies."""
     from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, VAEEncoder, make_pipeline
     from minuet_sk.datasets import make_galaxies
 
     train = make_galaxies(n_train, random_state=0).images
-    minuet = MinuetEncoder.from_pretrained("sim-grz-72", device="cpu")
+    minuet = MinuetEncoder.from_pretrained(weights, device="cpu")
     softening = minuet.stretch_.softening
     return {
         "minuet": minuet,
@@ -130,3 +130,18 @@ def simulation_encoders(n_train, vae_epochs, seed):
         "vae": VAEEncoder(5, stretch=AsinhStretch(softening=softening), max_epochs=vae_epochs,
                           device="cpu", random_state=seed).fit(train),
     }
+
+
+#: The measured properties that neighbour agreement asks about, and their
+#: ``metrics.central_source_morphology`` columns.
+NEIGHBOUR_PROPERTIES = {"size": "log_half_light_radius", "colour": "colour",
+                        "concentration": "concentration"}
+
+
+def neighbour_properties(X):
+    """Size, colour and concentration of each image's central source (a DataFrame)."""
+    from minuet_sk import metrics
+
+    measured = metrics.central_source_morphology(X)
+    columns = list(NEIGHBOUR_PROPERTIES.values())
+    return measured[columns].set_axis(list(NEIGHBOUR_PROPERTIES), axis=1)

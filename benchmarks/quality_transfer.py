@@ -4,7 +4,10 @@ The real galaxies: the Hubble eXtreme Deep Field cutouts of scikit-image rendere
 would see them (``load_hubble_deep_field(image_size=72, as_survey="decals")``: the
 simulator's seeing, pixels and sky noise; approximate pixel scale and band mapping, each
 galaxy scaled to r = 16-19), of ``--min-area`` XDF pixels or more, without the ones whose
-stamp reaches beyond the picture or into its blank border. The encoders:
+stamp reaches beyond the picture or into its blank border. By default each galaxy is
+rendered alone (``isolate``), at the pixel scale and band gains that give the simulator's
+median size and colours (``--source-pixel-scale 0.45 --band-gains simulator``); ``--no-isolate
+--source-pixel-scale 0.14 --band-gains display`` renders the picture as it is. The encoders:
 the shipped Minuet weights ``sim-grz-72``, and PCA-5 and a VAE fitted on ``--n-train``
 simulated galaxies (``make_galaxies(n, random_state=0)``, asinh-stretched as Minuet's
 weights are). For each, on the real galaxies:
@@ -26,36 +29,18 @@ import argparse
 import time
 
 import matplotlib
-import numpy as np
 import torch
-from scipy.stats import spearmanr
 
-from minuet_sk import metrics
-from minuet_sk.datasets import load_hubble_deep_field
-from minuet_sk.evaluation import questions
-from minuet_sk.neighbors import latent_neighbors
+from minuet_sk.datasets import XDF_BAND_GAINS, load_hubble_deep_field
+from minuet_sk.neighbors import latent_neighbors, neighbor_agreement, orientation_shift
 
 from _common import record, results_dir
-from _data import simulation_encoders
+from _data import NEIGHBOUR_PROPERTIES, neighbour_properties, simulation_encoders
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 K = 5
-PROPERTIES = {"size": "log_half_light_radius", "colour": "colour",
-              "concentration": "concentration"}
-
-
-def neighbour_agreement(Z, measured):
-    """Spearman between each property and its mean over the K nearest latent neighbours."""
-    index = latent_neighbors(Z, k=K)[1]
-    out = {}
-    for name, column in PROPERTIES.items():
-        values = measured[column].to_numpy()
-        mean = np.nanmean(values[index], axis=1)
-        ok = np.isfinite(values) & np.isfinite(mean)
-        out[name] = round(float(spearmanr(values[ok], mean[ok]).statistic), 3)
-    return out, index
 
 
 def neighbour_figure(images, neighbours, path, n_show=6):
@@ -74,8 +59,9 @@ def neighbour_figure(images, neighbours, path, n_show=6):
                 ax.set_xticks([])
                 ax.set_yticks([])
             row[0].set_ylabel(name if r == 0 else "", fontsize=9)
+    fig.subplots_adjust(top=0.985, bottom=0.005, hspace=0.08, wspace=0.08)
     fig.suptitle("XDF galaxies as DECaLS sees them (first column) and their 5 nearest "
-                 "neighbours", fontsize=9)
+                 "neighbours", fontsize=9, y=0.997)
     fig.savefig(path, dpi=70, bbox_inches="tight")
     plt.close(fig)
 
@@ -85,25 +71,36 @@ def main():
     parser.add_argument("--n-train", type=int, default=3000)
     parser.add_argument("--min-area", type=int, default=60,
                         help="least XDF pixels of a source (its detection segment)")
+    parser.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=True,
+                        help="render each galaxy alone (load_hubble_deep_field(isolate=))")
+    parser.add_argument("--source-pixel-scale", type=float, default=0.45,
+                        help="arcsec per XDF pixel assumed (0.45: the simulator's sizes)")
+    parser.add_argument("--band-gains", choices=["simulator", "display"], default="simulator",
+                        help="XDF_BAND_GAINS (the simulator's colours) or the picture's")
+    parser.add_argument("--weights", default="sim-grz-72", help="Minuet's shipped weights")
     parser.add_argument("--vae-epochs", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
+    gains = XDF_BAND_GAINS if args.band_gains == "simulator" else None
     hdf = load_hubble_deep_field(image_size=72, min_area=args.min_area, as_survey="decals",
+                                 isolate=args.isolate, band_gains=gains,
+                                 source_pixel_scale=args.source_pixel_scale,
                                  random_state=args.seed)
     whole = (hdf.data["blank_fraction"] == 0).to_numpy() & ~hdf.data["touches_edge"].to_numpy()
     X = hdf.images[whole]
-    measured = metrics.central_source_morphology(X)
-    encoders = simulation_encoders(args.n_train, args.vae_epochs, args.seed)
+    properties = neighbour_properties(X)
+    encoders = simulation_encoders(args.n_train, args.vae_epochs, args.seed, args.weights)
     figures, neighbours = {}, {}
     for name, encoder in encoders.items():
         Z = encoder.transform(X)
-        agreement, neighbours[name] = neighbour_agreement(Z, measured)
-        shift = questions.orientation(encoder, X, Z)
+        agreement = neighbor_agreement(Z, properties, k=K)
+        neighbours[name] = latent_neighbors(Z, k=K)[1]
+        shift = orientation_shift(encoder, X, Z)
         figures[name] = {"rotation_shift": round(shift["mean"], 3),
-                         "neighbour_spearman": agreement}
+                         "neighbour_spearman": agreement.round(3).to_dict()}
     figures["n_galaxies"] = len(X)
     figures["seconds"] = round(time.perf_counter() - start, 1)
     neighbour_figure(X, neighbours, results_dir("quality_transfer") / "neighbours.png")
@@ -112,7 +109,7 @@ def main():
     for name in encoders:
         f = figures[name]
         rows.append(f"| {name} | {f['rotation_shift']:.2f} | "
-                    + " | ".join(f"{f['neighbour_spearman'][p]:.2f}" for p in PROPERTIES)
+                    + " | ".join(f"{f['neighbour_spearman'][p]:.2f}" for p in NEIGHBOUR_PROPERTIES)
                     + " |")
     markdown = (f"{len(X)} XDF galaxies rendered as DECaLS sees them\n\n" + "\n".join(rows)
                 + "\n\n![neighbours](neighbours.png)\n")
