@@ -45,6 +45,7 @@ TINY = [
      f"VAEEncoder(5, {_SHAPE}, channels=(4,), max_epochs=1, random_state=0)"),
     ("EigengalaxyPCA(5)", f"EigengalaxyPCA(5, {_SHAPE})"),
     ("AsinhStretch()", f"AsinhStretch({_SHAPE})"),
+    ("max_epochs=30, lr=3e-4", "max_epochs=2, lr=3e-4"),
     ("FlowPropertyRegressor(random_state=0)",
      ("FlowPropertyRegressor(max_epochs=2, hidden_features=8, n_transforms=2, n_samples=50, "
       "random_state=0)")),
