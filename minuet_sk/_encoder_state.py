@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
+from skorch.history import History
 
 __all__ = ["EncoderStateMixin"]
 
@@ -75,3 +76,6 @@ class EncoderStateMixin:
         self._set_fitted_config(fitted)
         self.net_ = self._make_net()
         self.net_.module_.load_state_dict(tensors)
+        # the epochs trained so far: continued training (fine-tuning) numbers its epochs
+        # after them, and history_ and n_iter_ keep them
+        self.net_.history = History([dict(h, batches=[]) for h in self.history_])

@@ -76,3 +76,21 @@ def test_a_saved_folder_loads_as_pretrained(model, raw, tmp_path):
 def test_unknown_name_lists_what_is_shipped_and_points_to_load():
     with pytest.raises(ValueError, match=r"sim-grz-72.*MinuetEncoder\.load"):
         MinuetEncoder.from_pretrained("hubble-9000")
+
+
+def test_fine_tuning_continues_from_the_shipped_weights(model, raw):
+    tuned = copy.deepcopy(model).set_params(warm_start=True, max_epochs=2, lr=3e-4,
+                                            early_stopping=False, random_state=0)
+    tuned.fit(raw)
+    assert tuned.net_.optimizer_.param_groups[0]["lr"] == 3e-4
+    # its history goes on from the shipped epochs
+    assert tuned.n_iter_ == len(tuned.history_) == len(model.history_) + 2
+    assert [h["epoch"] for h in tuned.history_[-2:]] == [model.n_iter_ + 1, model.n_iter_ + 2]
+    # the standardisation and the stretch learned with the weights are kept
+    np.testing.assert_array_equal(tuned.band_median_, model.band_median_)
+    assert tuned.stretch_.softening == model.stretch_.softening
+    # the weights moved a little: the latents changed, yet each still tracks its old self
+    Z, Z_tuned = model.transform(raw), tuned.transform(raw)
+    assert not np.allclose(Z, Z_tuned)
+    corr = [np.corrcoef(Z[:, i], Z_tuned[:, i])[0, 1] for i in range(Z.shape[1])]
+    assert min(corr) > 0.9
