@@ -183,11 +183,38 @@ class EigengalaxyPCA(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, Bas
         Returns
         -------
         ndarray of shape (n_samples,)
-            Log-likelihood under the PPCA model fitted by sklearn's PCA, computed in
-            float64 so that extreme pixel values give a very low score rather than ``-inf``.
+            Log-likelihood under the PPCA model fitted by sklearn's PCA (the value of its
+            ``score_samples``), computed in float64 so that extreme pixel values give a
+            very low score rather than ``-inf``. The components being orthonormal, it is
+            computed from the projections, in O(n_features n_components) per image, rather
+            than through sklearn's n_features x n_features precision matrix (1.9 GB and a
+            minute per 2,000 images of 3 x 72 x 72).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).random((50, 3, 8, 8))
+        >>> pca = EigengalaxyPCA(n_components=4, image_shape=(3, 8, 8)).fit(X)
+        >>> bool(np.allclose(pca.score_samples(X), pca.pca_.score_samples(X.reshape(50, -1))))
+        True
         """
+        check_is_fitted(self)
         flat = self._flat(X).astype(np.float64)
-        return self.pca_.score_samples(flat)
+        pca = self.pca_
+        noise = float(pca.noise_variance_)
+        if noise <= 0:  # every direction is a component: sklearn's own route
+            return pca.score_samples(flat)
+        # sklearn's covariance: components^T diag(a) components + noise * I
+        variance = pca.explained_variance_.astype(np.float64)
+        a = np.where(variance > noise, variance - noise, 0.0) * (variance if pca.whiten else 1.0)
+        centred = flat - pca.mean_
+        projected = centred @ pca.components_.T.astype(np.float64)
+        residual = np.einsum("ij,ij->i", centred, centred) - np.einsum("ij,ij->i", projected,
+                                                                        projected)
+        quadratic = residual / noise + (projected**2 / (a + noise)).sum(axis=1)
+        n_features = flat.shape[1]
+        log_det = np.log(a + noise).sum() + (n_features - len(a)) * np.log(noise)
+        return -0.5 * (n_features * np.log(2 * np.pi) + log_det + quadratic)
 
     def score(self, X, y=None):
         """Mean probabilistic-PCA log-likelihood of the images.

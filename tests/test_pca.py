@@ -78,3 +78,18 @@ def test_feature_names_survive_save_and_load(images, tmp_path):
     back = EigengalaxyPCA.load(pca.save(tmp_path / "pca"))
     assert back.feature_names_in_.dtype == object
     np.testing.assert_array_equal(back.feature_names_in_, pca.feature_names_in_)
+
+
+@pytest.mark.parametrize("whiten", [False, True])
+@pytest.mark.parametrize("svd_solver", ["full", "randomized"])
+def test_score_samples_is_sklearns_ppca_likelihood_without_its_precision_matrix(
+        whiten, svd_solver, monkeypatch):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 2, 6, 6)) * rng.uniform(0.5, 3, (1, 2, 6, 6))
+    pca = EigengalaxyPCA(3, image_shape=(2, 6, 6), whiten=whiten, svd_solver=svd_solver,
+                         random_state=0).fit(X)
+    expected = pca.pca_.score_samples(X[:20].reshape(20, -1))
+    monkeypatch.setattr(type(pca.pca_), "get_precision", None)  # never built
+    # the components are float32: orthonormal to about 1e-7
+    np.testing.assert_allclose(pca.score_samples(X[:20]), expected, rtol=1e-6)
+    assert np.isclose(pca.score(X[:20]), expected.mean())
