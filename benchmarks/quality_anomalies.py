@@ -1,8 +1,8 @@
 """Which encoder's own score ranks mergers and spoilt cutouts above ordinary galaxies?
 
 Each encoder scores images with its ``score_samples`` (higher: more typical): Minuet (the
-shipped ``sim-grz-72`` weights) by its denoising loss, PCA-5 by the probabilistic-PCA
-likelihood, the VAE by its ELBO. PCA and the VAE are fitted on ``--n-train`` simulated
+shipped ``--weights``) by the brightest misfit of its reconstruction from the latents alone,
+PCA-5 by the probabilistic-PCA likelihood, the VAE by its ELBO. PCA and the VAE are fitted on ``--n-train`` simulated
 galaxies (``make_galaxies(n, random_state=0)``, asinh-stretched as Minuet's weights are; the
 VAE for ``--vae-epochs`` epochs). On ``--n-test`` other galaxies (``random_state=1``) the
 script reports the ROC AUC of minus the score for:
@@ -81,6 +81,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-train", type=int, default=3000)
     parser.add_argument("--n-test", type=int, default=1000)
+    parser.add_argument("--weights", default="sim-grz-72", help="Minuet's shipped weights")
     parser.add_argument("--vae-epochs", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -104,7 +105,7 @@ def main():
     hole_rows = np.arange(n + len(spoilt), n + 2 * len(spoilt))
     mags = np.r_[mag, mag[spoilt], mag[spoilt]]
 
-    models = simulation_encoders(args.n_train, args.vae_epochs, args.seed)
+    models = simulation_encoders(args.n_train, args.vae_epochs, args.seed, args.weights)
     figures, seconds = {}, {}
     for name, model in models.items():
         t0 = time.perf_counter()

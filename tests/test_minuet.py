@@ -476,6 +476,16 @@ class TestScoreSamples:
         noise = rng.normal(0, 3 * X.std(), X[:10].shape).astype(np.float32)
         assert fitted.score_samples(noise).max() < fitted.score_samples(X[:10]).min()
 
+    def test_a_compact_source_the_latents_cannot_describe_scores_lower(self, fitted, X):
+        images = X[:10].reshape((10,) + SHAPE)
+        spoilt = images.copy()
+        spoilt[:, :, 1:3, 1:3] += 3 * X.max()  # a spot brighter than any galaxy, in a corner
+        assert np.all(fitted.score_samples(spoilt) < fitted.score_samples(images))
+        # the same pixels given as missing are left out: the spot no longer counts
+        masked = spoilt.copy()
+        masked[:, :, 1:3, 1:3] = np.nan
+        assert np.all(fitted.score_samples(masked) > fitted.score_samples(spoilt))
+
     def test_missing_pixels_are_left_out(self, fitted, X):
         holed = X[:4].copy().reshape((4,) + SHAPE)
         holed[:, :, :4, :4] = np.nan
