@@ -38,10 +38,7 @@ XDF_PIXEL_SCALE = 0.14
 #: Pixels (of the picture) by which ``isolate`` grows the other sources' segments.
 NEIGHBOUR_MARGIN = 3
 
-#: g, r, z multipliers of the picture's blue, green and red channels that give the isolated
-#: XDF galaxies of at least 60 pixels, rendered with ``source_pixel_scale=0.45``, the median
-#: g - r (0.66) and r - z (0.51) of ``make_galaxies``' galaxies (measured from their
-#: central segments; the picture's own balance gives -0.22 and 0.18).
+#: The simulator's median colours for the picture's galaxies (``minuet_sk.datasets.XDF_BAND_GAINS``).
 XDF_BAND_GAINS = (0.445, 1.0, 1.355)
 
 
