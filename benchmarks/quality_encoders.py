@@ -22,8 +22,8 @@ from _common import record, results_dir
 
 
 def key_figures(results):
-    """Per encoder: probe AUCs, redshift posterior, orientation shift, pixel MSE and the
-    factors its reconstructions keep (the harness's results.json, next to its tables, holds
+    """Per encoder: probe AUCs, redshift posterior, orientation shift, pixel MSE, the truth
+    factors its latents hold (linear R^2) and the factors its reconstructions keep (the harness's results.json, next to its tables, holds
     every figure)."""
     return {name: {"probe_auc_logistic": {k: round(p["logistic"], 3)
                                           for k, p in e["probes"].items()},
@@ -31,6 +31,8 @@ def key_figures(results):
                    "coverage_68": e["posteriors"]["coverage_68"],
                    "orientation_nn_distances": e["orientation"],
                    "mse_per_band": e["reconstruction"]["mse_per_band"],
+                   "latent_factors_r2": {k: round(v, 3)
+                                         for k, v in e.get("latent_factors", {}).items()},
                    "factors_kept_spearman": {
                        kind: {f: v["spearman"] for f, v in per_factor.items()}
                        for kind, per_factor in e.get("factors", {}).items()}}

@@ -25,8 +25,12 @@ def test_results_json_has_every_question(tiny_run):
             "oracle_posteriors", "peak_memory_mb"} <= set(saved)
     assert set(saved["encoders"]) == {"minuet", "vae", "pca"}
     for name, enc in saved["encoders"].items():
-        assert set(enc) == {"reconstruction", "factors", "probes", "posteriors", "similarity",
-                            "orientation", "correlations", "cost"}, name
+        assert set(enc) == {"reconstruction", "factors", "latent_factors", "probes",
+                            "posteriors", "similarity", "orientation", "correlations",
+                            "cost"}, name
+        assert set(enc["latent_factors"]) == {"r magnitude", "log half-light radius", "g - r",
+                                              "bulge fraction", "axis ratio"}
+        assert all(np.isfinite(v) and v <= 1 for v in enc["latent_factors"].values())
         kinds = ({"reconstruction", "mean of samples", "one sample"} if name == "minuet"
                  else {"reconstruction"})
         assert set(enc["factors"]) == kinds
@@ -100,3 +104,17 @@ def test_the_report_says_where_minuet_came_from():
     assert "pretrained/sim-grz-72/training.json" in shipped
     trained = _minuet_origin({"minuet": {"max_epochs": 30}}, data)
     assert "all fitted here on the 700 training galaxies" in trained and "30 epochs" in trained
+
+
+def test_latent_factors_rewards_latents_that_hold_the_factors():
+    from minuet_sk.datasets import make_galaxies
+    from minuet_sk.evaluation.questions import latent_factors
+
+    truth = make_galaxies(120, image_size=16, cache=False, random_state=3).truth
+    config = PRESETS["tiny"]
+    holding = np.c_[truth["mag_r"], np.log10(truth["half_light_radius_arcsec"]),
+                    truth["mag_g"] - truth["mag_r"], truth["bulge_fraction"],
+                    truth["axis_ratio"]]
+    assert min(latent_factors(holding, truth, config).values()) > 0.999
+    noise = np.random.default_rng(0).normal(size=(120, 5))
+    assert max(latent_factors(noise, truth, config).values()) < 0.1

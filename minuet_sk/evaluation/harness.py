@@ -144,6 +144,8 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
     for name in encoders:
         results["encoders"][name]["factors"] = questions.factors(
             truth_factors, reconstructions[name], to_flux)
+        results["encoders"][name]["latent_factors"] = questions.latent_factors(
+            latents_test[name], artifacts["truth_test"], config)
 
     stage("probes")
     artifacts["roc"] = {}

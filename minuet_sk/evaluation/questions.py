@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from minuet_sk.evaluation.config import PROBE_TASKS, TRUTH_CLASSES
 
 __all__ = [
-    "Clock", "correlations", "encoders", "factors", "peak_memory_mb",
+    "Clock", "correlations", "encoders", "factors", "latent_factors", "peak_memory_mb",
     "pixel_probes", "posteriors", "probes", "reconstruction", "rotated_copies", "similarity",
     "truth_classes",
 ]
@@ -144,6 +144,26 @@ def factors(truth, images, to_flux):
 
     return {kind: factor_agreement(truth, central_source_morphology(to_flux(x)))
             .to_dict(orient="index") for kind, x in images.items()}
+
+
+def latent_factors(Z, truth, config):
+    """Cross-validated linear R^2 from the latents to the truth's r magnitude, log
+    half-light radius, g - r, bulge fraction and axis ratio (``config.cv_folds`` folds over
+    the galaxies of ``Z``)."""
+    from sklearn.linear_model import LinearRegression
+    from sklearn.model_selection import KFold
+
+    targets = {
+        "r magnitude": truth["mag_r"],
+        "log half-light radius": np.log10(truth["half_light_radius_arcsec"]),
+        "g - r": truth["mag_g"] - truth["mag_r"],
+        "bulge fraction": truth["bulge_fraction"],
+        "axis ratio": truth["axis_ratio"],
+    }
+    folds = KFold(config.cv_folds, shuffle=True, random_state=config.seed)
+    return {name: float(np.mean(cross_val_score(LinearRegression(), Z, np.asarray(y),
+                                                cv=folds, scoring="r2")))
+            for name, y in targets.items()}
 
 
 def _probe_models(seed):

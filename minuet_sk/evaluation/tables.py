@@ -47,6 +47,10 @@ def question_tables(results):
                         "grz", rec[f"power_spectrum_log_error_per_band{suffix}"])}}
     tables.append(("1. Reconstruction of held-out galaxies (asinh-stretched units)",
                    pd.DataFrame(rows), "lower"))
+    if all("latent_factors" in enc[n] for n in names):
+        tables.append(((f"1a. Factors held by the latents: linear R^2 from the latents to "
+                        f"the truth ({results['settings']['cv_folds']}-fold CV)"),
+                       pd.DataFrame({n: enc[n]["latent_factors"] for n in names}), "higher"))
     if all("factors" in enc[n] for n in names):
         for stat, what in (("spearman", "Spearman rank correlation"), ("r2", "linear R^2")):
             tables.append((
