@@ -19,7 +19,8 @@ for each ``--epochs`` and ``--lr`` of the grid. Before and after, on the held-ou
   neighbours' mean;
 
 and, to see what is forgotten, ``score`` and neighbour agreement on ``--n-sim`` simulated
-galaxies (``make_galaxies(n, random_state=seed + 1)``). Run::
+galaxies (``make_galaxies(n, random_state=seed + 1)``). ``--mix-simulated N`` adds N other
+simulated galaxies (``random_state=seed + 2``) to the tuning set, to forget less. Run::
 
     python benchmarks/quality_fine_tune.py          # a few minutes on 2 cores
 """
@@ -28,6 +29,7 @@ import argparse
 import itertools
 import time
 
+import numpy as np
 import torch
 
 from minuet_sk import MinuetEncoder
@@ -65,6 +67,8 @@ def main():
     parser.add_argument("--weights", default="sim-grz-72")
     parser.add_argument("--epochs", type=int, nargs="+", default=[10, 30])
     parser.add_argument("--lr", type=float, nargs="+", default=[1e-4, 3e-4])
+    parser.add_argument("--mix-simulated", type=int, nargs="+", default=[0],
+                        help="simulated galaxies mixed into the tuning set (0: real only)")
     parser.add_argument("--min-area", type=int, default=60)
     parser.add_argument("--n-sim", type=int, default=300)
     parser.add_argument("--threads", type=int, default=2)
@@ -78,13 +82,18 @@ def main():
     shipped = MinuetEncoder.from_pretrained(args.weights, device="cpu")
     figures = {"n_tune": len(X_tune), "n_test": len(X_test),
                "before": measures(shipped, X_test, props_test, X_sim, props_sim)}
-    for epochs, lr in itertools.product(args.epochs, args.lr):
+    for epochs, lr, mix in itertools.product(args.epochs, args.lr, args.mix_simulated):
         tuned = MinuetEncoder.from_pretrained(args.weights, device="cpu").set_params(
             warm_start=True, max_epochs=epochs, lr=lr, early_stopping=False,
             random_state=args.seed)
+        X_fit = X_tune
+        if mix:
+            simulated = make_galaxies(mix, image_size=72, random_state=args.seed + 2).images
+            X_fit = np.concatenate([X_tune, simulated])
         began = time.perf_counter()
-        tuned.fit(X_tune)
-        figures[f"epochs={epochs}, lr={lr:g}"] = {
+        tuned.fit(X_fit)
+        name = f"epochs={epochs}, lr={lr:g}" + (f", +{mix} simulated" if mix else "")
+        figures[name] = {
             **measures(tuned, X_test, props_test, X_sim, props_sim),
             "fit_seconds": round(time.perf_counter() - began, 1)}
     figures["seconds"] = round(time.perf_counter() - start, 1)

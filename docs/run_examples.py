@@ -46,6 +46,7 @@ TINY = [
     ("EigengalaxyPCA(5)", f"EigengalaxyPCA(5, {_SHAPE})"),
     ("AsinhStretch()", f"AsinhStretch({_SHAPE})"),
     ("max_epochs=30, lr=3e-4", "max_epochs=2, lr=3e-4"),
+    ("make_galaxies(400, random_state=2)", "make_galaxies(16, cache=False, random_state=2)"),
     ("FlowPropertyRegressor(random_state=0)",
      ("FlowPropertyRegressor(max_epochs=2, hidden_features=8, n_transforms=2, n_samples=50, "
       "random_state=0)")),

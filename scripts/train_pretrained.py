@@ -143,7 +143,9 @@ def main(argv=None):
                              if isinstance(v, (int, float, str, bool, tuple, type(None)))},
         "epochs_run": model.n_iter_,
         "simulate_seconds": round(simulate_s, 1),
-        "fit_seconds": round(fit_s, 1),
+        "fit_seconds": round(fit_s, 1),  # this invocation's (a resumed run: its last part)
+        "epoch_seconds_all_sessions": round(sum(e.get("dur", 0.0) for e in model.history_), 1),
+        "images_seen": args.n * model.n_iter_,
         "machine": f"{platform.platform()}, {args.threads} torch thread(s)",
         "history": [{k: e[k] for k in ("epoch", "train_loss", "valid_loss") if k in e}
                     for e in model.history_],
