@@ -45,6 +45,13 @@ def test_results_json_has_every_question(tiny_run):
         assert {"fit_seconds", "transform_galaxies_per_s",
                 "inverse_transform_galaxies_per_s", "flow_samples_per_s"} <= set(enc["cost"])
     assert "mse_per_band_posterior_mean" in saved["encoders"]["minuet"]["reconstruction"]
+    real = saved["real_galaxies"]
+    assert real["n_galaxies"] > 50
+    for name in ("minuet", "vae", "pca"):
+        assert set(real[name]) == {"rotation_shift", "neighbours' size", "neighbours' colour",
+                                   "neighbours' concentration"}
+        assert real[name]["rotation_shift"] > 0
+        assert all(-1 <= v <= 1 for k, v in real[name].items() if k != "rotation_shift")
 
 
 def test_split_is_held_out(tiny_run):

@@ -37,6 +37,10 @@ class BenchmarkConfig:
         Held-out galaxies whose reconstructions are scored (DDIM decoding is the slow part).
     vae_study : bool
         Also fit a 2-latent VAE (the latent-space VAE study) for its correlation tables.
+    real_galaxies : bool
+        Also ask how the encoders, fitted or trained on simulations, organise real galaxies:
+        the Hubble Deep Field's, rendered as DECaLS sees them
+        (:func:`~minuet_sk.datasets.load_hubble_deep_field`).
     seed : int
     device : str
 
@@ -60,6 +64,7 @@ class BenchmarkConfig:
     n_posterior_samples: int = 5
     n_reconstruct: int = 200
     vae_study: bool = True
+    real_galaxies: bool = True
     seed: int = 0
     device: str = "auto"
 

@@ -138,6 +138,13 @@ def write_figures(artifacts, out_dir):
         artifacts["encoders"]["minuet"], X[:1], artifacts["latents"]["minuet"],
         title="minuet latent traversals (each row varies one latent from its 5% to 95% "
               "quantile)")))
+    if "real" in artifacts:
+        real = artifacts["real"]
+        figures += [(f"8_real_neighbours_{name}", lambda name=name: plotting.plot_neighbours(
+                        real["X"], real["latents"][name],
+                        title=f"Real galaxies (the Hubble Deep Field as DECaLS sees them): "
+                              f"nearest neighbours in {name} latent space"))
+                    for name in real["latents"]]
     paths = []
     for stem, make in figures:
         fig = make()

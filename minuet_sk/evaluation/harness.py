@@ -2,8 +2,11 @@
 
 One data set (train/test split fixed by the seed; the test set is never seen by any fit), the
 three encoders at the same ``n_components``, each fitted once and reused through sklearn's
-:class:`~sklearn.frozen.FrozenEstimator`, and for each encoder: reconstruction, Galaxy Zoo
-probes, physical posteriors, similarity search, orientation robustness, correlations and cost.
+:class:`~sklearn.frozen.FrozenEstimator`, and for each encoder: reconstruction (and the
+factors a person sees that it keeps), the truth factors the latents hold, Galaxy Zoo
+probes, physical posteriors, similarity search, orientation robustness, correlations, cost
+and, with ``real_galaxies``, how it organises real galaxies (the Hubble Deep Field rendered
+as DECaLS sees it).
 ``minuet benchmark`` and ``benchmarks/quality_encoders.py`` call :func:`run_benchmark`; ``minuet demo`` runs
 it with the ``"demo"`` preset and renders the report.
 """
@@ -64,7 +67,7 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
     if isinstance(config, str):
         config = PRESETS[config]
     stages = ["simulate", "fit", "reconstruct", "factors", "probes", "posteriors", "similarity",
-              "orientation", "correlations"]
+              "orientation", "correlations"] + ["real galaxies"] * config.real_galaxies
     bar = tqdm(total=len(stages), desc="benchmark", disable=not progress)
     clock = questions.Clock()
     stage_seconds = {}
@@ -190,6 +193,11 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
             "properties": questions.correlations(latents_test[name], properties),
             "galaxy_zoo": questions.correlations(latents_test[name], gz_fractions),
         }
+    if config.real_galaxies:
+        stage("real galaxies")
+        results["real_galaxies"], X_real, latents_real = questions.real_galaxies(
+            encoders, stretch, config)
+        artifacts["real"] = {"X": X_real, "latents": latents_real}
     if config.vae_study:
         from minuet_sk.vae import VAEEncoder
 

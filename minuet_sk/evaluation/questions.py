@@ -23,8 +23,19 @@ from sklearn.preprocessing import StandardScaler
 from minuet_sk.evaluation.config import PROBE_TASKS, TRUTH_CLASSES
 
 __all__ = [
-    "Clock", "correlations", "encoders", "factors", "latent_factors", "peak_memory_mb",
-    "pixel_probes", "posteriors", "probes", "reconstruction", "rotated_copies", "similarity",
+    "Clock",
+    "correlations",
+    "encoders",
+    "factors",
+    "latent_factors",
+    "peak_memory_mb",
+    "pixel_probes",
+    "posteriors",
+    "probes",
+    "real_galaxies",
+    "reconstruction",
+    "rotated_copies",
+    "similarity",
     "truth_classes",
 ]
 
@@ -164,6 +175,40 @@ def latent_factors(Z, truth, config):
     return {name: float(np.mean(cross_val_score(LinearRegression(), Z, np.asarray(y),
                                                 cv=folds, scoring="r2")))
             for name, y in targets.items()}
+
+
+def real_galaxies(encoders, stretch, config):
+    """How encoders fitted on simulations organise real galaxies.
+
+    The Hubble eXtreme Deep Field as DECaLS sees it, at the settings closest to the
+    simulator (each galaxy alone, the simulator's median size and colours; sources of 60
+    XDF pixels or more whose stamp lies wholly in the picture), stretched as the simulated
+    galaxies are. Per encoder: the rotation shift
+    (:func:`~minuet_sk.neighbors.orientation_shift`) and how much a galaxy's latent
+    neighbours share its measured size, colour and concentration
+    (:func:`~minuet_sk.neighbors.neighbor_agreement`). Returns ``(figures, X, latents)``.
+    """
+    from minuet_sk.datasets import XDF_BAND_GAINS, load_hubble_deep_field
+    from minuet_sk.metrics import central_source_morphology
+    from minuet_sk.neighbors import neighbor_agreement, orientation_shift
+
+    hdf = load_hubble_deep_field(image_size=config.image_size, min_area=60, as_survey="decals",
+                                 isolate=True, source_pixel_scale=0.45,
+                                 band_gains=XDF_BAND_GAINS, random_state=config.seed)
+    whole = ((hdf.data["blank_fraction"] == 0) & ~hdf.data["touches_edge"]).to_numpy()
+    flux = hdf.images[whole]
+    X = stretch.transform(flux).reshape(flux.shape)
+    measured = central_source_morphology(flux)
+    properties = pd.DataFrame({"size": measured["log_half_light_radius"],
+                               "colour": measured["colour"],
+                               "concentration": measured["concentration"]})
+    figures, latents = {"n_galaxies": int(whole.sum())}, {}
+    for name, encoder in encoders.items():
+        Z = latents[name] = encoder.transform(X)
+        agreement = neighbor_agreement(Z, properties)
+        figures[name] = {"rotation_shift": orientation_shift(encoder, X, Z)["mean"],
+                         **{f"neighbours' {k}": float(v) for k, v in agreement.items()}}
+    return figures, X, latents
 
 
 def _probe_models(seed):

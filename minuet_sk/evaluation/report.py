@@ -107,6 +107,9 @@ def write_report(out_dir, *, title="minuet_sk report"):
     for path in sorted((out_dir / "figures").glob("*.png")):
         heading = _FIGURE_TITLES.get(
             path.stem, path.stem.split("_", 1)[-1].replace("_", " ").capitalize())
+        if path.stem.startswith("8_real_neighbours_"):
+            heading = ("Real galaxies (the Hubble Deep Field as DECaLS sees them): nearest "
+                       f"neighbours in {path.stem.removeprefix('8_real_neighbours_')} latents")
         data = base64.b64encode(path.read_bytes()).decode()
         parts.append(f"<h2>{html.escape(heading)}</h2>"
                      f"<img alt='{html.escape(heading)}' src='data:image/png;base64,{data}'>")

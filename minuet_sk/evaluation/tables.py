@@ -84,6 +84,16 @@ def question_tables(results):
                    "(units of the median nearest-neighbour distance)"),
                    pd.DataFrame({n: enc[n]["orientation"] for n in names}), "lower"))
     tables.append(("7. Cost", pd.DataFrame({n: enc[n]["cost"] for n in names}), None))
+    if "real_galaxies" in results:
+        real = results["real_galaxies"]
+        frame = pd.DataFrame({n: real[n] for n in names})
+        where = (f"{real['n_galaxies']} Hubble Deep Field galaxies rendered as DECaLS sees "
+                 "them")
+        tables.append((f"8. Real galaxies ({where}): rotation shift (median NN distances)",
+                       frame.loc[["rotation_shift"]], "lower"))
+        tables.append(((f"8. Real galaxies ({where}): Spearman between a galaxy's measured "
+                       "property and its 5 latent neighbours' mean"),
+                       frame.drop(index="rotation_shift"), "higher"))
     return tables
 
 
