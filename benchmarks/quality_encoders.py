@@ -6,6 +6,7 @@ question::
 
     python benchmarks/quality_encoders.py --quick                 # minutes on 2 CPU cores
     python benchmarks/quality_encoders.py --full --device cuda    # a paper table's settings
+    python benchmarks/quality_encoders.py --preset demo --pretrained sim-grz-72-v2
 
 Any other ``minuet benchmark`` option passes through. The harness writes ``results.json``,
 ``results.md`` and ``figures/`` into ``benchmarks/results/quality_encoders/<preset>/``
@@ -36,7 +37,8 @@ def key_figures(results):
                    "factors_kept_spearman": {
                        kind: {f: v["spearman"] for f, v in per_factor.items()}
                        for kind, per_factor in e.get("factors", {}).items()}}
-            for name, e in results["encoders"].items()}
+            for name, e in results["encoders"].items()} | (
+        {"real_galaxies": results["real_galaxies"]} if "real_galaxies" in results else {})
 
 
 def headline(results):
@@ -55,7 +57,9 @@ if __name__ == "__main__":
     preset = ("full" if "--full" in argv else
               argv[argv.index("--preset") + 1] if "--preset" in argv else "quick")
     if "--out" not in argv:
-        argv += ["--out", str(results_dir("quality_encoders") / preset)]
+        weights = argv[argv.index("--pretrained") + 1] if "--pretrained" in argv else ""
+        argv += ["--out", str(results_dir("quality_encoders") / "-".join(
+            filter(None, [preset, weights])))]
     out = argv[argv.index("--out") + 1]
     status = main(["benchmark", *argv])
     if status == 0:

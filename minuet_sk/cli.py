@@ -47,9 +47,7 @@ def _demo(args):
         config.n_galaxies = args.size
     if args.train and "pretrained" in config.minuet:
         config.minuet = dict(DEMO_TRAINING)
-    elif args.pretrained:  # the shipped weights take 72x72 cutouts
-        config.minuet = {**config.minuet, "pretrained": args.pretrained}
-        config.image_size = 72
+    _use_pretrained(config, args.pretrained)
     if args.epochs is not None:
         if "pretrained" not in config.minuet:
             config.minuet = {**config.minuet, "max_epochs": args.epochs}
@@ -213,12 +211,20 @@ def _neighbors(args):
     write_table(frame, args.out)
 
 
+def _use_pretrained(config, name):
+    """Point ``config`` at the shipped Minuet weights ``name`` (None: leave it)."""
+    if name:  # the shipped weights take 72x72 cutouts
+        config.minuet = {**config.minuet, "pretrained": name}
+        config.image_size = 72
+
+
 def _benchmark(args):
     import dataclasses
 
     from minuet_sk.evaluation import PRESETS, run_benchmark, write_figures
 
     config = dataclasses.replace(PRESETS[args.preset], seed=args.seed, device=args.device)
+    _use_pretrained(config, args.pretrained)
     _, artifacts = run_benchmark(config, out_dir=args.out)
     write_figures(artifacts, args.out)
     print(f"wrote {Path(args.out) / 'results.json'} and results.md")
@@ -383,6 +389,9 @@ def build_parser():
     group.add_argument("--preset", dest="preset", choices=("tiny", "demo", "quick", "full"),
                        help="any preset")
     p.set_defaults(preset="quick")
+    p.add_argument("--pretrained", metavar="NAME",
+                   help="shipped Minuet weights to measure instead of the preset's Minuet "
+                   "(72x72 cutouts)")
     _add_device(p)
     _add_seed(p, "the simulation and every fit")
     _add_out(p, "output folder")

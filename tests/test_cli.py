@@ -212,6 +212,27 @@ def test_demo_uses_the_shipped_weights_unless_told_to_train(monkeypatch, argv, p
         assert config.vae["max_epochs"] == 3
 
 
+@pytest.mark.parametrize(("argv", "pretrained", "size"), [
+    (["--quick"], None, 48),
+    (["--quick", "--pretrained", "sim-grz-72"], "sim-grz-72", 72),
+])
+def test_benchmark_measures_the_shipped_weights_it_is_given(monkeypatch, argv, pretrained,
+                                                            size):
+    import minuet_sk.evaluation
+
+    seen = {}
+
+    def capture(config, **kwargs):
+        seen["config"] = config
+        raise _Stop
+
+    monkeypatch.setattr(minuet_sk.evaluation, "run_benchmark", capture)
+    with pytest.raises(_Stop):
+        main(["--debug", "benchmark", *argv, "--out", "unused"])
+    assert seen["config"].minuet.get("pretrained") == pretrained
+    assert seen["config"].image_size == size
+
+
 def test_demo_cannot_both_train_and_use_shipped_weights(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["demo", "--train", "--pretrained", "--out", "unused"])
