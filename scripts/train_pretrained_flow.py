@@ -4,6 +4,7 @@ from the five latents of the shipped encoder ``sim-grz-72``, on simulated galaxi
 Reproducible: the data, the split and the initialisation are fixed by ``--seed``.
 
     python scripts/train_pretrained_flow.py --n 20000 --threads 2
+    python scripts/train_pretrained_flow.py --encoder sim-grz-72-v2   # sim-grz-72-v2-flow
 
 writes ``minuet_sk/pretrained/sim-grz-72-flow/`` (``FlowPropertyRegressor.save``) and its
 card ``training.json`` (data, settings, wall time, and calibration and accuracy on other
@@ -25,8 +26,7 @@ from _shipping import fit_and_ship
 from minuet_sk import FlowPropertyRegressor, MinuetEncoder, __version__, metrics
 from minuet_sk.datasets import make_galaxies
 
-OUT = Path(__file__).resolve().parents[1] / "minuet_sk" / "pretrained" / "sim-grz-72-flow"
-ENCODER = "sim-grz-72"
+PRETRAINED = Path(__file__).resolve().parents[1] / "minuet_sk" / "pretrained"
 TARGETS = ["redshift", "log_mstar", "log_sfr"]
 
 
@@ -37,13 +37,13 @@ def latents_and_targets(encoder, n, seed):
     return latents, data.target[TARGETS].reset_index(drop=True)
 
 
-def held_out_quality(model, encoder, n, seed):
+def held_out_quality(model, encoder, name, n, seed):
     X, y = latents_and_targets(encoder, n, seed)
     posterior = model.predict_dist(X)
     truth = y.to_numpy()
     median = posterior.median()
     quality = {
-        "data": f"make_galaxies({n}, image_size=72, random_state={seed}), latents of {ENCODER}",
+        "data": f"make_galaxies({n}, image_size=72, random_state={seed}), latents of {name}",
         "coverage_68": posterior.coverage(y, 0.68)[TARGETS].round(3).to_dict(),
         "coverage_95": posterior.coverage(y, 0.95)[TARGETS].round(3).to_dict(),
         "crps": posterior.crps(y)[TARGETS].mean().round(4).to_dict(),
@@ -63,10 +63,14 @@ def main(argv=None):
     parser.add_argument("--n-test", type=int, default=2000, help="held-out galaxies")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=2027)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--encoder", default="sim-grz-72",
+                        help="the shipped encoder whose latents the flow takes")
+    parser.add_argument("--out", type=Path,
+                        help="default: minuet_sk/pretrained/<encoder>-flow")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    encoder = MinuetEncoder.from_pretrained(ENCODER, device="cpu")
+    args.out = args.out or PRETRAINED / f"{args.encoder}-flow"
+    encoder = MinuetEncoder.from_pretrained(args.encoder, device="cpu")
     start = time.perf_counter()
     X, y = latents_and_targets(encoder, args.n, args.seed)
     data_s = time.perf_counter() - start
@@ -78,7 +82,7 @@ def main(argv=None):
         "name": args.out.name,
         "package_version": __version__,
         "what": (f"posteriors of {', '.join(TARGETS)} given the 5 latents of the shipped "
-                 f"encoder {ENCODER!r} (MinuetEncoder.from_pretrained({ENCODER!r})"
+                 f"encoder {args.encoder!r} (MinuetEncoder.from_pretrained({args.encoder!r})"
                  ".transform(cutouts))"),
         "simulation_trained": (
             "Trained on simulated galaxies only. For real galaxies the posteriors are as good "
@@ -93,7 +97,8 @@ def main(argv=None):
         "simulate_and_encode_seconds": round(data_s, 1),
         "fit_seconds": round(fit_s, 1),
         "machine": f"{platform.platform()}, {args.threads} torch thread(s)",
-        "held_out_quality": held_out_quality(model, encoder, args.n_test, args.seed + 1),
+        "held_out_quality": held_out_quality(model, encoder, args.encoder, args.n_test,
+                                             args.seed + 1),
     }
     (args.out / "training.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     print(json.dumps(card, indent=2, default=str))
