@@ -184,15 +184,8 @@ class _Stop(Exception):
     pass
 
 
-@pytest.mark.parametrize(("argv", "pretrained", "size", "minuet_epochs"), [
-    ([], "sim-grz-72", 72, None),  # the demo: the shipped weights, at their 72x72
-    (["--train"], None, 72, 30),
-    (["--train", "--epochs", "3"], None, 72, 3),
-    (["--epochs", "3"], "sim-grz-72", 72, None),  # the VAE's epochs; shipped Minuet kept
-    (["--preset", "tiny"], None, 24, 1),
-])
-def test_demo_uses_the_shipped_weights_unless_told_to_train(monkeypatch, argv, pretrained,
-                                                             size, minuet_epochs):
+def _benchmark_config(monkeypatch, argv):
+    """The BenchmarkConfig that ``minuet <argv>`` would run (the run itself is stopped)."""
     import minuet_sk.evaluation
 
     seen = {}
@@ -203,8 +196,20 @@ def test_demo_uses_the_shipped_weights_unless_told_to_train(monkeypatch, argv, p
 
     monkeypatch.setattr(minuet_sk.evaluation, "run_benchmark", capture)
     with pytest.raises(_Stop):
-        main(["--debug", "demo", *argv, "--out", "unused"])
-    config = seen["config"]
+        main(["--debug", *argv, "--out", "unused"])
+    return seen["config"]
+
+
+@pytest.mark.parametrize(("argv", "pretrained", "size", "minuet_epochs"), [
+    ([], "sim-grz-72", 72, None),  # the demo: the shipped weights, at their 72x72
+    (["--train"], None, 72, 30),
+    (["--train", "--epochs", "3"], None, 72, 3),
+    (["--epochs", "3"], "sim-grz-72", 72, None),  # the VAE's epochs; shipped Minuet kept
+    (["--preset", "tiny"], None, 24, 1),
+])
+def test_demo_uses_the_shipped_weights_unless_told_to_train(monkeypatch, argv, pretrained,
+                                                             size, minuet_epochs):
+    config = _benchmark_config(monkeypatch, ["demo", *argv])
     assert config.minuet.get("pretrained") == pretrained
     assert config.image_size == size
     assert config.minuet.get("max_epochs") == minuet_epochs
@@ -218,19 +223,9 @@ def test_demo_uses_the_shipped_weights_unless_told_to_train(monkeypatch, argv, p
 ])
 def test_benchmark_measures_the_shipped_weights_it_is_given(monkeypatch, argv, pretrained,
                                                             size):
-    import minuet_sk.evaluation
-
-    seen = {}
-
-    def capture(config, **kwargs):
-        seen["config"] = config
-        raise _Stop
-
-    monkeypatch.setattr(minuet_sk.evaluation, "run_benchmark", capture)
-    with pytest.raises(_Stop):
-        main(["--debug", "benchmark", *argv, "--out", "unused"])
-    assert seen["config"].minuet.get("pretrained") == pretrained
-    assert seen["config"].image_size == size
+    config = _benchmark_config(monkeypatch, ["benchmark", *argv])
+    assert config.minuet.get("pretrained") == pretrained
+    assert config.image_size == size
 
 
 def test_demo_cannot_both_train_and_use_shipped_weights(capsys):
