@@ -125,3 +125,17 @@ def test_latent_factors_rewards_latents_that_hold_the_factors():
     assert min(latent_factors(holding, truth, config).values()) > 0.999
     noise = np.random.default_rng(0).normal(size=(120, 5))
     assert max(latent_factors(noise, truth, config).values()) < 0.1
+
+
+def test_shipped_weights_take_the_presets_sampling_settings_and_nothing_else():
+    import dataclasses
+
+    from minuet_sk.evaluation.questions import encoders
+
+    config = dataclasses.replace(PRESETS["demo"], device="cpu")
+    assert config.minuet == {"pretrained": "sim-grz-72", "sampling_steps": 20}
+    minuet = encoders(config)[0]["minuet"]
+    assert minuet.sampling_steps == 20 and minuet.pretrained_ == "sim-grz-72"
+    wider = dataclasses.replace(config, minuet={**config.minuet, "width": 128})
+    with pytest.raises(ValueError, match="used as trained"):
+        encoders(wider)

@@ -67,6 +67,11 @@ def truth_classes(truth):
     return classes
 
 
+#: MinuetEncoder parameters that a benchmark may set on shipped weights: they change how
+#: the trained network is used, not the network.
+_INFERENCE_PARAMS = {"sampling_steps", "eta", "batch_size"}
+
+
 def encoders(config, verbose=0):
     """The three encoders, and the names of those already fitted (shipped weights)."""
     from minuet_sk.minuet import MinuetEncoder
@@ -82,6 +87,11 @@ def encoders(config, verbose=0):
     if pretrained:
         minuet = _without_own_stretch(
             MinuetEncoder.from_pretrained(pretrained, device=config.device))
+        changed = set(minuet_params) - _INFERENCE_PARAMS
+        if changed:
+            raise ValueError(f"the shipped weights {pretrained!r} are used as trained; only "
+                             f"{sorted(_INFERENCE_PARAMS)} can be set, not {sorted(changed)}")
+        minuet.set_params(**minuet_params)
         if minuet.image_shape_ != shape:
             raise ValueError(f"the pretrained model {pretrained!r} takes images of shape "
                              f"{minuet.image_shape_}; set image_size={minuet.image_shape_[-1]}")
