@@ -491,14 +491,16 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         self.flow_.to(self.device_).eval()
 
     @classmethod
-    def from_pretrained(cls, name="sim-grz-72-flow", *, device="auto"):
+    def from_pretrained(cls, name="sim-grz-72-v2-flow", *, device="auto"):
         """A trained flow: one shipped with the package, or a folder written by :meth:`save`.
 
-        ``"sim-grz-72-flow"`` gives posteriors of redshift, log stellar mass and log SFR from
-        the five latents of ``MinuetEncoder.from_pretrained("sim-grz-72")``. It was trained
-        by ``scripts/train_pretrained_flow.py`` on **simulated** galaxies only
-        (``minuet_sk/pretrained/sim-grz-72-flow/training.json`` records the data, settings,
-        and calibration on other simulated galaxies): for real galaxies its posteriors are
+        ``"sim-grz-72-v2-flow"`` (the default) gives posteriors of redshift, log stellar
+        mass and log SFR from the five latents of the default shipped encoder,
+        ``MinuetEncoder.from_pretrained("sim-grz-72-v2")``; ``"sim-grz-72-flow"`` does the
+        same for ``"sim-grz-72"``'s latents (use each flow with its own encoder). They were
+        trained by ``scripts/train_pretrained_flow.py`` on **simulated** galaxies only (each
+        folder's ``training.json`` records the data, settings, and calibration on other
+        simulated galaxies): for real galaxies its posteriors are
         as good as the simulator's likeness to them. Check them on galaxies with known
         redshifts before relying on them.
 
@@ -507,7 +509,7 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
 
         Parameters
         ----------
-        name : str or path-like, default="sim-grz-72-flow"
+        name : str or path-like, default="sim-grz-72-v2-flow"
             Shipped weights, or the path of a folder written by :meth:`save`.
         device : str or None, default="auto"
             ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``; None: as saved.

@@ -90,8 +90,8 @@ def main(argv=None):
             "them on galaxies with known redshifts before relying on them."),
         "trained_on": (f"make_galaxies({args.n}, image_size=72, random_state={args.seed}) "
                        "(simulated DECaLS-like grz cutouts, r < 19, with neighbours)"),
-        "command": f"python scripts/train_pretrained_flow.py --n {args.n} --n-test "
-                   f"{args.n_test} --threads {args.threads} --seed {args.seed}",
+        "command": f"python scripts/train_pretrained_flow.py --encoder {args.encoder} --n "
+                   f"{args.n} --n-test {args.n_test} --threads {args.threads} --seed {args.seed}",
         "estimator_params": model.get_params(),
         "epochs_run": len(model.history_),
         "simulate_and_encode_seconds": round(data_s, 1),

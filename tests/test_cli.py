@@ -201,10 +201,10 @@ def _benchmark_config(monkeypatch, argv):
 
 
 @pytest.mark.parametrize(("argv", "pretrained", "size", "minuet_epochs"), [
-    ([], "sim-grz-72", 72, None),  # the demo: the shipped weights, at their 72x72
+    ([], "sim-grz-72-v2", 72, None),  # the demo: the shipped weights, at their 72x72
     (["--train"], None, 72, 30),
     (["--train", "--epochs", "3"], None, 72, 3),
-    (["--epochs", "3"], "sim-grz-72", 72, None),  # the VAE's epochs; shipped Minuet kept
+    (["--epochs", "3"], "sim-grz-72-v2", 72, None),  # the VAE's epochs; shipped Minuet kept
     (["--preset", "tiny"], None, 24, 1),
 ])
 def test_demo_uses_the_shipped_weights_unless_told_to_train(monkeypatch, argv, pretrained,

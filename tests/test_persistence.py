@@ -60,7 +60,8 @@ def test_every_class_of_the_table_is_importable_and_loads_itself():
 
 
 def test_shipped_models_load_by_name_whatever_their_class():
-    assert {"sim-grz-72", "sim-grz-72-flow"} <= set(shipped_models())
+    assert {"sim-grz-72", "sim-grz-72-flow", "sim-grz-72-v2",
+            "sim-grz-72-v2-flow"} <= set(shipped_models())
     flow = load_pretrained("sim-grz-72-flow", device="cpu")
     assert type(flow).__name__ == "FlowPropertyRegressor"
     assert flow.pretrained_ == "sim-grz-72-flow"

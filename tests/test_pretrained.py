@@ -94,3 +94,36 @@ def test_fine_tuning_continues_from_the_shipped_weights(model, raw):
     assert not np.allclose(Z, Z_tuned)
     corr = [np.corrcoef(Z[:, i], Z_tuned[:, i])[0, 1] for i in range(Z.shape[1])]
     assert min(corr) > 0.9
+
+
+def test_v2_is_the_default_and_its_latents_ignore_orientation(raw):
+    v2 = MinuetEncoder.from_pretrained(device="cpu")
+    assert v2.pretrained_ == "sim-grz-72-v2" and v2.encoder_frame == "canonical"
+    card = json.loads((resources.files("minuet_sk") / "pretrained" / "sim-grz-72-v2"
+                       / "training.json").read_text())
+    assert card["epochs_run"] == 150 and card["images_seen"] == 3_000_000
+    assert card["stretch_softening"] == AsinhStretch().softening
+    Z = v2.transform(raw)
+    assert Z.shape == (24, 5) and np.all(Z.std(axis=0) > 0)
+    # the canonical frame: turned copies give the same latents, unless the frame itself is
+    # ambiguous (nearly round second moments, or light too symmetric to tell a mirror)
+    for turned in (np.rot90(raw, 1, axes=(2, 3)), raw[..., ::-1]):
+        moved = np.abs(v2.transform(np.ascontiguousarray(turned)) - Z).max(axis=1)
+        assert np.mean(moved < 1e-4) >= 0.9
+
+
+def test_the_default_flow_reads_the_default_encoders_latents():
+    from scipy.stats import spearmanr
+
+    from minuet_sk import FlowPropertyRegressor
+
+    flow = FlowPropertyRegressor.from_pretrained(device="cpu")
+    assert flow.pretrained_ == "sim-grz-72-v2-flow"
+    card = json.loads((resources.files("minuet_sk") / "pretrained" / "sim-grz-72-v2-flow"
+                       / "training.json").read_text())
+    assert "'sim-grz-72-v2'" in card["what"] and "--encoder sim-grz-72-v2" in card["command"]
+    galaxies = make_galaxies(60, random_state=12)
+    latents = MinuetEncoder.from_pretrained(device="cpu").set_output(
+        transform="pandas").transform(galaxies.images)
+    redshift = flow.predict_dist(latents).median()[:, 0]
+    assert spearmanr(redshift, galaxies.target["redshift"]).statistic > 0.8
