@@ -115,11 +115,12 @@ class DiffusionDecodingMixin:
         independent of the batch an image comes in. Costs one encoder and one denoiser
         pass per image.
 
-        Measured with the shipped weights in ``benchmarks/quality_anomalies.py`` (ROC AUC
-        of ranking by minus the score): simulated galaxies with an added r = 15-16 star
-        8-20 pixels from the centre 0.87 (probabilistic PCA 0.82, the VAE's ELBO 0.84),
-        simulated mergers 0.59 (0.63, 0.62); a 12 x 12 block of missing pixels leaves the
-        score as it was (0.51; the VAE's ELBO is fooled, 0.73). The denoising loss itself
+        Measured in ``benchmarks/quality_anomalies.py`` (ROC AUC of ranking by minus the
+        score; the default shipped weights ``sim-grz-72-v2``, in brackets ``sim-grz-72``):
+        simulated galaxies with an added r = 15-16 star 8-20 pixels from the centre 0.84
+        (0.87; probabilistic PCA 0.82, the VAE's ELBO 0.84), simulated mergers 0.57 (0.59;
+        PCA 0.63, VAE 0.62); a 12 x 12 block of missing pixels leaves the score as it was
+        (0.51; the VAE's ELBO is fooled, 0.73). The denoising loss itself
         (:meth:`score`, averaged over times) ranks these *below* ordinary galaxies (0.44 for
         stars): a loss per pixel of stretched images is lowest in bright compact sources.
 
