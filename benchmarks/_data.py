@@ -131,17 +131,3 @@ def simulation_encoders(n_train, vae_epochs, seed, weights="sim-grz-72"):
                           device="cpu", random_state=seed).fit(train),
     }
 
-
-#: The measured properties that neighbour agreement asks about, and their
-#: ``metrics.central_source_morphology`` columns.
-NEIGHBOUR_PROPERTIES = {"size": "log_half_light_radius", "colour": "colour",
-                        "concentration": "concentration"}
-
-
-def neighbour_properties(X):
-    """Size, colour and concentration of each image's central source (a DataFrame)."""
-    from minuet_sk import metrics
-
-    measured = metrics.central_source_morphology(X)
-    columns = list(NEIGHBOUR_PROPERTIES.values())
-    return measured[columns].set_axis(list(NEIGHBOUR_PROPERTIES), axis=1)

@@ -33,21 +33,18 @@ import numpy as np
 import torch
 
 from minuet_sk import MinuetEncoder
-from minuet_sk.datasets import XDF_BAND_GAINS, load_hubble_deep_field, make_galaxies
+from minuet_sk.datasets import make_galaxies
+from minuet_sk.evaluation.questions import neighbour_properties, xdf_as_decals
 from minuet_sk.neighbors import neighbor_agreement, orientation_shift
 
 from _common import record
-from _data import neighbour_properties
 
 
 def rendered_halves(min_area, seed):
     """(X_tune, X_test): the left and right halves' rendered galaxies."""
-    hdf = load_hubble_deep_field(image_size=72, min_area=min_area, as_survey="decals",
-                                 isolate=True, source_pixel_scale=0.45,
-                                 band_gains=XDF_BAND_GAINS, random_state=seed)
-    whole = (hdf.data["blank_fraction"] == 0).to_numpy() & ~hdf.data["touches_edge"].to_numpy()
-    left = (hdf.data["x"] < 500).to_numpy()
-    return hdf.images[whole & left], hdf.images[whole & ~left]
+    images, data = xdf_as_decals(72, seed, min_area=min_area)
+    left = (data["x"] < 500).to_numpy()
+    return images[left], images[~left]
 
 
 def measures(model, X_test, props_test, X_sim, props_sim):

@@ -31,11 +31,11 @@ import time
 import matplotlib
 import torch
 
-from minuet_sk.datasets import XDF_BAND_GAINS, load_hubble_deep_field
+from minuet_sk.evaluation.questions import neighbour_properties, xdf_as_decals
 from minuet_sk.neighbors import latent_neighbors, neighbor_agreement, orientation_shift
 
 from _common import record, results_dir
-from _data import NEIGHBOUR_PROPERTIES, neighbour_properties, simulation_encoders
+from _data import simulation_encoders
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -84,13 +84,8 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    gains = XDF_BAND_GAINS if args.band_gains == "simulator" else None
-    hdf = load_hubble_deep_field(image_size=72, min_area=args.min_area, as_survey="decals",
-                                 isolate=args.isolate, band_gains=gains,
-                                 source_pixel_scale=args.source_pixel_scale,
-                                 random_state=args.seed)
-    whole = (hdf.data["blank_fraction"] == 0).to_numpy() & ~hdf.data["touches_edge"].to_numpy()
-    X = hdf.images[whole]
+    X, _ = xdf_as_decals(72, args.seed, min_area=args.min_area, isolate=args.isolate,
+                         source_pixel_scale=args.source_pixel_scale, colours=args.band_gains)
     properties = neighbour_properties(X)
     encoders = simulation_encoders(args.n_train, args.vae_epochs, args.seed, args.weights)
     figures, neighbours = {}, {}
@@ -109,7 +104,7 @@ def main():
     for name in encoders:
         f = figures[name]
         rows.append(f"| {name} | {f['rotation_shift']:.2f} | "
-                    + " | ".join(f"{f['neighbour_spearman'][p]:.2f}" for p in NEIGHBOUR_PROPERTIES)
+                    + " | ".join(f"{f['neighbour_spearman'][p]:.2f}" for p in properties)
                     + " |")
     markdown = (f"{len(X)} XDF galaxies rendered as DECaLS sees them\n\n" + "\n".join(rows)
                 + "\n\n![neighbours](neighbours.png)\n")

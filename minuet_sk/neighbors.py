@@ -204,11 +204,12 @@ def orientation_shift(encoder, X, latents=None):
         raise ValueError(f"X must hold at least 2 square images (n, C, H, W); got {X.shape}.")
     Z = encoder.transform(X) if latents is None else np.asarray(latents)
     scale = StandardScaler().fit(Z)
-    nn_dist = np.median(latent_neighbors(scale.transform(Z), k=1, standardize=False)[0])
+    standard = scale.transform(Z)
+    nn_dist = np.median(latent_neighbors(standard, k=1, standardize=False)[0])
     out = {}
     for move, turned in _turned(X).items():
         moved = encoder.transform(np.ascontiguousarray(turned))
-        shift = np.linalg.norm(scale.transform(moved) - scale.transform(Z), axis=1)
+        shift = np.linalg.norm(scale.transform(moved) - standard, axis=1)
         out[move] = float(np.median(shift) / nn_dist)
     out["mean"] = float(np.mean(list(out.values())))
     return out

@@ -198,7 +198,6 @@ class EigengalaxyPCA(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, Bas
         >>> bool(np.allclose(pca.score_samples(X), pca.pca_.score_samples(X.reshape(50, -1))))
         True
         """
-        check_is_fitted(self)
         flat = self._flat(X).astype(np.float64)
         pca = self.pca_
         noise = float(pca.noise_variance_)

@@ -28,6 +28,7 @@ __all__ = [
     "encoders",
     "factors",
     "latent_factors",
+    "neighbour_properties",
     "peak_memory_mb",
     "pixel_probes",
     "posteriors",
@@ -37,6 +38,7 @@ __all__ = [
     "rotated_copies",
     "similarity",
     "truth_classes",
+    "xdf_as_decals",
 ]
 
 
@@ -187,32 +189,55 @@ def latent_factors(Z, truth, config):
             for name, y in targets.items()}
 
 
+def xdf_as_decals(image_size, random_state, *, min_area=60, isolate=True,
+                  source_pixel_scale=0.45, colours="simulator"):
+    """The Hubble eXtreme Deep Field's galaxies as DECaLS sees them, those whose stamp lies
+    wholly in the picture: ``(images, data)`` (nanomaggies; the rows of
+    :func:`~minuet_sk.datasets.load_hubble_deep_field`'s ``data``).
+
+    The defaults are the settings closest to the simulator: each galaxy alone, at the
+    simulator's median size (``source_pixel_scale=0.45``) and colours (``colours=
+    "simulator"``: :data:`~minuet_sk.datasets.XDF_BAND_GAINS`; ``"display"``: the picture's
+    own balance), sources of ``min_area`` XDF pixels or more.
+    """
+    from minuet_sk.datasets import XDF_BAND_GAINS, load_hubble_deep_field
+
+    gains = {"simulator": XDF_BAND_GAINS, "display": None}[colours]
+    hdf = load_hubble_deep_field(image_size=image_size, min_area=min_area, as_survey="decals",
+                                 isolate=isolate, source_pixel_scale=source_pixel_scale,
+                                 band_gains=gains, random_state=random_state)
+    whole = ((hdf.data["blank_fraction"] == 0) & ~hdf.data["touches_edge"]).to_numpy()
+    return hdf.images[whole], hdf.data[whole].reset_index(drop=True)
+
+
+def neighbour_properties(images):
+    """Size (log half-light radius), colour and concentration of each image's central
+    source, the properties whose agreement among latent neighbours the real-galaxy question
+    measures (a DataFrame with those three columns; images in flux units)."""
+    from minuet_sk.metrics import central_source_morphology
+
+    measured = central_source_morphology(images)
+    return pd.DataFrame({"size": measured["log_half_light_radius"],
+                         "colour": measured["colour"],
+                         "concentration": measured["concentration"]})
+
+
 def real_galaxies(encoders, stretch, config):
     """How encoders fitted on simulations organise real galaxies.
 
-    The Hubble eXtreme Deep Field as DECaLS sees it, at the settings closest to the
-    simulator (each galaxy alone, the simulator's median size and colours; sources of 60
-    XDF pixels or more whose stamp lies wholly in the picture), stretched as the simulated
-    galaxies are. Per encoder: the rotation shift
+    The galaxies of :func:`xdf_as_decals` (its defaults: the settings closest to the
+    simulator), stretched as the simulated galaxies are. Per encoder: the rotation shift
     (:func:`~minuet_sk.neighbors.orientation_shift`) and how much a galaxy's latent
     neighbours share its measured size, colour and concentration
-    (:func:`~minuet_sk.neighbors.neighbor_agreement`). Returns ``(figures, X, latents)``.
+    (:func:`~minuet_sk.neighbors.neighbor_agreement` of :func:`neighbour_properties`).
+    Returns ``(figures, X, latents)``.
     """
-    from minuet_sk.datasets import XDF_BAND_GAINS, load_hubble_deep_field
-    from minuet_sk.metrics import central_source_morphology
     from minuet_sk.neighbors import neighbor_agreement, orientation_shift
 
-    hdf = load_hubble_deep_field(image_size=config.image_size, min_area=60, as_survey="decals",
-                                 isolate=True, source_pixel_scale=0.45,
-                                 band_gains=XDF_BAND_GAINS, random_state=config.seed)
-    whole = ((hdf.data["blank_fraction"] == 0) & ~hdf.data["touches_edge"]).to_numpy()
-    flux = hdf.images[whole]
+    flux, _ = xdf_as_decals(config.image_size, config.seed)
     X = stretch.transform(flux).reshape(flux.shape)
-    measured = central_source_morphology(flux)
-    properties = pd.DataFrame({"size": measured["log_half_light_radius"],
-                               "colour": measured["colour"],
-                               "concentration": measured["concentration"]})
-    figures, latents = {"n_galaxies": int(whole.sum())}, {}
+    properties = neighbour_properties(flux)
+    figures, latents = {"n_galaxies": len(flux)}, {}
     for name, encoder in encoders.items():
         Z = latents[name] = encoder.transform(X)
         agreement = neighbor_agreement(Z, properties)
