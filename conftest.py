@@ -6,4 +6,4 @@ import importlib.util
 
 collect_ignore = []
 if importlib.util.find_spec("statmorph") is None:
-    collect_ignore.append("minuet_sk/_statmorph.py")
+    collect_ignore.append("minuet_sk/metrics/_statmorph.py")

@@ -44,7 +44,7 @@ K = 5
 
 
 def neighbour_figure(images, neighbours, path, n_show=6):
-    from minuet_sk._plot_images import rgb_composite
+    from minuet_sk.plotting import rgb_composite
 
     names = list(neighbours)
     fig, axes = plt.subplots(n_show * len(names), K + 1,

@@ -27,13 +27,13 @@ __all__ = [
 # public name -> the module that defines it
 _PUBLIC = {
     "AsinhStretch": "minuet_sk.preprocessing",
-    "EigengalaxyPCA": "minuet_sk.pca",
+    "EigengalaxyPCA": "minuet_sk.encoders",
     "FlowPropertyRegressor": "minuet_sk.flow",
-    "MinuetEncoder": "minuet_sk.minuet",
+    "MinuetEncoder": "minuet_sk.encoders",
     "Pipeline": "minuet_sk.pipeline",
-    "PropertyPosterior": "minuet_sk.posterior",
+    "PropertyPosterior": "minuet_sk.flow",
     "SegmentationMasker": "minuet_sk.preprocessing",
-    "VAEEncoder": "minuet_sk.vae",
+    "VAEEncoder": "minuet_sk.encoders",
     "make_pipeline": "minuet_sk.pipeline",
 }
 

@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 __all__ = [
     "SavedModelMixin",
     "atomic_write_bytes",
+    "check_not_pretrained",
     "check_resumable",
     "check_saved_class",
     "estimator_config",
@@ -184,10 +185,10 @@ _NESTED_KEY = "__estimator__"
 #: The classes a saved config may name, and their modules: a config names no other code.
 SAVED_CLASSES = {
     "AsinhStretch": "minuet_sk.preprocessing",
-    "EigengalaxyPCA": "minuet_sk.pca",
+    "EigengalaxyPCA": "minuet_sk.encoders",
     "FlowPropertyRegressor": "minuet_sk.flow",
-    "MinuetEncoder": "minuet_sk.minuet",
-    "VAEEncoder": "minuet_sk.vae",
+    "MinuetEncoder": "minuet_sk.encoders",
+    "VAEEncoder": "minuet_sk.encoders",
 }
 
 
@@ -364,6 +365,22 @@ def load_estimator(path, *, device=None):
     """
     cls = saved_class(_read_config(path).get("class"), path)
     return cls.load(path, device=device)
+
+
+def check_not_pretrained(estimator):
+    """Refuse a plain ``fit`` of pretrained weights (``from_pretrained``): it would train
+    from scratch and discard them. Fine-tuning (``warm_start=True``) is allowed."""
+    name = getattr(estimator, "pretrained_", None)
+    if name is None or getattr(estimator, "warm_start", False):
+        return
+    fine_tune = ("Fine-tune with set_params(warm_start=True).fit(X) or partial_fit(X); "
+                 if "warm_start" in estimator.get_params() else "")
+    raise ValueError(
+        f"This {type(estimator).__name__} holds the pretrained weights {name!r}: fit() "
+        f"would train from scratch and discard them. {fine_tune}train afresh with "
+        "sklearn.base.clone(model).fit(...); in a Pipeline that you fit, wrap the model in "
+        "sklearn.frozen.FrozenEstimator to use it as it is."
+    )
 
 
 class SavedModelMixin:

@@ -16,9 +16,9 @@ import torch
 from _helpers import Lazy, make_blobs_images
 
 from minuet_sk import AsinhStretch, VAEEncoder, make_pipeline
-from minuet_sk._encoder_base import BaseImageEncoder
 from minuet_sk._persistence import load_state, save_state
 from minuet_sk._training.net import autocast
+from minuet_sk.encoders import BaseImageEncoder
 
 SHAPE = (2, 10, 10)
 

@@ -1,9 +1,9 @@
 """Data-parallel training of the image encoders with Hugging Face ``accelerate`` (DDP).
 
 An encoder given ``accelerator=Accelerator()`` trains through :class:`AcceleratedImageNet`,
-skorch's :class:`~skorch.hf.AccelerateMixin` on top of :class:`~minuet_sk._encoder_base.
-ImageNet`. Our batches come from :class:`~minuet_sk._training.streaming.ImageBatches`, not from a
-DataLoader that accelerate could shard, so the sharding is ours and is chosen so that
+skorch's :class:`~skorch.hf.AccelerateMixin` on top of
+:class:`~minuet_sk._training.net.ImageNet`. Our batches come from
+:class:`~minuet_sk._training.streaming.ImageBatches`, not from a DataLoader that accelerate could shard, so the sharding is ours and is chosen so that
 ``w`` processes train the model that one process would:
 
 - every process reads the same shuffled batches (same seeds), of ``batch_size`` images: the

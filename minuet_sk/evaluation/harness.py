@@ -199,7 +199,7 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
             encoders, stretch, config)
         artifacts["real"] = {"X": X_real, "latents": latents_real}
     if config.vae_study:
-        from minuet_sk.vae import VAEEncoder
+        from minuet_sk.encoders import VAEEncoder
 
         vae2 = VAEEncoder(2, image_shape=X.shape[1:], random_state=config.seed,
                           device=config.device, **config.vae).fit(X_train)

@@ -76,9 +76,7 @@ _INFERENCE_PARAMS = {"sampling_steps", "eta", "batch_size"}
 
 def encoders(config, verbose=0):
     """The three encoders, and the names of those already fitted (shipped weights)."""
-    from minuet_sk.minuet import MinuetEncoder
-    from minuet_sk.pca import EigengalaxyPCA
-    from minuet_sk.vae import VAEEncoder
+    from minuet_sk.encoders import EigengalaxyPCA, MinuetEncoder, VAEEncoder
 
     shape = (3, config.image_size, config.image_size)
     common = {"image_shape": shape, "random_state": config.seed}

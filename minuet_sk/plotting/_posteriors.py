@@ -1,6 +1,5 @@
-"""The posterior figures of :mod:`minuet_sk.plotting`: calibration (PIT histograms, coverage
-curves), one galaxy's joint posterior as a corner plot, and posterior medians against the
-truths. Each takes a :class:`~minuet_sk.PropertyPosterior`."""
+"""Figures of posteriors: marginals of a few galaxies, a corner plot of one, the PIT
+histogram, interval coverage against the nominal level, and predicted against true values."""
 
 from __future__ import annotations
 
@@ -8,32 +7,33 @@ import operator
 
 import numpy as np
 
-from . import metrics
-from ._plot_images import _one_axes, _pyplot, _subplots
+from .. import metrics
+from ._axes import one_axes, pyplot, subplots
 
-__all__ = ["plot_coverage", "plot_pit", "plot_posterior_corner", "plot_predicted_vs_true"]
+__all__ = [
+    "plot_coverage",
+    "plot_pit",
+    "plot_posterior_corner",
+    "plot_posteriors",
+    "plot_predicted_vs_true",
+]
 
 
-def plot_pit(posterior, y, *, bins=20, ax=None):
-    """PIT histograms, one per target, against the flat histogram of calibrated posteriors.
-
-    The PIT value of a galaxy is its posterior CDF at the truth (:meth:`PropertyPosterior.pit
-    <minuet_sk.PropertyPosterior.pit>`); calibrated posteriors give uniform PIT values, a
-    histogram flat at density 1. The grey band is the expected scatter of that flat histogram
-    for ``n`` galaxies (+-2 sigma of binomial counts), so bars outside it are a real
-    miscalibration: a **U** shape means over-confident (too narrow) posteriors, a **hump**
-    under-confident (too wide) ones, a slope a bias.
+def plot_posteriors(posterior, truth=None, *, n_show=4, level=0.68, axes=None):
+    """Histograms of posterior draws, one row per galaxy and one column per property,
+    with the central ``level`` interval shaded and the truth (when given) marked.
 
     Parameters
     ----------
     posterior : PropertyPosterior
         From ``FlowPropertyRegressor.predict_dist``.
-    y : array-like of shape (n,) or (n, k), or DataFrame with the target names
-        True values, row by row in the order of the posterior's galaxies.
-    bins : int, default=20
-        Histogram bins on [0, 1].
-    ax : matplotlib Axes, optional
-        Where to draw (a new figure by default).
+    truth : DataFrame, optional
+        True values, columns named as ``posterior.names``, rows in the same order.
+    n_show : int, default=4
+        Galaxies shown.
+    level : float, default=0.68
+    axes : 2-D array of matplotlib Axes, optional
+        ``(n_show, n_properties)``.
 
     Returns
     -------
@@ -43,90 +43,30 @@ def plot_pit(posterior, y, *, bins=20, ax=None):
     --------
     >>> import numpy as np
     >>> from minuet_sk import PropertyPosterior
-    >>> rng = np.random.default_rng(0)
-    >>> post = PropertyPosterior(rng.normal(size=(300, 200, 2)), ["redshift", "log_mstar"])
-    >>> fig = plot_pit(post, rng.normal(size=(300, 2)), bins=10)
-    >>> len(fig.axes[0].patches)  # one step histogram per target, and the band
-    3
+    >>> post = PropertyPosterior(np.random.default_rng(0).normal(size=(2, 50, 1)), ["z"])
+    >>> fig = plot_posteriors(post, n_show=2)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['z', '']
     """
-    bins = operator.index(bins)
-    if bins < 1:
-        raise ValueError(f"bins must be a positive integer; got {bins}.")
-    pit = posterior.pit(y)
-    ax = _one_axes(ax, (3.6, 3.0))
-    # Counts of a flat histogram are Binomial(n, 1/bins): in density units their standard
-    # deviation is sqrt((bins - 1) / n).
-    scatter = 2 * np.sqrt((bins - 1) / len(pit))
-    ax.axhspan(max(1 - scatter, 0), 1 + scatter, color="0.85", lw=0,
-               label=rf"calibrated $\pm2\sigma$ (n={len(pit):,})")
-    ax.axhline(1, color="k", lw=0.8)
-    edges = np.linspace(0, 1, bins + 1)
-    top = 1 + scatter
-    for name in posterior.names:
-        density, _ = np.histogram(pit[name], bins=edges, density=True)
-        ax.stairs(density, edges, lw=1.5, label=name)
-        top = max(top, density.max())
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.4 * top)  # room for the legend above the histograms
-    ax.set_xlabel("PIT = posterior CDF at the truth")
-    ax.set_ylabel("density")
-    ax.set_title("PIT (flat when calibrated)", fontsize=9)
-    ax.legend(fontsize=7, loc="upper center", ncols=2)
-    return ax.figure
-
-
-def plot_coverage(posterior, y, *, levels=None, ax=None):
-    """Empirical coverage of central credible intervals against their nominal level.
-
-    For each level, the fraction of truths inside each galaxy's central ``level`` interval
-    (:meth:`PropertyPosterior.coverage <minuet_sk.PropertyPosterior.coverage>`), one line
-    per target. Calibrated posteriors lie on the diagonal, within the grey band (+-2 sigma
-    binomial scatter for ``n`` galaxies); below it they are over-confident, above it
-    under-confident.
-
-    Parameters
-    ----------
-    posterior : PropertyPosterior
-    y : array-like of shape (n,) or (n, k), or DataFrame with the target names
-        True values, row by row in the order of the posterior's galaxies.
-    levels : array-like of float in (0, 1), optional
-        Nominal credible levels (default: 19 levels, 0.05 to 0.95).
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from minuet_sk import PropertyPosterior
-    >>> rng = np.random.default_rng(0)
-    >>> post = PropertyPosterior(rng.normal(size=(300, 200, 1)), ["redshift"])
-    >>> fig = plot_coverage(post, rng.normal(size=300), levels=[0.5, 0.9])
-    >>> fig.axes[0].get_lines()[0].get_xdata().tolist()
-    [0.5, 0.9]
-    """
-    levels = np.linspace(0.05, 0.95, 19) if levels is None else np.asarray(levels, float)
-    levels = np.atleast_1d(levels)
-    truth = posterior._truth(y)
-    coverage = np.array([posterior.coverage(truth, level).to_numpy() for level in levels])
-    ax = _one_axes(ax, (3.6, 3.0))
-    grid = np.linspace(0, 1, 101)
-    scatter = 2 * np.sqrt(grid * (1 - grid) / len(truth))
-    ax.fill_between(grid, grid - scatter, grid + scatter, color="0.85", lw=0,
-                    label=rf"calibrated $\pm2\sigma$ (n={len(truth):,})")
-    for j, name in enumerate(posterior.names):
-        ax.plot(levels, coverage[:, j], marker=".", label=name)
-    ax.plot([0, 1], [0, 1], color="k", lw=0.8)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_aspect("equal")
-    ax.set_xlabel("credible level of the central interval")
-    ax.set_ylabel("fraction of truths inside")
-    ax.set_title("Coverage (diagonal when calibrated)", fontsize=9)
-    ax.legend(fontsize=7)
-    return ax.figure
+    names = list(posterior.names)
+    n_show = min(n_show, len(posterior.samples))
+    if axes is None:
+        _, axes = subplots(None, n_show, len(names), (3.2 * len(names), 1.8 * n_show))
+    axes = np.asarray(axes).reshape(n_show, len(names))
+    low, high = posterior.interval(level)
+    for i in range(n_show):
+        for j, name in enumerate(names):
+            ax = axes[i, j]
+            ax.hist(posterior.samples[i, :, j], bins=40, color="tab:blue", alpha=0.7)
+            ax.axvspan(low[i, j], high[i, j], color="tab:orange", alpha=0.2,
+                       label=f"{level:.0%}")
+            if truth is not None:
+                ax.axvline(truth[name].iloc[i], color="k", lw=2, label="truth")
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(name)
+    axes[0, -1].legend(fontsize=7)
+    return axes[0, 0].figure
 
 
 def _truth_row(posterior, truth, i):
@@ -190,7 +130,7 @@ def plot_posterior_corner(posterior, i=0, *, truth=None, fig=None):
     pad = 0.05 * (lim_high - lim_low) + 1e-12
     lim_low, lim_high = lim_low - pad, lim_high + pad
     bins = int(np.clip(np.sqrt(n_draws), 10, 40))
-    fig, axes = _subplots(fig, k, k, (2.0 * k + 0.4, 2.0 * k))
+    fig, axes = subplots(fig, k, k, (2.0 * k + 0.4, 2.0 * k))
     names = posterior.names
     for r in range(k):
         for c in range(k):
@@ -235,6 +175,121 @@ def plot_posterior_corner(posterior, i=0, *, truth=None, fig=None):
                          transform=axes[0, -1].transAxes, ha="right", va="top", fontsize=8,
                          color="0.3")
     return fig
+
+
+def plot_pit(posterior, y, *, bins=20, ax=None):
+    """PIT histograms, one per target, against the flat histogram of calibrated posteriors.
+
+    The PIT value of a galaxy is its posterior CDF at the truth (:meth:`PropertyPosterior.pit
+    <minuet_sk.PropertyPosterior.pit>`); calibrated posteriors give uniform PIT values, a
+    histogram flat at density 1. The grey band is the expected scatter of that flat histogram
+    for ``n`` galaxies (+-2 sigma of binomial counts), so bars outside it are a real
+    miscalibration: a **U** shape means over-confident (too narrow) posteriors, a **hump**
+    under-confident (too wide) ones, a slope a bias.
+
+    Parameters
+    ----------
+    posterior : PropertyPosterior
+        From ``FlowPropertyRegressor.predict_dist``.
+    y : array-like of shape (n,) or (n, k), or DataFrame with the target names
+        True values, row by row in the order of the posterior's galaxies.
+    bins : int, default=20
+        Histogram bins on [0, 1].
+    ax : matplotlib Axes, optional
+        Where to draw (a new figure by default).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet_sk import PropertyPosterior
+    >>> rng = np.random.default_rng(0)
+    >>> post = PropertyPosterior(rng.normal(size=(300, 200, 2)), ["redshift", "log_mstar"])
+    >>> fig = plot_pit(post, rng.normal(size=(300, 2)), bins=10)
+    >>> len(fig.axes[0].patches)  # one step histogram per target, and the band
+    3
+    """
+    bins = operator.index(bins)
+    if bins < 1:
+        raise ValueError(f"bins must be a positive integer; got {bins}.")
+    pit = posterior.pit(y)
+    ax = one_axes(ax, (3.6, 3.0))
+    # Counts of a flat histogram are Binomial(n, 1/bins): in density units their standard
+    # deviation is sqrt((bins - 1) / n).
+    scatter = 2 * np.sqrt((bins - 1) / len(pit))
+    ax.axhspan(max(1 - scatter, 0), 1 + scatter, color="0.85", lw=0,
+               label=rf"calibrated $\pm2\sigma$ (n={len(pit):,})")
+    ax.axhline(1, color="k", lw=0.8)
+    edges = np.linspace(0, 1, bins + 1)
+    top = 1 + scatter
+    for name in posterior.names:
+        density, _ = np.histogram(pit[name], bins=edges, density=True)
+        ax.stairs(density, edges, lw=1.5, label=name)
+        top = max(top, density.max())
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.4 * top)  # room for the legend above the histograms
+    ax.set_xlabel("PIT = posterior CDF at the truth")
+    ax.set_ylabel("density")
+    ax.set_title("PIT (flat when calibrated)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", ncols=2)
+    return ax.figure
+
+
+def plot_coverage(posterior, y, *, levels=None, ax=None):
+    """Empirical coverage of central credible intervals against their nominal level.
+
+    For each level, the fraction of truths inside each galaxy's central ``level`` interval
+    (:meth:`PropertyPosterior.coverage <minuet_sk.PropertyPosterior.coverage>`), one line
+    per target. Calibrated posteriors lie on the diagonal, within the grey band (+-2 sigma
+    binomial scatter for ``n`` galaxies); below it they are over-confident, above it
+    under-confident.
+
+    Parameters
+    ----------
+    posterior : PropertyPosterior
+    y : array-like of shape (n,) or (n, k), or DataFrame with the target names
+        True values, row by row in the order of the posterior's galaxies.
+    levels : array-like of float in (0, 1), optional
+        Nominal credible levels (default: 19 levels, 0.05 to 0.95).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet_sk import PropertyPosterior
+    >>> rng = np.random.default_rng(0)
+    >>> post = PropertyPosterior(rng.normal(size=(300, 200, 1)), ["redshift"])
+    >>> fig = plot_coverage(post, rng.normal(size=300), levels=[0.5, 0.9])
+    >>> fig.axes[0].get_lines()[0].get_xdata().tolist()
+    [0.5, 0.9]
+    """
+    levels = np.linspace(0.05, 0.95, 19) if levels is None else np.asarray(levels, float)
+    levels = np.atleast_1d(levels)
+    truth = posterior._truth(y)
+    coverage = np.array([posterior.coverage(truth, level).to_numpy() for level in levels])
+    ax = one_axes(ax, (3.6, 3.0))
+    grid = np.linspace(0, 1, 101)
+    scatter = 2 * np.sqrt(grid * (1 - grid) / len(truth))
+    ax.fill_between(grid, grid - scatter, grid + scatter, color="0.85", lw=0,
+                    label=rf"calibrated $\pm2\sigma$ (n={len(truth):,})")
+    for j, name in enumerate(posterior.names):
+        ax.plot(levels, coverage[:, j], marker=".", label=name)
+    ax.plot([0, 1], [0, 1], color="k", lw=0.8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("credible level of the central interval")
+    ax.set_ylabel("fraction of truths inside")
+    ax.set_title("Coverage (diagonal when calibrated)", fontsize=9)
+    ax.legend(fontsize=7)
+    return ax.figure
 
 
 def plot_predicted_vs_true(posterior, y, *, level=0.68, max_points=2000, axes=None):
@@ -287,8 +342,8 @@ def plot_predicted_vs_true(posterior, y, *, level=0.68, max_points=2000, axes=No
     median = posterior.median()
     coverage = posterior.coverage(truth, level)
     if axes is None:
-        fig = _pyplot().figure(figsize=(3.3 * len(names), 3.3), layout="constrained")
-        _, axes = _subplots(fig, 1, len(names), None)
+        fig = pyplot().figure(figsize=(3.3 * len(names), 3.3), layout="constrained")
+        _, axes = subplots(fig, 1, len(names), None)
     axes = np.asarray(axes, dtype=object).ravel()
     if len(axes) != len(names):
         raise ValueError(f"axes must hold one Axes per target ({len(names)}); got {len(axes)}.")

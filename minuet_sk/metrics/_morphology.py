@@ -10,37 +10,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from ._central_source import central_catalog
+
 __all__ = ["FACTORS", "central_source_morphology", "factor_agreement"]
 
 #: The orientation-free factors of :func:`central_source_morphology` that
 #: :func:`factor_agreement` compares.
 FACTORS = ("mag", "colour", "log_half_light_radius", "concentration", "axis_ratio")
-
-
-def _central_catalog(image, threshold_sigma, min_pixels):
-    """(SourceCatalog of the band sum restricted to the central source, its segment mask,
-    the other sources' mask, the background-subtracted bands), or None when there is no
-    central source."""
-    from photutils.segmentation import SegmentationImage, SourceCatalog
-
-    from .preprocessing import _DEBLEND_CONTRAST, _DEBLEND_LEVELS, _segment
-
-    labels, central = _segment(image, np.isnan(image), threshold_sigma, min_pixels,
-                               True, _DEBLEND_LEVELS, _DEBLEND_CONTRAST)
-    if not central:
-        return None
-    segment = labels == central
-    others = (labels > 0) & ~segment
-    sky = ~(labels > 0)
-    bands = np.empty_like(image)
-    for b, band in enumerate(image):
-        finite = np.isfinite(band) & sky
-        bands[b] = band - (np.median(band[finite]) if finite.sum() > 10 else 0.0)
-    bands = np.where(np.isfinite(bands), bands, 0.0)
-    detection = bands.sum(axis=0)
-    catalog = SourceCatalog(detection, SegmentationImage(segment.astype(np.int32)),
-                            mask=others)
-    return catalog, segment, others, bands
 
 
 def central_source_morphology(images, *, bands="grz", pixel_scale=None, threshold_sigma=1.5,
@@ -99,7 +75,7 @@ def central_source_morphology(images, *, bands="grz", pixel_scale=None, threshol
         row = dict.fromkeys([f"flux_{b}" for b in bands] + [
             "mag", "colour", "half_light_radius", "log_half_light_radius", "concentration",
             "axis_ratio", "ellipticity", "gini", "area"], np.nan)
-        found = _central_catalog(image, threshold_sigma, min_pixels)
+        found = central_catalog(image, threshold_sigma, min_pixels)
         if found is not None:
             catalog, segment, _, subtracted = found
             with warnings.catch_warnings():  # sources too small for a Kron aperture: NaN

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._persistence import atomic_write_bytes, check_resumable, json_params
+from .._persistence import atomic_write_bytes, check_resumable, json_params
 
 __all__ = ["FLOW_CHECKPOINT_NAME", "FlowCheckpoint"]
 

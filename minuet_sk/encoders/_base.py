@@ -1,10 +1,11 @@
-"""The scikit-learn face of the image encoders (VAE, Minuet), over the training layer.
+"""BaseImageEncoder: the scikit-learn face of the torch image encoders (VAE, Minuet), whole.
 
-:class:`BaseImageEncoder` holds the scikit-learn side (parameters, validation, ``fit``,
-``partial_fit``, ``warm_start``, feature names, tags, ``save``/``load``) and trains a torch
-module through :class:`~minuet_sk._training.net.ImageNet`, whose batches are
-``(standardised images, pixel weights)`` (:mod:`minuet_sk._training.streaming`) and whose
-criterion is the estimator's loss (:mod:`minuet_sk._training.losses`); checkpoints are :mod:`minuet_sk._training.checkpoint`.
+It holds the parameters, validation, ``fit``/``partial_fit``/``warm_start``/``transform``,
+feature names and tags; the inference helpers its subclasses decode and score with; and its
+fitted state for ``save``/``load`` and checkpoints. It trains a torch module through
+:class:`~minuet_sk._training.net.ImageNet`, whose batches are ``(standardised images, pixel
+weights)`` (:mod:`minuet_sk._training.streaming`) and whose criterion is the subclass's loss
+(:mod:`minuet_sk._training.losses`); checkpoints are :mod:`minuet_sk._training.checkpoint`.
 """
 
 from __future__ import annotations
@@ -12,44 +13,38 @@ from __future__ import annotations
 import os
 from functools import partial
 from numbers import Integral, Real
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 from skorch.callbacks import EarlyStopping
+from skorch.history import History
+from tqdm.auto import tqdm
 
-from ._base import (
-    TRAINING_CONSTRAINTS,
-    LatentFeaturesMixin,
-    check_not_pretrained,
-    resolve_device,
-)
-from ._encoder_inference import EncoderInferenceMixin
-from ._encoder_state import EncoderStateMixin
-from ._persistence import (
-    SavedModelMixin,
-)
-from ._training.checkpoint import EpochCheckpoint, resume, write_checkpoint
-from ._training.net import ImageNet, epoch_records
-from ._training.sources import ImageSource, is_out_of_core
-from ._training.streaming import (
+from .._persistence import SavedModelMixin, check_not_pretrained
+from .._training.checkpoint import EpochCheckpoint, resume, write_checkpoint
+from .._training.net import ImageNet, autocast, epoch_records
+from .._training.params import TRAINING_CONSTRAINTS, resolve_device
+from .._training.sources import ImageSource, is_out_of_core
+from .._training.streaming import (
     ImageBatches,
     band_statistics,
     check_pixel_weight,
     split_blocks,
 )
-from ._validation import resolve_image_shape, validate_images
-from .preprocessing import AsinhStretch
+from .._validation import resolve_image_shape, validate_images
+from ..preprocessing import AsinhStretch
+from ._latent_features import LatentFeaturesMixin
 
 __all__ = ["BaseImageEncoder"]
 
 
-class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin,
-                       LatentFeaturesMixin, TransformerMixin, BaseEstimator):
+class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, BaseEstimator):
     """Base class of the torch image encoders (not used directly).
 
     Fitting standardises each band with a robust per-band median and scale (learned in
@@ -367,7 +362,7 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
         if self.accelerator is None:
             net_class, placement = ImageNet, {"device": self.device_}
         else:
-            from ._training.distributed import AcceleratedImageNet
+            from .._training.distributed import AcceleratedImageNet
 
             net_class = AcceleratedImageNet
             placement = {"accelerator": self.accelerator, "device": None,
@@ -405,3 +400,157 @@ class BaseImageEncoder(EncoderInferenceMixin, EncoderStateMixin, SavedModelMixin
                 ("early_stopping", EarlyStopping(patience=self.patience, load_best=True))
             )
         return callbacks
+
+    # ---- inference: batches through the network, latents through it, back to input units
+
+    def _fit_stretch(self, shape):
+        """``stretch_``: the ``stretch`` parameter fitted to images of ``shape`` (an
+        ``AsinhStretch`` takes its per-band scales from ``bands``, not from the pixels)."""
+        self.stretch_ = None
+        if self.stretch is not None:
+            self.stretch_ = clone(self.stretch).set_params(image_shape=tuple(shape))
+            self.stretch_.fit(np.zeros((1, *shape), np.float32))
+
+    def _stretched(self, source):
+        """The :class:`~minuet_sk._training.sources.ImageSource` ``source`` through
+        ``stretch_``: at once in memory, slice by slice out of core (each slice checked as it
+        is read, so the stretch does not check it again)."""
+        return source if self.stretch_ is None else source.map(self.stretch_._stretch)
+
+    def _predict_batches(self, fn, X):
+        """Apply ``fn(module, x, weight)`` batch by batch without gradients.
+
+        ``x`` are standardised images (missing pixels 0), ``weight`` the pixel weights.
+        ``fn`` returns a tensor or a tuple of tensors; the result is the matching array (or
+        tuple of arrays), concatenated over batches, as float32 NumPy.
+        """
+        source = self._input_source(X, reset=False)
+        batches = ImageBatches(source, [(0, len(source))], self.batch_size, self.band_median_,
+                               self.band_scale_, pin_memory=self._pin_memory())
+        return self._collect(
+            fn, (self.net_._to_device(b) for b in batches), batches.n_batches()
+        )
+
+    def _map_latents(self, fn, Z):
+        """Apply ``fn(module, z)`` to latent rows of ``Z`` batch by batch (no gradients)."""
+        Z = check_array(Z, dtype=np.float32)
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"Z has {Z.shape[1]} columns but the encoder has "
+                f"n_components={self.n_components}."
+            )
+        Zt = torch.from_numpy(Z)
+        starts = range(0, len(Z), self.batch_size)
+        batches = ([Zt[s : s + self.batch_size].to(self.device_)] for s in starts)
+        return self._collect(fn, batches, len(starts))
+
+    def _collect(self, fn, batches, total):
+        module = self.net_.inference_module()
+        module.eval()
+        outputs = []
+        with torch.no_grad(), autocast(self.device_, self.mixed_precision):
+            for batch in tqdm(batches, total=total, disable=not self.verbose, leave=False):
+                out = fn(module, *batch)
+                out = out if isinstance(out, tuple) else (out,)
+                outputs.append([o.float().cpu().numpy() for o in out])
+        result = tuple(np.concatenate(parts) for parts in zip(*outputs))
+        for part in result:
+            self._check_finite_output(part)
+        return result if len(result) > 1 else result[0]
+
+    def _check_finite_output(self, values):
+        """Refuse to return NaN or inf: float32 overflow inside the network, never silent."""
+        bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad).tolist()
+            shown = ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+            raise ValueError(
+                f"{type(self).__name__} computed non-finite values for {len(rows)} row(s) "
+                f"({shown}): their values are so far from what the model was fitted on "
+                f"(per-band pixel median {np.round(self.band_median_, 4).tolist()}, scale "
+                f"{np.round(self.band_scale_, 4).tolist()}) that float32 arithmetic "
+                "overflows. Check the units and the preprocessing (e.g. AsinhStretch), or "
+                "replace flag values with NaN to treat those pixels as missing."
+            )
+
+    def _sampling_seed(self, random_state):
+        """Seed of a sampling call: the fit's own for None (reproducible, and NumPy's global
+        generator is never drawn from), else one drawn from ``random_state``."""
+        if random_state is None:
+            return self._seeds[2]
+        return int(check_random_state(random_state).randint(0, 2**31 - 1))
+
+    def _destandardise(self, images):
+        """Standardised ``(n, C, H, W)`` images back to the input units (unstretched)."""
+        images = images * self.band_scale_.reshape(1, -1, 1, 1) + self.band_median_.reshape(
+            1, -1, 1, 1
+        )
+        if self.stretch_ is None:
+            return images
+        return self.stretch_.inverse_transform(images).reshape(images.shape)
+
+    # ---- persistence: the fitted state to JSON and back (save/load and checkpoints)
+
+    def _fitted_config(self):
+        return {
+            "image_shape_": self.image_shape_,
+            "n_features_in_": self.n_features_in_,
+            "band_median_": self.band_median_,
+            "band_scale_": self.band_scale_,
+            "band_correlation_": self.band_correlation_,
+            "history_": self.history_,
+            "n_iter_": self.n_iter_,
+            "seeds": self._seeds,
+            "stopped_early": self._stopped_early,
+        }
+
+    def _set_fitted_config(self, state):
+        self.image_shape_ = tuple(state["image_shape_"])
+        self.n_features_in_ = int(state["n_features_in_"])
+        self.band_median_ = np.asarray(state["band_median_"], np.float32)
+        self.band_scale_ = np.asarray(state["band_scale_"], np.float32)
+        self.band_correlation_ = np.asarray(state["band_correlation_"], np.float64)
+        self.history_ = list(state["history_"])
+        self.n_iter_ = int(state["n_iter_"])
+        self._seeds = list(state["seeds"])
+        self._stopped_early = bool(state["stopped_early"])
+        self._fit_stretch(self.image_shape_)
+        self.device_ = self._resolve_device()
+
+    def save(self, path):
+        """Save the fitted encoder to the folder ``path`` (safetensors + JSON, no pickle):
+        ``model.safetensors`` holds the module weights, ``config.json`` the class name,
+        parameters, fitted state and package version.
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        path : pathlib.Path
+
+        Notes
+        -----
+        In a data-parallel fit (``accelerator``) only the main process writes; the others
+        wait for it.
+        """
+        check_is_fitted(self)
+        if self._is_main_process():
+            super().save(path)
+        if self.accelerator is not None:
+            self.accelerator.wait_for_everyone()
+        return Path(path)
+
+    def _saved_state(self):
+        return self._fitted_config(), self.net_.inference_module().state_dict()
+
+    def _restore(self, fitted, tensors, device):
+        if device is not None:
+            self.set_params(device=device)
+        self._set_fitted_config(fitted)
+        self.net_ = self._make_net()
+        self.net_.module_.load_state_dict(tensors)
+        # the epochs trained so far: continued training (fine-tuning) numbers its epochs
+        # after them, and history_ and n_iter_ keep them
+        self.net_.history = History([dict(h, batches=[]) for h in self.history_])

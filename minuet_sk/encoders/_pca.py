@@ -12,9 +12,9 @@ from sklearn.decomposition import PCA
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from minuet_sk._base import LatentFeaturesMixin
-from minuet_sk._persistence import SavedModelMixin
-from minuet_sk._validation import validate_images
+from .._persistence import SavedModelMixin
+from .._validation import validate_images
+from ._latent_features import LatentFeaturesMixin
 
 __all__ = ["EigengalaxyPCA"]
 

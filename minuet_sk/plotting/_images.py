@@ -1,27 +1,20 @@
-"""The image figures of :mod:`minuet_sk.plotting`: grz RGB composites and grids of them
-(reconstructions beside their inputs, latent-space neighbours)."""
+"""Figures of images: grz RGB composites and grids of them (reconstructions beside their
+inputs, latent-space neighbours), and the radial power spectra of reconstructions against
+their inputs."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_image_grid", "plot_neighbours", "plot_reconstructions", "rgb_composite"]
+from ._axes import subplots
 
-
-def _pyplot():
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _subplots(fig, n_rows, n_cols, size):
-    fig = _pyplot().figure(figsize=size) if fig is None else fig
-    return fig, fig.subplots(n_rows, n_cols, squeeze=False)
-
-
-def _one_axes(ax, size):
-    """``ax``, or the Axes of a new figure of ``size`` inches."""
-    return _subplots(None, 1, 1, size)[1][0, 0] if ax is None else ax
+__all__ = [
+    "plot_image_grid",
+    "plot_neighbours",
+    "plot_power_spectra",
+    "plot_reconstructions",
+    "rgb_composite",
+]
 
 
 def rgb_composite(images, *, percentile=99.5, reference=None):
@@ -77,7 +70,7 @@ def plot_image_grid(rows, *, row_labels=(), col_labels=(), title=None, fig=None)
     2
     """
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    fig, axes = _subplots(fig, n_rows, n_cols, (1.3 * n_cols, 1.3 * n_rows + 0.4))
+    fig, axes = subplots(fig, n_rows, n_cols, (1.3 * n_cols, 1.3 * n_rows + 0.4))
     for i, row in enumerate(rows):
         for j in range(n_cols):
             ax = axes[i, j]
@@ -134,6 +127,51 @@ def plot_reconstructions(images, reconstructions, *, n_show=6, row_labels=(), ti
                            fig=fig)
 
 
+def plot_power_spectra(images, reconstructions, *, bands="grz", axes=None):
+    """Mean radial power spectrum per band of the inputs and of each reconstruction.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, C, H, W)
+    reconstructions : dict of str to ndarray of shape (n, C, H, W)
+    bands : sequence of str, default="grz"
+        Band names, one per channel.
+    axes : sequence of matplotlib Axes, optional
+        One per band (a new row of axes by default).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).random((4, 3, 8, 8))
+    >>> fig = plot_power_spectra(X, {"noise": X[::-1]})
+    >>> [len(ax.get_lines()) for ax in fig.axes]
+    [2, 2, 2]
+    """
+    from ..metrics import radial_power_spectrum
+
+    if axes is None:
+        fig, axes = subplots(None, 1, len(bands), (3.7 * len(bands), 3.2))
+        axes = axes[0]
+    fig = axes[0].figure
+    truth = np.nanmean(radial_power_spectrum(images), axis=0)
+    spectra = {name: np.nanmean(radial_power_spectrum(r), axis=0)
+               for name, r in reconstructions.items()}
+    k = np.arange(truth.shape[-1])
+    for b, ax in enumerate(axes):
+        ax.loglog(k[1:], truth[b, 1:], "k-", lw=2, label="input")
+        for name, ps in spectra.items():
+            ax.loglog(k[1:], ps[b, 1:], label=name)
+        ax.set_title(f"{bands[b]} band")
+        ax.set_xlabel("spatial frequency bin")
+    axes[0].set_ylabel("azimuthal mean power")
+    axes[0].legend(fontsize=8)
+    return fig
+
+
 def plot_neighbours(images, latents, *, n_query=4, k=5, title=None, fig=None):
     """The first ``n_query`` galaxies (rows) and their ``k`` nearest neighbours in latent
     space (:func:`minuet_sk.neighbors.latent_neighbors`), as grz RGB.
@@ -159,7 +197,7 @@ def plot_neighbours(images, latents, *, n_query=4, k=5, title=None, fig=None):
     >>> [ax.get_title() for ax in fig.axes[:3]]
     ['query', 'neighbour 1', 'neighbour 2']
     """
-    from .neighbors import latent_neighbors
+    from ..neighbors import latent_neighbors
 
     _, idx = latent_neighbors(latents, k=k)
     rgb = rgb_composite(images)

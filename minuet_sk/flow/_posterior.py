@@ -7,8 +7,8 @@ import html
 import numpy as np
 import pandas as pd
 
-from . import _posterior_files as _files
-from . import metrics
+from .. import metrics
+from . import _files
 
 __all__ = ["PropertyPosterior"]
 

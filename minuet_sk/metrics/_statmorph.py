@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import median_abs_deviation
 
-from ._morphology import _central_catalog
+from ._central_source import central_catalog
 
 __all__ = ["STATMORPH_COLUMNS", "statmorph_morphology"]
 
@@ -86,7 +86,7 @@ def statmorph_morphology(images, *, band=1, psf=None, threshold_sigma=1.5, min_p
     rows = []
     for image in images:
         row = dict.fromkeys(STATMORPH_COLUMNS, np.nan) | {"flag": 4, "flag_sersic": 4}
-        found = _central_catalog(image, threshold_sigma, min_pixels)
+        found = central_catalog(image, threshold_sigma, min_pixels)
         if found is not None:
             _, segment, others, subtracted = found
             data = subtracted[band]

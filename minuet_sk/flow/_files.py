@@ -1,5 +1,5 @@
 """Posteriors in files: the samples, target names and galaxy identifiers of a
-:class:`~minuet_sk.posterior.PropertyPosterior` in HDF5 or in a long Parquet table, and back
+:class:`~minuet_sk.PropertyPosterior` in HDF5 or in a long Parquet table, and back
 (what its ``to_hdf5``/``read_hdf5`` and ``to_parquet``/``read_parquet`` call)."""
 
 from __future__ import annotations

@@ -1,11 +1,5 @@
-"""Reading latent spaces, and the figures a paper shows.
-
-``latent_traversal`` and ``correlation_table`` work with any encoder that has ``transform``
-and ``inverse_transform`` (VAEEncoder, MinuetEncoder, EigengalaxyPCA) and return arrays and
-DataFrames. The ``plot_*`` functions draw with matplotlib into the axes or figure they are
-given (``ax=``, ``axes=``, ``fig=``; a new figure by default) and return the figure, so that
-they compose into a user's own layouts; ``minuet report`` draws its figures with them.
-"""
+"""Reading a latent space: traversals of one latent, the correlations of the latents with
+physical properties, and corner plots of the latents."""
 
 from __future__ import annotations
 
@@ -13,37 +7,14 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from ._plot_images import (
-    _one_axes,
-    _subplots,
-    plot_image_grid,
-    plot_neighbours,
-    plot_reconstructions,
-    rgb_composite,
-)
-from ._plot_posteriors import (
-    plot_coverage,
-    plot_pit,
-    plot_posterior_corner,
-    plot_predicted_vs_true,
-)
+from ._axes import subplots
+from ._images import plot_image_grid, rgb_composite
 
 __all__ = [
     "correlation_table",
     "latent_traversal",
-    "plot_coverage",
-    "plot_image_grid",
     "plot_latent_corner",
     "plot_latent_traversals",
-    "plot_neighbours",
-    "plot_pit",
-    "plot_posterior_corner",
-    "plot_posteriors",
-    "plot_power_spectra",
-    "plot_predicted_vs_true",
-    "plot_reconstructions",
-    "plot_roc",
-    "rgb_composite",
 ]
 
 
@@ -157,49 +128,6 @@ def correlation_table(latents, frame):
 
 
 # ---- figures ---------------------------------------------------------------------------
-def plot_power_spectra(images, reconstructions, *, bands="grz", axes=None):
-    """Mean radial power spectrum per band of the inputs and of each reconstruction.
-
-    Parameters
-    ----------
-    images : ndarray of shape (n, C, H, W)
-    reconstructions : dict of str to ndarray of shape (n, C, H, W)
-    bands : sequence of str, default="grz"
-        Band names, one per channel.
-    axes : sequence of matplotlib Axes, optional
-        One per band (a new row of axes by default).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.random.default_rng(0).random((4, 3, 8, 8))
-    >>> fig = plot_power_spectra(X, {"noise": X[::-1]})
-    >>> [len(ax.get_lines()) for ax in fig.axes]
-    [2, 2, 2]
-    """
-    from .metrics import radial_power_spectrum
-
-    if axes is None:
-        fig, axes = _subplots(None, 1, len(bands), (3.7 * len(bands), 3.2))
-        axes = axes[0]
-    fig = axes[0].figure
-    truth = np.nanmean(radial_power_spectrum(images), axis=0)
-    spectra = {name: np.nanmean(radial_power_spectrum(r), axis=0)
-               for name, r in reconstructions.items()}
-    k = np.arange(truth.shape[-1])
-    for b, ax in enumerate(axes):
-        ax.loglog(k[1:], truth[b, 1:], "k-", lw=2, label="input")
-        for name, ps in spectra.items():
-            ax.loglog(k[1:], ps[b, 1:], label=name)
-        ax.set_title(f"{bands[b]} band")
-        ax.set_xlabel("spatial frequency bin")
-    axes[0].set_ylabel("azimuthal mean power")
-    axes[0].legend(fontsize=8)
-    return fig
 
 
 def plot_latent_corner(Z, *, colour=None, colour_label=None, title=None, fig=None):
@@ -232,7 +160,7 @@ def plot_latent_corner(Z, *, colour=None, colour_label=None, title=None, fig=Non
     low, high = np.percentile(Z, [1, 99], axis=0)
     pad = 0.05 * (high - low)
     low, high = low - pad, high + pad
-    fig, axes = _subplots(fig, k, k, (1.7 * k, 1.7 * k))
+    fig, axes = subplots(fig, k, k, (1.7 * k, 1.7 * k))
     points = None
     for i in range(k):
         for j in range(k):
@@ -257,89 +185,6 @@ def plot_latent_corner(Z, *, colour=None, colour_label=None, title=None, fig=Non
     if title:
         fig.suptitle(title)
     return fig
-
-
-def plot_posteriors(posterior, truth=None, *, n_show=4, level=0.68, axes=None):
-    """Histograms of posterior draws, one row per galaxy and one column per property,
-    with the central ``level`` interval shaded and the truth (when given) marked.
-
-    Parameters
-    ----------
-    posterior : PropertyPosterior
-        From ``FlowPropertyRegressor.predict_dist``.
-    truth : DataFrame, optional
-        True values, columns named as ``posterior.names``, rows in the same order.
-    n_show : int, default=4
-        Galaxies shown.
-    level : float, default=0.68
-    axes : 2-D array of matplotlib Axes, optional
-        ``(n_show, n_properties)``.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from minuet_sk import PropertyPosterior
-    >>> post = PropertyPosterior(np.random.default_rng(0).normal(size=(2, 50, 1)), ["z"])
-    >>> fig = plot_posteriors(post, n_show=2)
-    >>> [ax.get_title() for ax in fig.axes]
-    ['z', '']
-    """
-    names = list(posterior.names)
-    n_show = min(n_show, len(posterior.samples))
-    if axes is None:
-        _, axes = _subplots(None, n_show, len(names), (3.2 * len(names), 1.8 * n_show))
-    axes = np.asarray(axes).reshape(n_show, len(names))
-    low, high = posterior.interval(level)
-    for i in range(n_show):
-        for j, name in enumerate(names):
-            ax = axes[i, j]
-            ax.hist(posterior.samples[i, :, j], bins=40, color="tab:blue", alpha=0.7)
-            ax.axvspan(low[i, j], high[i, j], color="tab:orange", alpha=0.2,
-                       label=f"{level:.0%}")
-            if truth is not None:
-                ax.axvline(truth[name].iloc[i], color="k", lw=2, label="truth")
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_title(name)
-    axes[0, -1].legend(fontsize=7)
-    return axes[0, 0].figure
-
-
-def plot_roc(curves, *, ax=None, title=None):
-    """ROC curves of one binary task, one per model.
-
-    Parameters
-    ----------
-    curves : dict of str to (fpr, tpr, auc)
-        E.g. from ``sklearn.metrics.roc_curve`` and ``roc_auc_score``; the legend gives the
-        AUC.
-    ax : matplotlib Axes, optional
-    title : str, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-
-    Examples
-    --------
-    >>> fig = plot_roc({"chance": ([0, 1], [0, 1], 0.5)}, title="spiral")
-    >>> fig.axes[0].get_legend().get_texts()[0].get_text()
-    'chance 0.50'
-    """
-    ax = _one_axes(ax, (2.8, 2.8))
-    for name, (fpr, tpr, auc) in curves.items():
-        ax.plot(fpr, tpr, label=f"{name} {auc:.2f}")
-    ax.plot([0, 1], [0, 1], color="0.7", lw=0.8)
-    if title:
-        ax.set_title(title, fontsize=9)
-    ax.set_xlabel("false positive rate", fontsize=7)
-    ax.set_ylabel("true positive rate", fontsize=7)
-    ax.legend(fontsize=6, loc="lower right")
-    return ax.figure
 
 
 def plot_latent_traversals(estimator, X_ref, latents, *, n_values=7, title=None, fig=None):

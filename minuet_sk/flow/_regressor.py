@@ -4,6 +4,7 @@ neural spline flow."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import warnings
 from numbers import Integral, Real
@@ -15,21 +16,90 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
-from ._base import TRAINING_CONSTRAINTS, check_not_pretrained, resolve_device
-from ._flow_checkpoint import FlowCheckpoint
-from ._flow_sampling import SEED_MAX, FlowSamplingMixin
-from ._flow_support import check_bounds, log_abs_det, to_unbounded
-from ._flow_targets import check_fit_targets, check_scored_targets, mean_and_scale, target_names
-from ._persistence import SavedModelMixin, load_pretrained
-from ._training.flow_loop import train_flow
-from .nn.flows import build_spline_flow
-from .posterior import PropertyPosterior
+from .._persistence import SavedModelMixin, check_not_pretrained, load_pretrained
+from .._training.flow_loop import ROWS_PER_BATCH, train_flow
+from .._training.params import TRAINING_CONSTRAINTS, resolve_device
+from .._validation import iter_batches
+from ..nn.flows import build_spline_flow, flow_sample
+from ._bounds import check_bounds, from_unbounded, log_abs_det, to_unbounded
+from ._checkpoint import FlowCheckpoint
+from ._posterior import PropertyPosterior
 
 __all__ = ["FlowPropertyRegressor"]
 
-class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, BaseEstimator):
+_SEED_MAX = 2**31 - 1
+
+
+def _row_seed(row):
+    """A 64-bit seed from the bytes of one feature row (same row, same draws)."""
+    return int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little")
+
+
+def _target_names(y):
+    """Column names of a DataFrame, the name of a Series, or None."""
+    if hasattr(y, "columns"):
+        return [str(c) for c in y.columns]
+    if getattr(y, "name", None) is not None:
+        return [str(y.name)]
+    return None
+
+
+def _check_fit_targets(X, y, estimator_name):
+    """``(X, y2d, single_output)`` with rows whose target holds NaN dropped (with a warning).
+
+    ``y`` may be 1-D or 2-D; ``X`` must already be validated.
+    """
+    if y is None:
+        raise ValueError(f"{estimator_name} requires y to be passed, but the target y is None.")
+    y = check_array(
+        y, ensure_2d=False, dtype=np.float64, ensure_all_finite="allow-nan", input_name="y"
+    )
+    check_consistent_length(X, y)
+    if y.ndim > 2:
+        raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
+    single_output = y.ndim == 1
+    y = y.reshape(len(y), -1)
+    keep = ~np.isnan(y).any(axis=1)
+    if not keep.any():
+        raise ValueError("Every row of y contains NaN; there is nothing to fit.")
+    if not keep.all():
+        warnings.warn(
+            f"Dropped {int((~keep).sum())} of {len(y)} rows whose target contains NaN.",
+            UserWarning,
+            stacklevel=3,
+        )
+        X, y = X[keep], y[keep]
+    return X, y, single_output
+
+
+def _check_scored_targets(y, n, names, n_outputs):
+    """``y`` of shape ``(n, n_outputs)`` for scoring: DataFrame columns picked by ``names``."""
+    if hasattr(y, "columns"):
+        y = y[names]
+    y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+    y = y.reshape(len(y), -1)
+    if y.shape != (n, n_outputs):
+        raise ValueError(
+            f"y has shape {y.shape}; expected ({n}, {n_outputs}) (or ({n},) for one target)."
+        )
+    return y
+
+
+def _mean_and_scale(a):
+    """Column means and standard deviations (1 where a column is constant)."""
+    mean = a.mean(axis=0)
+    scale = a.std(axis=0)
+    return mean, np.where(scale > 0, scale, 1.0)
+
+
+class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
     """Posterior distributions of physical properties from features, with a spline flow.
 
     A conditional neural spline flow (Durkan et al. 2019) built with nflows models
@@ -262,9 +332,9 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         self
         """
         check_not_pretrained(self)
-        names = target_names(y)
+        names = _target_names(y)
         X = validate_data(self, X, dtype=np.float64)
-        X, y, self._single_output = check_fit_targets(X, y, type(self).__name__)
+        X, y, self._single_output = _check_fit_targets(X, y, type(self).__name__)
         self.n_outputs_ = y.shape[1]
         self.target_names_ = names or [f"target{i}" for i in range(y.shape[1])]
         self.flow_type_ = self._resolved_flow_type()
@@ -283,7 +353,7 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
             )
         rng = check_random_state(self.random_state)
         init_seed, split_seed, batch_seed, self._sample_seed = (
-            int(s) for s in rng.randint(0, SEED_MAX, size=4)
+            int(s) for s in rng.randint(0, _SEED_MAX, size=4)
         )
         self.target_low_, self.target_high_ = check_bounds(self.target_bounds,
                                                            self.target_names_)
@@ -296,8 +366,8 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
                 "is 0 there."
             )
         bound_jacobian = log_abs_det(y, self.target_low_, self.target_high_)
-        self.x_mean_, self.x_scale_ = mean_and_scale(X)
-        self.y_mean_, self.y_scale_ = mean_and_scale(y)
+        self.x_mean_, self.x_scale_ = _mean_and_scale(X)
+        self.y_mean_, self.y_scale_ = _mean_and_scale(y)
         self.device_ = resolve_device(self.device)
         # Weight initialisation draws from torch's global RNG: fork it so fitting leaves the
         # caller's random state untouched.
@@ -396,7 +466,7 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         ndarray of shape (n,)
         """
         X = self._validate_x(X)
-        y = check_scored_targets(y, len(X), self.target_names_, self.n_outputs_)
+        y = _check_scored_targets(y, len(X), self.target_names_, self.n_outputs_)
         return self._log_prob_validated(X, y)
 
     def predict_dist(self, X, n_samples=None):
@@ -527,3 +597,69 @@ class FlowPropertyRegressor(FlowSamplingMixin, SavedModelMixin, RegressorMixin, 
         """
         return load_pretrained(name, cls, device=device)
 
+    # ------------------------------------------------------------------ draws
+
+    def _noise(self, X, n_samples, random_state):
+        """Base noise (n, n_samples, k): seeded per galaxy by its feature row."""
+        base = self._sample_seed
+        if random_state is not None:
+            base = [base, int(check_random_state(random_state).randint(0, _SEED_MAX))]
+        base = list(np.atleast_1d(base))
+        noise = np.empty((len(X), n_samples, self.n_outputs_), dtype=np.float32)
+        for i, row in enumerate(X):
+            rng = np.random.default_rng(base + [_row_seed(row)])
+            noise[i] = rng.standard_normal((n_samples, self.n_outputs_), dtype=np.float32)
+        return noise
+
+    @torch.no_grad()
+    def _draw(self, X, n_samples, random_state=None, return_log_prob=False):
+        """Samples (n, s, k) in original units, float32; optionally their log densities."""
+        n_samples = self.n_samples if n_samples is None else int(n_samples)
+        if n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer; got {n_samples}.")
+        samples = np.empty((len(X), n_samples, self.n_outputs_), dtype=np.float32)
+        log_prob = np.empty((len(X), n_samples), dtype=np.float32) if return_log_prob else None
+        scale = torch.as_tensor(self.y_scale_, dtype=torch.float32, device=self.device_)
+        mean = torch.as_tensor(self.y_mean_, dtype=torch.float32, device=self.device_)
+        log_jacobian = float(np.log(self.y_scale_).sum())
+        self.flow_.eval()
+        # about 2**13 draws per thread: each elementwise op of a batch then spans every
+        # thread (torch splits an op into chunks of 2**15 elements), yet stays in cache
+        draws_per_batch = ROWS_PER_BATCH * max(1, torch.get_num_threads())
+        for start, stop in iter_batches(X, max(1, draws_per_batch // n_samples)):
+            context = self._standardise_x(X[start:stop]).to(self.device_)
+            noise = torch.from_numpy(self._noise(X[start:stop], n_samples, random_state))
+            out = flow_sample(
+                self.flow_, context, noise.to(self.device_), return_log_prob=return_log_prob
+            )
+            draws = out[0] if return_log_prob else out
+            u = (draws * scale + mean).cpu().numpy()
+            samples[start:stop] = from_unbounded(u, self.target_low_, self.target_high_)
+            if return_log_prob:
+                log_prob[start:stop] = (out[1] - log_jacobian).cpu().numpy() - log_abs_det(
+                    u, self.target_low_, self.target_high_)
+        return (samples, log_prob) if return_log_prob else samples
+
+    def _log_prob_validated(self, X, y):
+        """Exact log density in y's units; -inf where ``y`` lies outside its support."""
+        u = to_unbounded(y, self.target_low_, self.target_high_)
+        outside = np.isnan(u).any(axis=1)
+        u[outside] = 0.0
+        x_std = self._standardise_x(X)
+        y_std = torch.as_tensor((u - self.y_mean_) / self.y_scale_, dtype=torch.float32)
+        out = np.empty(len(X), dtype=np.float64)
+        self.flow_.eval()
+        with torch.no_grad():
+            for start, stop in iter_batches(X, ROWS_PER_BATCH):
+                out[start:stop] = (
+                    self.flow_.log_prob(
+                        y_std[start:stop].to(self.device_),
+                        context=x_std[start:stop].to(self.device_),
+                    )
+                    .cpu()
+                    .numpy()
+                )
+        out = out - np.log(self.y_scale_).sum() - log_abs_det(u, self.target_low_,
+                                                             self.target_high_)
+        out[outside] = -np.inf
+        return out

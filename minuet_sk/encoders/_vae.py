@@ -11,9 +11,9 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._encoder_base import BaseImageEncoder
-from ._training.losses import NegativeELBO
-from .nn.vae import ConvVAE
+from .._training.losses import NegativeELBO
+from ..nn.vae import ConvVAE
+from ._base import BaseImageEncoder
 
 __all__ = ["VAEEncoder"]
 
@@ -26,7 +26,7 @@ class VAEEncoder(BaseImageEncoder):
     minimises ``-(log p(x | z) - beta * KL(q(z | x) || N(0, I)))`` per pixel, with missing
     (NaN) pixels left out of the likelihood. Training, streaming from memmap/HDF5,
     checkpoints and persistence come from the shared encoder base (see
-    ``minuet_sk._encoder_base.BaseImageEncoder`` for the shared parameters).
+    ``minuet_sk.encoders.BaseImageEncoder`` for the shared parameters).
 
     Parameters
     ----------
