@@ -332,6 +332,22 @@ def estimator_from_params(cls, params):
     # a parameter added after a model was saved takes the value that reproduces the model
     # as saved (``_SAVED_BEFORE``), which is not always today's default
     params = {**getattr(cls, "_SAVED_BEFORE", {}), **params}
+    # an option removed since (``_REMOVED_PARAMS``: name -> the only value today's code
+    # reproduces, ``...`` for any) is dropped when the model used that value, else refused
+    removed = getattr(cls, "_REMOVED_PARAMS", {})
+    for key in [k for k in params if k not in defaults]:
+        value = params.pop(key)
+        if key not in removed:
+            raise ValueError(
+                f"The saved {cls.__name__} has a parameter {key!r} that this version of "
+                "minuet_sk does not know (saved by a newer version?); upgrade minuet_sk."
+            )
+        if removed[key] is not ... and value != removed[key]:
+            raise ValueError(
+                f"The saved {cls.__name__} was made with {key}={value!r}, an option removed "
+                f"from minuet_sk (only {key}={removed[key]!r} is supported now); load it "
+                "with the version that saved it."
+            )
     for key, value in params.items():
         if isinstance(value, list) and isinstance(defaults[key].default, tuple):
             params[key] = tuple(value)
@@ -386,11 +402,19 @@ def check_not_pretrained(estimator):
 class SavedModelMixin:
     """``save`` and ``load`` for every estimator of the package: safetensors + JSON, no pickle.
 
-    A subclass provides ``_saved_state()``, which returns its fitted state as
-    ``(fitted, tensors)`` (a JSON-able dict and a dict of named tensors), and
-    ``_restore(fitted, tensors, device)``, which sets that state back on an estimator built
-    from the saved parameters. ``feature_names_in_`` travels on its own.
+    The protocol's two hooks, which a host class implements: :meth:`_saved_state` and
+    :meth:`_restore`. ``feature_names_in_`` travels on its own.
     """
+
+    def _saved_state(self):
+        """The fitted state as ``(fitted, tensors)``: a JSON-able dict and a dict of named
+        tensors."""
+        raise NotImplementedError
+
+    def _restore(self, fitted, tensors, device):
+        """Set the state that :meth:`_saved_state` returned back on an estimator built from
+        the saved parameters, on ``device`` (None: the saved one)."""
+        raise NotImplementedError
 
     def save(self, path):
         """Save the fitted estimator to the folder ``path``: ``model.safetensors`` (its

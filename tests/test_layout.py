@@ -84,3 +84,40 @@ def test_nn_is_pure_torch_and_estimators_never_import_the_harness():
                            not t.startswith("minuet_sk.nn") for t in targets), name
         if not name.startswith(("minuet_sk.evaluation", "minuet_sk.cli")):
             assert not any(t.startswith("minuet_sk.evaluation") for t in targets), name
+
+
+def _self_calls(function):
+    """Names of the methods that ``function`` calls on ``self`` (``self._x(...)``) or through
+    ``super()`` (``super()._x(...)``)."""
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            if (isinstance(owner, ast.Name) and owner.id == "self") or (
+                    isinstance(owner, ast.Call) and getattr(owner.func, "id", None) == "super"):
+                yield node.func.attr
+
+
+def _mixins():
+    for name, path in MODULES.items():
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef) and node.name.endswith("Mixin"):
+                yield f"{name}.{node.name}", node
+
+
+MIXINS = dict(_mixins())
+
+
+def test_the_package_has_mixins_to_check():
+    assert {"minuet_sk._persistence.SavedModelMixin",
+            "minuet_sk.encoders._latent_features.LatentFeaturesMixin"} <= set(MIXINS)
+
+
+@pytest.mark.parametrize("name", sorted(MIXINS))
+def test_a_mixin_is_a_protocol_that_calls_no_private_method_of_its_host(name):
+    # a mixin is a protocol that unrelated classes share: the private methods it calls are
+    # its own (the hooks it declares), never a slice of one host class reaching into another
+    node = MIXINS[name]
+    defined = {f.name for f in node.body if isinstance(f, ast.FunctionDef)}
+    called = {c for f in node.body if isinstance(f, ast.FunctionDef) for c in _self_calls(f)}
+    private = {c for c in called if c.startswith("_") and not c.startswith("__")}
+    assert private <= defined, (name, sorted(private - defined))

@@ -2,6 +2,8 @@
 ``load_estimator``, and shipped weights by name."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,3 +71,52 @@ def test_shipped_models_load_by_name_whatever_their_class():
         flow.fit(np.zeros((10, 5)), np.zeros(10))
     with pytest.raises(ValueError, match=r"load_estimator\(path\)"):
         load_pretrained("hubble-9000")
+
+
+class TestFoldersSavedBeforeTheLayoutChange:
+    """Folders saved by minuet_sk before the "one class, one file" layout (commit c100b3e;
+    ``tests/data/saved_before_33/make_saved_models.py``) load with today's code and compute
+    what they computed then."""
+
+    SAVED = Path(__file__).parent / "data" / "saved_before_33"
+
+    @pytest.fixture(scope="class")
+    def expected(self):
+        return np.load(self.SAVED / "expected.npz")
+
+    def test_encoders_encode_and_decode_as_before(self, expected):
+        X = expected["X"]
+        minuet = load_estimator(self.SAVED / "minuet", device="cpu")
+        assert type(minuet).__name__ == "MinuetEncoder"
+        assert "denoiser" not in minuet.get_params()  # a removed option, dropped
+        np.testing.assert_allclose(minuet.transform(X), expected["minuet_transform"],
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(minuet.inverse_transform(expected["minuet_transform"][:2]),
+                                   expected["minuet_inverse"], rtol=1e-4, atol=1e-5)
+        for name in ("vae", "pca"):
+            model = load_estimator(self.SAVED / name, device="cpu")
+            np.testing.assert_allclose(model.transform(X), expected[f"{name}_transform"],
+                                       rtol=1e-5, atol=1e-6)
+
+    def test_the_flow_samples_and_scores_as_before(self, expected):
+        flow = FlowPropertyRegressor.load(self.SAVED / "flow", device="cpu")
+        Z = expected["minuet_transform"]
+        np.testing.assert_allclose(flow.sample(Z[:3], 5, random_state=1),
+                                   expected["flow_sample"], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(flow.log_prob(Z, expected["y"]), expected["flow_log_prob"],
+                                   rtol=1e-5, atol=1e-5)
+
+    @pytest.mark.parametrize(("key", "value", "match"), [
+        ("denoiser", "unet", "an option removed"),
+        ("snr_gamma", 5.0, "an option removed"),
+        ("colour_jitter", 0.1, "does not know"),
+    ])
+    def test_a_removed_option_in_use_or_an_unknown_parameter_is_refused(
+            self, tmp_path, key, value, match):
+        folder = tmp_path / "minuet"
+        shutil.copytree(self.SAVED / "minuet", folder)
+        config = json.loads((folder / "config.json").read_text())
+        config["params"][key] = value
+        (folder / "config.json").write_text(json.dumps(config))
+        with pytest.raises(ValueError, match=match):
+            load_estimator(folder)

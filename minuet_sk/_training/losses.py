@@ -91,19 +91,14 @@ class DenoisingLoss(torch.nn.Module):
         The orientation of the image the denoiser rebuilds: a random rotation and mirror
         image, or its canonical frame (second-moment major axis along x, so that the
         denoiser need not average a galaxy over orientations the latents cannot know).
-    snr_gamma : float or None, default=None
-        Weigh each image's loss by the min-SNR-gamma weight of its diffusion time
-        (:meth:`~minuet_sk.nn.diffusion.GaussianDiffusion.min_snr_weights`); None: every time
-        alike.
 
     In validation (``training=False``) the loss is :func:`fixed_noise_loss`'s weighted mean:
     the same noise and times in every epoch, so epochs compare.
     """
 
-    def __init__(self, orientation_invariant=True, snr_gamma=None, target_frame="random"):
+    def __init__(self, orientation_invariant=True, target_frame="random"):
         super().__init__()
         self.orientation_invariant = orientation_invariant
-        self.snr_gamma = snr_gamma
         self.target_frame = target_frame
 
     def forward(self, module, x, weight, generator, training):
@@ -137,9 +132,6 @@ class DenoisingLoss(torch.nn.Module):
             # them apart, for less); weights alike in every band as one band
             both = orient(torch.cat([x, one_band if alike else weight], 1), theta_target)
             target, target_weight = both[:, : x.shape[1]], both[:, x.shape[1]:]
-        if self.snr_gamma is not None:
-            per_image = module.diffusion.min_snr_weights(t, self.snr_gamma).view(n, 1, 1, 1)
-            target_weight = per_image if target_weight is None else target_weight * per_image
         return module.loss(orient(x, theta_encoder), target, t, noise, target_weight)
 
 

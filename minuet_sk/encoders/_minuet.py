@@ -97,20 +97,6 @@ class MinuetEncoder(BaseImageEncoder):
         of each patch, and that part of DDIM's starting noise survives into the
         reconstructions (patch-shaped noise, 15x too much power at small scales); the
         refiner reaches every pixel. See ``benchmarks/notes/minuet.md``.
-    denoiser : {"transformer", "unet"}, default="transformer"
-        The denoiser: the paper's patch transformer (``width``, ``decoder_depth``,
-        ``refiner_channels``, ``decoder_ff_width``), or a small convolutional U-Net (two
-        resolutions, one residual block each, and one in the middle) conditioned on the
-        latents through adaptive group normalisation, as in DiffAE (Preechakul et al. 2022;
-        :class:`~minuet_sk.nn.unet.UNetDenoiser`), whose convolutions overlap across the
-        whole image.
-    unet_channels : int, default=32
-        Feature maps of the U-Net at its finer resolution (doubled at the coarser one).
-    unet_pixel_fold : int, default=4
-        The U-Net works on ``unet_pixel_fold x unet_pixel_fold`` blocks of pixels folded
-        into channels (18 x 18 positions for 72 x 72 images at 4): on one CPU thread its
-        training step is then about as fast as the transformer's (1: full resolution, about
-        17 times slower).
     whiten_bands : bool or float in [0, 1], default=True
         Train on PCA-whitened bands (:func:`~minuet_sk.nn.autoencoder.band_whitening` of
         ``band_correlation_``, per pixel, undone in reconstructions): the brightness shared
@@ -156,11 +142,6 @@ class MinuetEncoder(BaseImageEncoder):
         0.85-0.93 with it and 0.73-0.76 without it. The reconstructions' surroundings are
         invented (set False to model the whole stamp). See the user guide and
         ``benchmarks/notes/minuet.md``.
-    snr_gamma : float or None, default=None
-        Min-SNR-gamma weighting of the loss over noise levels (Hang et al. 2023; 5 is their
-        choice): each image's loss is weighted by ``min(SNR_t, gamma)`` over ``SNR_t``
-        (epsilon) or ``SNR_t + 1`` (``v``), so the nearly noise-free times do not dominate
-        the gradient. None weighs every time alike.
     target_frame : {"random", "canonical"}, default="random"
         The orientation in which the denoiser learns to rebuild each training galaxy: a
         random rotation and mirror image (the paper's augmentation), or the galaxy's
@@ -269,9 +250,6 @@ class MinuetEncoder(BaseImageEncoder):
         "decoder_ff_width": [Interval(Integral, 1, None, closed="left"), None],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "refiner_channels": [Interval(Integral, 0, None, closed="left")],
-        "denoiser": [StrOptions({"transformer", "unet"})],
-        "unet_channels": [Interval(Integral, 1, None, closed="left")],
-        "unet_pixel_fold": [Interval(Integral, 1, None, closed="left")],
         "whiten_bands": ["boolean", Interval(Real, 0, 1, closed="both")],
         "diffusion_steps": [Interval(Integral, 2, None, closed="left")],
         "noise_schedule": [StrOptions({"cosine", "linear"})],
@@ -280,12 +258,16 @@ class MinuetEncoder(BaseImageEncoder):
         "eta": [Interval(Real, 0, None, closed="left")],
         "orientation_invariant": ["boolean"],
         "masked_loss": ["boolean"],
-        "snr_gamma": [Interval(Real, 0, None, closed="neither"), None],
         "target_frame": [StrOptions({"random", "canonical"})],
         "encoder_frame": [StrOptions({"random", "canonical"})],
         "ema_decay": [Interval(Real, 0, 1, closed="neither"), None],
     }
     _feature_prefix = "minuet"
+    # options that measurements rejected, removed: a saved model that used the value kept
+    # here loads (the parameter is dropped), one that used another is refused; ``...``: any
+    # value (the U-Net's sizes mean nothing without the U-Net)
+    _REMOVED_PARAMS: ClassVar[dict] = {"denoiser": "transformer", "snr_gamma": None,
+                                       "unet_channels": ..., "unet_pixel_fold": ...}
 
     def __init__(
         self,
@@ -304,9 +286,6 @@ class MinuetEncoder(BaseImageEncoder):
         decoder_ff_width=None,
         dropout=0.0,
         refiner_channels=16,
-        denoiser="transformer",
-        unet_channels=32,
-        unet_pixel_fold=4,
         whiten_bands=True,
         diffusion_steps=1000,
         noise_schedule="cosine",
@@ -315,7 +294,6 @@ class MinuetEncoder(BaseImageEncoder):
         eta=0.0,
         orientation_invariant=True,
         masked_loss=True,
-        snr_gamma=None,
         target_frame="random",
         encoder_frame="random",
         ema_decay=None,
@@ -349,9 +327,6 @@ class MinuetEncoder(BaseImageEncoder):
         self.decoder_ff_width = decoder_ff_width
         self.dropout = dropout
         self.refiner_channels = refiner_channels
-        self.denoiser = denoiser
-        self.unet_channels = unet_channels
-        self.unet_pixel_fold = unet_pixel_fold
         self.whiten_bands = whiten_bands
         self.diffusion_steps = diffusion_steps
         self.noise_schedule = noise_schedule
@@ -360,7 +335,6 @@ class MinuetEncoder(BaseImageEncoder):
         self.eta = eta
         self.orientation_invariant = orientation_invariant
         self.masked_loss = masked_loss
-        self.snr_gamma = snr_gamma
         self.target_frame = target_frame
         self.encoder_frame = encoder_frame
         self.ema_decay = ema_decay
@@ -483,9 +457,6 @@ class MinuetEncoder(BaseImageEncoder):
             "decoder_ff_width": self.decoder_ff_width,
             "dropout": self.dropout,
             "refiner_channels": self.refiner_channels,
-            "denoiser": self.denoiser,
-            "unet_channels": self.unet_channels,
-            "unet_pixel_fold": self.unet_pixel_fold,
             "encoder_frame": self.encoder_frame,
             "band_mixing": (band_whitening(self.band_correlation_,
                                            strength=float(self.whiten_bands)).tolist()
@@ -500,7 +471,7 @@ class MinuetEncoder(BaseImageEncoder):
 
     def _criterion_kwargs(self):
         return {"orientation_invariant": self.orientation_invariant,
-                "snr_gamma": self.snr_gamma, "target_frame": self.target_frame}
+                "target_frame": self.target_frame}
 
     def _ema_decay(self):
         return self.ema_decay

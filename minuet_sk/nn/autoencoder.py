@@ -21,7 +21,6 @@ from .augment import canonical_orientation_matrices, centre_window, orient
 from .denoiser import ConditionalDenoiser
 from .diffusion import GaussianDiffusion
 from .perceiver import PerceiverEncoder
-from .unet import UNetDenoiser
 
 __all__ = ["DiffusionAutoencoder", "band_whitening"]
 
@@ -83,12 +82,6 @@ class DiffusionAutoencoder(nn.Module):
         ``4 * width``).
     dropout : float
         Dropout of attention weights and feed-forward outputs of both networks, in training.
-    denoiser : {"transformer", "unet"}
-        The denoiser: the patch transformer of :mod:`~minuet_sk.nn.denoiser` (its size set by
-        ``width``, ``decoder_depth``, ``refiner_channels``, ``decoder_ff_width``), or the
-        convolutional U-Net of :mod:`~minuet_sk.nn.unet` (two resolutions) with
-        ``unet_channels`` feature maps on ``unet_pixel_fold``-folded pixels.
-    unet_channels, unet_pixel_fold : int
     encoder_frame : {"random", "canonical"}
         ``"canonical"``: :meth:`encode` first turns each image into its canonical frame (the
         second-moment major axis of its light, within :func:`~minuet_sk.nn.augment.
@@ -115,7 +108,6 @@ class DiffusionAutoencoder(nn.Module):
                  decoder_depth=4, n_heads=4, diffusion_steps=1000, noise_schedule="cosine",
                  prediction="epsilon", conditioning="tokens", refiner_channels=0,
                  band_mixing=None, encoder_ff_width=None, decoder_ff_width=None, dropout=0.0,
-                 denoiser="transformer", unet_channels=32, unet_pixel_fold=4,
                  encoder_frame="random"):
         super().__init__()
         self.image_shape = tuple(int(s) for s in image_shape)
@@ -135,18 +127,11 @@ class DiffusionAutoencoder(nn.Module):
         self.encoder = PerceiverEncoder(image_shape, n_latents, patch_size=patch_size,
                                         width=width, depth=encoder_depth, n_heads=n_heads,
                                         ff_width=encoder_ff_width, dropout=dropout)
-        if denoiser == "unet":
-            self.denoiser = UNetDenoiser(image_shape, n_latents, channels=unet_channels,
-                                         channel_mult=(1, 2), dropout=dropout,
-                                         pixel_fold=unet_pixel_fold)
-        elif denoiser == "transformer":
-            self.denoiser = ConditionalDenoiser(
-                image_shape, n_latents, patch_size=patch_size, width=width,
-                depth=decoder_depth, n_heads=n_heads, conditioning=conditioning,
-                refiner_channels=refiner_channels, ff_width=decoder_ff_width, dropout=dropout,
-            )
-        else:
-            raise ValueError(f"denoiser must be 'transformer' or 'unet'; got {denoiser!r}.")
+        self.denoiser = ConditionalDenoiser(
+            image_shape, n_latents, patch_size=patch_size, width=width, depth=decoder_depth,
+            n_heads=n_heads, conditioning=conditioning, refiner_channels=refiner_channels,
+            ff_width=decoder_ff_width, dropout=dropout,
+        )
         self.diffusion = GaussianDiffusion(diffusion_steps, noise_schedule, prediction)
         # largest |pixel| trained on: DDIM clamps its clean-image estimates to it
         self.register_buffer("data_bound", torch.zeros(()))

@@ -175,28 +175,6 @@ class GaussianDiffusion(nn.Module):
         v = model_output
         return sqrt_1ma * x_t + sqrt_a * v, sqrt_a * x_t - sqrt_1ma * v
 
-    def min_snr_weights(self, t, gamma):
-        """Min-SNR-gamma loss weights of times ``t`` (Hang et al. 2023), shape ``(B,)``.
-
-        ``min(SNR_t, gamma) / SNR_t`` for epsilon prediction and ``min(SNR_t, gamma) /
-        (SNR_t + 1)`` for ``v``: the same weight on the clean image's error at every time,
-        capped where the noise is so low that the task is trivial and its gradient would
-        dominate.
-
-        Examples
-        --------
-        >>> import torch
-        >>> diffusion = GaussianDiffusion(1000, "cosine", "epsilon")
-        >>> w = diffusion.min_snr_weights(torch.tensor([0, 999]), gamma=5.0)
-        >>> bool(w[0] < 0.01), float(w[1])
-        (True, 1.0)
-        """
-        alpha_bar = self.alphas_cumprod[t].double()
-        snr = alpha_bar / (1 - alpha_bar)
-        capped = torch.clamp(snr, max=gamma)
-        weight = capped / snr if self.prediction == "epsilon" else capped / (snr + 1)
-        return weight.float()
-
     def loss(self, model, x0, t, noise, weights=None, reduction="mean"):
         """Weighted mean squared error of ``model(x_t, t)`` against :meth:`target`.
 

@@ -187,34 +187,3 @@ def test_feed_forward_widths_reach_both_networks():
     assert model.encoder.blocks[0].self_ff[0].out_features == 8
     assert model.denoiser.blocks[0].ff[0].out_features == 24
     assert model.denoiser.blocks[0].attn.dropout == 0.1
-
-
-@pytest.mark.parametrize("shape", [(3, 16, 16), (3, 13, 10), (1, 1, 7)])
-@pytest.mark.parametrize("fold", [1, 2])
-def test_unet_denoiser_shapes_gradients_and_conditioning(shape, fold):
-    from minuet_sk.nn.unet import UNetDenoiser
-
-    torch.manual_seed(0)
-    unet = UNetDenoiser(shape, n_latents=3, channels=8, channel_mult=(1, 2), pixel_fold=fold)
-    x, t, z = torch.randn(2, *shape), torch.tensor([5, 500]), torch.randn(2, 3)
-    assert torch.equal(unet(x, t, z), torch.zeros_like(x))  # zero-initialised output
-    with torch.no_grad():
-        for p in unet.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    out = unet(x, t, z)
-    assert out.shape == x.shape
-    assert not torch.allclose(out, unet(x, t, z + 1.0))  # the latents reach the output
-    assert not torch.allclose(out, unet(x, t + 300, z))  # and so does the time
-    out.square().mean().backward()
-    assert all(p.grad is not None for p in unet.parameters())
-
-
-def test_autoencoder_with_a_unet_denoiser_decodes():
-    model = DiffusionAutoencoder((3, 16, 16), 4, patch_size=4, width=16, encoder_depth=1,
-                                 decoder_depth=1, n_heads=2, denoiser="unet",
-                                 unet_channels=8, unet_pixel_fold=2, diffusion_steps=20)
-    x = torch.randn(2, 3, 16, 16)
-    assert model.loss(x, x, torch.tensor([1, 10]), torch.randn_like(x)).ndim == 0
-    assert model.decode(model.encode(x), sampling_steps=3).shape == x.shape
-    with pytest.raises(ValueError, match="denoiser must be"):
-        DiffusionAutoencoder((3, 16, 16), 4, denoiser="mlp")
