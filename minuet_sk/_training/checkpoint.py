@@ -22,7 +22,8 @@ from .._persistence import (
     estimator_config,
     json_params,
 )
-from .net import MovingAverage, epoch_records
+from .moving_average import MovingAverage
+from .net import epoch_records
 
 __all__ = ["CHECKPOINT_NAME", "RESUMABLE_PARAMS", "EpochCheckpoint", "resume",
            "write_checkpoint"]

@@ -1,0 +1,108 @@
+"""Is the default FlowPropertyRegressor calibrated on problems whose answer is known, whatever
+the seed, the thread count and the dependency versions?
+
+The known-answer problems of the flow's tests (``heteroscedastic_linear``: y | x normal with
+a mean and a spread linear in x; ``bimodal``: an equal mixture of two normals whose centres
+move with x; imported from the test module, so that this measures exactly what the tests
+assert): 4,000 training and 2,000 test rows, the default flow with 200 draws per galaxy,
+fitted with ``random_state`` 0..seeds-1 on each thread count. Per fit: the PIT's
+Kolmogorov-Smirnov statistic and p-value against the uniform, the 68% and 95% interval
+coverage, the mean log density minus the true one, the epochs run and the seconds. The tests
+assert KS p > 0.01, |coverage - nominal| < 0.04 (68%) and < 0.03 (95%), and a mean log
+density within 0.1 of the truth, for ``random_state=0`` on one thread.
+
+Run from the repository root (about 10 s a fit on one thread)::
+
+    python benchmarks/quality_flow_calibration.py                   # 10 seeds, 1 and 2 threads
+    python benchmarks/quality_flow_calibration.py --seeds 3 --threads 1   # quick
+
+Results: ``benchmarks/results/quality_flow_calibration/`` (see ``benchmarks/README.md``); the
+machine line records the library versions, so runs at the lowest and the newest allowed
+versions (``scripts/check_lowest_deps.sh`` installs the lowest) stand side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+
+from minuet_sk import FlowPropertyRegressor
+
+from _common import record
+
+TESTS = Path(__file__).resolve().parents[1] / "tests" / "flow"
+
+
+def known_answer_problems():
+    sys.path.insert(0, str(TESTS))
+    from test_regressor import bimodal, heteroscedastic_linear
+
+    return {"heteroscedastic_linear": heteroscedastic_linear, "bimodal": bimodal}
+
+
+def one_fit(problem, seed):
+    rng = np.random.default_rng(0)  # the tests' data: only the fit's seed varies
+    X, y, _ = problem(4000, rng)
+    X_test, y_test, true_log_density = problem(2000, rng)
+    began = time.perf_counter()
+    reg = FlowPropertyRegressor(n_samples=200, random_state=seed).fit(X, y)
+    post = reg.predict_dist(X_test)
+    ks = stats.kstest(post.pit(y_test).iloc[:, 0], "uniform")
+    return {
+        "ks": float(ks.statistic), "ks_p": float(ks.pvalue),
+        "coverage_68": float(post.coverage(y_test, 0.68).iloc[0]),
+        "coverage_95": float(post.coverage(y_test, 0.95).iloc[0]),
+        "log_density_gap": float(reg.log_prob(X_test, y_test).mean() - true_log_density.mean()),
+        "epochs": reg.n_iter_, "best_epoch": reg.best_epoch_,
+        "seconds": time.perf_counter() - began,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args(argv)
+    rows = []
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        for name, problem in known_answer_problems().items():
+            for seed in range(args.seeds):
+                row = {"problem": name, "threads": threads, "seed": seed,
+                       **one_fit(problem, seed)}
+                rows.append(row)
+                print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                for k, v in row.items()), flush=True)
+    frame = pd.DataFrame(rows)
+    passed = ((frame.ks_p > 0.01) & ((frame.coverage_68 - 0.68).abs() < 0.04)
+              & ((frame.coverage_95 - 0.95).abs() < 0.03) & (frame.log_density_gap.abs() < 0.1))
+    frame["passes_the_test"] = passed
+    summary = frame.groupby(["problem", "threads"]).agg(
+        fits=("seed", "size"), passing=("passes_the_test", "sum"), ks_max=("ks", "max"),
+        ks_p_min=("ks_p", "min"), coverage_68_min=("coverage_68", "min"),
+        coverage_68_max=("coverage_68", "max"), coverage_95_min=("coverage_95", "min"),
+        coverage_95_max=("coverage_95", "max"), gap_min=("log_density_gap", "min"),
+    ).reset_index()
+    print(summary.to_string(index=False))
+    record(
+        "quality_flow_calibration",
+        figures={"summary": summary.to_dict("records"), "fits": rows},
+        headline=(f"{int(passed.sum())}/{len(frame)} fits pass the known-answer test; "
+                  f"PIT KS max {frame.ks.max():.3f}, min p {frame.ks_p.min():.2g}; 68% coverage "
+                  f"{frame.coverage_68.min():.3f}-{frame.coverage_68.max():.3f}"),
+        target="every seed and thread count passes (KS p > 0.01, coverage within 4%/3%)",
+        settings={"seeds": args.seeds, "threads": args.threads, "n_train": 4000,
+                  "n_test": 2000, "n_samples": 200},
+        markdown=summary.to_markdown(index=False, floatfmt=".4g"),
+    )
+
+
+if __name__ == "__main__":
+    main()
