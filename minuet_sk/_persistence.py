@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import itertools
 import json
 import os
+import warnings
 from numbers import Integral
 from pathlib import Path
 
@@ -28,12 +30,14 @@ __all__ = [
     "check_not_pretrained",
     "check_resumable",
     "check_saved_class",
+    "check_tensor_shapes",
     "estimator_config",
     "estimator_from_params",
     "json_params",
     "load_estimator",
     "load_pretrained",
     "load_state",
+    "module_shapes",
     "save_state",
     "saved_class",
     "shipped_models",
@@ -120,13 +124,58 @@ def save_state(path, config, tensors):
 
 
 def _read_config(path):
+    """The checked ``config.json`` of a saved model: a JSON object with the class name, the
+    parameters and the fitted state; a model saved by a newer version warns."""
     config_path = Path(path) / CONFIG_NAME
     if not config_path.is_file():
         raise FileNotFoundError(
             f"{path} is not a saved minuet_sk model (no {CONFIG_NAME}); pass a folder "
             "written by save()."
         )
-    return json.loads(config_path.read_text(encoding="utf-8"))
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{config_path} is not valid JSON ({error}): the file is damaged; "
+                         "save the model again.") from error
+    if not isinstance(config, dict):
+        raise ValueError(f"{config_path} holds a JSON {type(config).__name__}, not an object: "
+                         "it is not a minuet_sk config; save the model again.")
+    _warn_if_newer(config.get("version"), config_path)
+    return config
+
+
+def _check_model_config(config, path):
+    """Refuse a config without the class name, parameters and fitted state of a model."""
+    expected = {"class": str, "params": dict, "fitted": dict}
+    wrong = [k for k, kind in expected.items() if not isinstance(config.get(k), kind)]
+    if wrong:
+        raise ValueError(
+            f"{Path(path) / CONFIG_NAME} is not a saved model's config: {wrong} missing or "
+            "of the wrong type ('class' a string, 'params' and 'fitted' objects); save the "
+            "model again."
+        )
+
+
+def _release(version):
+    """The leading numbers of a version string (``"0.2.0.dev0"`` -> ``(0, 2, 0)``)."""
+    numbers = []
+    for part in str(version).split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        numbers.append(int(digits))
+    return tuple(numbers)
+
+
+def _warn_if_newer(version, config_path):
+    from minuet_sk._version import __version__
+
+    if version is not None and _release(version) > _release(__version__):
+        warnings.warn(
+            f"{config_path} was saved by minuet_sk {version}, newer than this {__version__}: "
+            "it may hold what this version does not understand; upgrade minuet_sk.",
+            UserWarning, stacklevel=4,
+        )
 
 
 def load_state(path, device="cpu"):
@@ -153,8 +202,49 @@ def load_state(path, device="cpu"):
     ['b']
     """
     config = _read_config(path)
-    tensors = load_file(str(Path(path) / TENSORS_NAME), device=str(torch.device(device)))
+    tensors_path = Path(path) / TENSORS_NAME
+    if not tensors_path.is_file():
+        raise FileNotFoundError(f"{path} holds {CONFIG_NAME} but not {TENSORS_NAME}, the "
+                                "model's weights; copy the whole folder.")
+    try:  # safetensors checks the header against the file's size before it allocates
+        tensors = load_file(str(tensors_path), device=str(torch.device(device)))
+    except Exception as error:  # SafetensorError (not exported as a class), OSError
+        raise OSError(f"{tensors_path} is not a readable safetensors file (cut short, "
+                      f"overwritten or damaged: {error}); copy or save the model "
+                      "again.") from error
     return config, tensors
+
+
+def check_tensor_shapes(expected, tensors, what="the weights"):
+    """Refuse ``tensors`` (name -> tensor) whose names or shapes differ from ``expected``
+    (name -> shape): what a model of the config's sizes holds.
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_tensor_shapes({"w": (2, 3)}, {"w": torch.zeros(2, 3)})
+    >>> check_tensor_shapes({"w": (2, 3)}, {"w": torch.zeros(3, 3)})
+    Traceback (most recent call last):
+    ...
+    ValueError: the weights do not match the sizes of the config: w has shape (3, 3), the config's (2, 3)
+    """
+    saved = {k: tuple(v.shape) for k, v in tensors.items()}
+    expected = {k: tuple(v) for k, v in expected.items()}
+    problems = [f"{k} is missing" for k in sorted(set(expected) - set(saved))]
+    problems += [f"{k} is not part of such a model" for k in sorted(set(saved) - set(expected))]
+    problems += [f"{k} has shape {saved[k]}, the config's {expected[k]}"
+                 for k in sorted(set(saved) & set(expected)) if saved[k] != expected[k]]
+    if problems:
+        shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
+        raise ValueError(f"{what} do not match the sizes of the config: {shown}")
+
+
+def module_shapes(build):
+    """The state's names and shapes of the module ``build()`` makes, built on PyTorch's
+    ``meta`` device: no memory is allocated, whatever sizes a config asks for."""
+    with torch.device("meta"):
+        module = build()
+    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
 def json_params(estimator):
@@ -353,7 +443,10 @@ def estimator_from_params(cls, params):
             params[key] = tuple(value)
         elif isinstance(value, dict) and _NESTED_KEY in value:
             params[key] = _nested_estimator(value)
-    return cls(**params)
+    estimator = cls(**params)
+    if hasattr(estimator, "_validate_params"):  # types and ranges, before anything is built
+        estimator._validate_params()
+    return estimator
 
 
 def load_estimator(path, *, device=None):
@@ -460,8 +553,16 @@ class SavedModelMixin:
         estimator
         """
         config, tensors = load_state(path)
+        _check_model_config(config, path)
         check_saved_class(config, cls, path)
-        est = estimator_from_params(cls, config["params"])
-        restore_feature_names(est, config["fitted"])
-        est._restore(config["fitted"], tensors, device)
+        try:
+            est = estimator_from_params(cls, config["params"])
+            restore_feature_names(est, config["fitted"])
+            est._restore(config["fitted"], tensors, device)
+        except KeyError as error:
+            raise ValueError(f"{Path(path) / CONFIG_NAME} lacks the fitted value "
+                             f"{error.args[0]!r}: the file is damaged or was edited; save "
+                             "the model again.") from error
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{Path(path) / CONFIG_NAME}: {error}") from error
         return est

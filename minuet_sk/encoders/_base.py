@@ -26,7 +26,12 @@ from skorch.callbacks import EarlyStopping
 from skorch.history import History
 from tqdm.auto import tqdm
 
-from .._persistence import SavedModelMixin, check_not_pretrained
+from .._persistence import (
+    SavedModelMixin,
+    check_not_pretrained,
+    check_tensor_shapes,
+    module_shapes,
+)
 from .._training.checkpoint import EpochCheckpoint, resume, write_checkpoint
 from .._training.net import ImageNet, autocast, epoch_records
 from .._training.params import TRAINING_CONSTRAINTS, resolve_device
@@ -505,16 +510,32 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
         }
 
     def _set_fitted_config(self, state):
-        self.image_shape_ = tuple(state["image_shape_"])
+        """Set the fitted state that :meth:`_fitted_config` gave, checked for consistency (a
+        damaged or edited file fails here); the caller fits ``stretch_`` to
+        ``image_shape_`` once the sizes are checked against the weights."""
+        self.image_shape_ = tuple(int(s) for s in state["image_shape_"])
         self.n_features_in_ = int(state["n_features_in_"])
         self.band_median_ = np.asarray(state["band_median_"], np.float32)
         self.band_scale_ = np.asarray(state["band_scale_"], np.float32)
         self.band_correlation_ = np.asarray(state["band_correlation_"], np.float64)
         self.history_ = list(state["history_"])
         self.n_iter_ = int(state["n_iter_"])
-        self._seeds = list(state["seeds"])
+        self._seeds = [int(s) for s in state["seeds"]]
         self._stopped_early = bool(state["stopped_early"])
-        self._fit_stretch(self.image_shape_)
+        n_bands = self.image_shape_[0] if len(self.image_shape_) == 3 else -1
+        if (min(self.image_shape_, default=0) < 1
+                or int(np.prod(self.image_shape_)) != self.n_features_in_
+                or self.band_median_.shape != (n_bands,) or self.band_scale_.shape != (n_bands,)
+                or self.band_correlation_.shape != (n_bands, n_bands)):
+            raise ValueError(
+                f"the fitted state is inconsistent: image_shape_ {self.image_shape_}, "
+                f"n_features_in_ {self.n_features_in_}, {self.band_median_.size} band medians, "
+                f"{self.band_scale_.size} band scales, band_correlation_ of shape "
+                f"{self.band_correlation_.shape}"
+            )
+        if self.image_shape_ != tuple(self.image_shape or self.image_shape_):
+            raise ValueError(f"the fitted image_shape_ {self.image_shape_} is not the "
+                             f"image_shape parameter {tuple(self.image_shape)}")
         self.device_ = self._resolve_device()
 
     def save(self, path):
@@ -549,6 +570,10 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
         if device is not None:
             self.set_params(device=device)
         self._set_fitted_config(fitted)
+        # the config's sizes against the weights, on the meta device (nothing allocated)
+        check_tensor_shapes(module_shapes(lambda: self._module_class()(**self._module_kwargs())),
+                            tensors)
+        self._fit_stretch(self.image_shape_)
         self.net_ = self._make_net()
         self.net_.module_.load_state_dict(tensors)
         # the epochs trained so far: continued training (fine-tuning) numbers its epochs

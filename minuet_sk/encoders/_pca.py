@@ -12,7 +12,7 @@ from sklearn.decomposition import PCA
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from .._persistence import SavedModelMixin
+from .._persistence import SavedModelMixin, check_tensor_shapes
 from .._validation import validate_images
 from ._latent_features import LatentFeaturesMixin
 
@@ -244,6 +244,15 @@ class EigengalaxyPCA(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, Bas
         return fitted, tensors
 
     def _restore(self, fitted, tensors, device):
+        n_components, n_features = int(fitted["n_components_"]), int(fitted["n_features_in_"])
+        shape = tuple(int(s) for s in fitted["image_shape_"])
+        if int(np.prod(shape)) != n_features:
+            raise ValueError(f"the fitted image_shape_ {shape} does not hold n_features_in_ "
+                             f"{n_features} pixels")
+        check_tensor_shapes({"components_": (n_components, n_features), "mean_": (n_features,),
+                             "explained_variance_": (n_components,),
+                             "explained_variance_ratio_": (n_components,),
+                             "singular_values_": (n_components,)}, tensors)
         pca = PCA(n_components=self.n_components, whiten=self.whiten,
                   svd_solver=self.svd_solver, random_state=self.random_state)
         for k in self._PCA_ARRAYS:

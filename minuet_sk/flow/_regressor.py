@@ -23,7 +23,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._persistence import SavedModelMixin, check_not_pretrained, load_pretrained
+from .._persistence import (
+    SavedModelMixin,
+    check_not_pretrained,
+    check_tensor_shapes,
+    load_pretrained,
+)
 from .._training.flow_loop import ROWS_PER_BATCH, train_flow
 from .._training.params import TRAINING_CONSTRAINTS, resolve_device
 from .._validation import iter_batches
@@ -554,11 +559,43 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         if self.target_low_ is None:  # saved before target_bounds: unbounded
             self.target_low_ = np.full(self.n_outputs_, -np.inf)
             self.target_high_ = np.full(self.n_outputs_, np.inf)
+        self.n_features_in_, self.n_outputs_ = int(self.n_features_in_), int(self.n_outputs_)
+        sizes = {"x_mean_": self.n_features_in_, "x_scale_": self.n_features_in_,
+                 "y_mean_": self.n_outputs_, "y_scale_": self.n_outputs_,
+                 "target_low_": self.n_outputs_, "target_high_": self.n_outputs_}
+        wrong = [f"{k} holds {np.size(getattr(self, k))} values, not {n}"
+                 for k, n in sizes.items() if np.shape(getattr(self, k)) != (n,)]
+        if len(self.target_names_) != self.n_outputs_:
+            wrong.append(f"{len(self.target_names_)} target names for {self.n_outputs_} targets")
+        if wrong:
+            raise ValueError("the fitted state is inconsistent: " + "; ".join(wrong))
+        weights = {k[5:]: v for k, v in state.items() if k.startswith("flow.")}
+        # nflows' transforms cannot be built on the meta device: bound the sizes first, so
+        # that a damaged config cannot make the build below allocate without limit
+        saved, needed = sum(v.numel() for v in weights.values()), self._parameter_floor()
+        if needed > saved:
+            raise ValueError(f"a flow of the config's sizes holds at least {needed:,} weights; "
+                             f"the weights file holds {saved:,}")
         self.device_ = resolve_device(device or self.device)
         self.flow_type_ = self._resolved_flow_type()
         self.flow_ = self._build_flow()
-        self.flow_.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("flow.")})
+        check_tensor_shapes({k: tuple(v.shape) for k, v in self.flow_.state_dict().items()},
+                            weights)
+        self.flow_.load_state_dict(weights)
         self.flow_.to(self.device_).eval()
+
+    def _parameter_floor(self):
+        """A lower bound on the weights of a flow of this estimator's sizes: each transform's
+        conditioner maps its inputs (at least the context) through ``n_blocks`` pairs of
+        hidden layers to at least ``3 n_bins - 1`` spline parameters, and the embedding maps
+        the features to ``embedding_features`` twice. Every size enters it at least
+        linearly, so an honest config never exceeds the weights it was saved with."""
+        hidden = self.hidden_features
+        context = self.embedding_features or self.n_features_in_
+        per_transform = hidden * (context + 3 * self.n_bins - 1 + 2 * self.n_blocks * hidden)
+        embedding = (self.embedding_features * (self.n_features_in_ + self.embedding_features)
+                     if self.embedding_features else 0)
+        return self.n_transforms * (per_transform + self.n_outputs_) + embedding
 
     @classmethod
     def from_pretrained(cls, name="sim-grz-72-v2-flow", *, device="auto"):
