@@ -54,7 +54,7 @@ default_role = "literal"
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"minuet_sk {release}"
-html_static_path = []
+html_static_path = ["_static"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,

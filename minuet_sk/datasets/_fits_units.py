@@ -84,8 +84,11 @@ def header_pixel_scale(header, expected, path):
     if expected is not None and np.isfinite(scale) \
             and abs(scale / expected - 1.0) > _SCALE_TOLERANCE:
         raise ValueError(
-            f"{path}: {scale:.4g} arcsec/pixel, but {expected} arcsec/pixel is expected; "
-            "resample the cutouts to that scale (e.g. with reproject), or pass "
-            "pixel_scale=None to read them as they are."
+            f"{path}: {scale:.4g} arcsec/pixel, but {expected} arcsec/pixel is expected. "
+            "Cutouts resampled for display (Galaxy Zoo's, for example) do not fit the model: "
+            f"ask the Legacy Survey cutout service for the native scale (fits-cutout with "
+            f"pixscale={expected} and bands=grz), resample the cutouts to {expected} "
+            "arcsec/pixel (e.g. with reproject), or pass pixel_scale=None to read them as "
+            "they are."
         )
     return scale

@@ -27,6 +27,9 @@ from minuet_sk.datasets._fits_units import (
 
 __all__ = ["load_fits_cutouts"]
 
+# Exact zeros are no data in Legacy Survey cutouts (outside a band's footprint or exposures);
+# sky noise never rounds a pixel to exactly 0, but a band this share of zeros is missing.
+_ZERO_FRACTION = 0.01
 # Errors that mean "this file cannot be read as a cutout"; anything else is a bug.
 _READ_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError, fits.VerifyError)
 
@@ -142,7 +145,20 @@ def _header_coordinates(header, shape):
     return np.nan, np.nan
 
 
-def _read_cutout(path, bands, image_size, unit, pixel_scale):
+def _zeros_as_missing(data, bands):
+    """Set to NaN, in place, the exact zeros of each band where they cover at least
+    ``_ZERO_FRACTION`` of it; return ``[(band, fraction), ...]`` of those bands."""
+    zeroed = []
+    for b, band in enumerate(bands):
+        zero = data[b] == 0.0
+        fraction = float(zero.mean())
+        if fraction >= _ZERO_FRACTION:
+            data[b][zero] = np.nan
+            zeroed.append((band, fraction))
+    return zeroed
+
+
+def _read_cutout(path, bands, image_size, unit, pixel_scale, zeros_as_missing):
     with fits.open(path, memmap=False) as hdul:
         data, header = _read_cube(hdul, bands, path)
         data = np.asarray(data, dtype=np.float32)  # native byte order, copied out of the file
@@ -151,9 +167,21 @@ def _read_cutout(path, bands, image_size, unit, pixel_scale):
         factor = flux_factor(header, unit, path)
     if np.isinf(data).any():
         raise ValueError(f"{path}: infinite pixel values (NaN is the missing-data marker).")
+    zeroed = _zeros_as_missing(data, bands) if zeros_as_missing else []
     if factor != 1.0:
         data *= np.float32(factor)
-    return center_crop(data, image_size), ra, dec, scale
+    return center_crop(data, image_size), ra, dec, scale, zeroed
+
+
+def _warn_zeroed(zeroed):
+    if zeroed:
+        listing = "\n".join(
+            f"  {path}: " + ", ".join(f"{band} ({fraction:.0%} of its pixels)"
+                                      for band, fraction in found)
+            for path, found in zeroed)
+        warnings.warn(
+            f"{len(zeroed)} file(s) hold bands of exact zeros, the Legacy Survey's mark of no "
+            f"exposure there; read as missing data (NaN):\n{listing}", stacklevel=3)
 
 
 def _check_on_error(on_error):
@@ -168,7 +196,8 @@ def _warn_skipped(skipped):
 
 
 def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
-                      unit="nanomaggy", pixel_scale=DECALS_PIXEL_SCALE):
+                      unit="nanomaggy", pixel_scale=DECALS_PIXEL_SCALE,
+                      zeros_as_missing=True):
     """Load multi-band galaxy cutouts from FITS files.
 
     Two layouts are read: the Legacy Survey cutout service layout (one image HDU holding a
@@ -200,6 +229,11 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
         Expected arcsec per pixel (DECaLS). A file whose celestial WCS (or ``PIXSCALE``
         keyword) gives a scale more than 2% off is unreadable: resample it first. None:
         no check.
+    zeros_as_missing : bool, default=True
+        Exact zeros mark pixels without data in Legacy Survey cutouts (a band outside its
+        footprint, or without exposures). In a band where they cover at least 1% of the
+        pixels they are read as missing (NaN, which the estimators treat as missing data),
+        and one warning lists such files and bands. False: zeros are kept as values.
 
     Returns
     -------
@@ -210,7 +244,8 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
         from ``RA``/``DEC`` (or ``RA_OBJ``/``DEC_OBJ``, ``OBJRA``/``OBJDEC``) keywords,
         else NaN; ``pixel_scale`` float64 ndarray of arcsec per pixel from the header
         (NaN where it gives none); ``bands`` str tuple; ``unit`` str or None;
-        ``skipped`` list of (file, reason).
+        ``skipped`` list of (file, reason); ``zeroed`` list of (file, [(band, fraction),
+        ...]) for the files whose zeros were read as missing.
 
     Examples
     --------
@@ -231,10 +266,11 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
     if not (isinstance(image_size, (int, np.integer)) and image_size > 0):
         raise ValueError(f"image_size must be a positive integer; got {image_size!r}.")
     files = _expand_paths(paths)
-    images, kept, ras, decs, scales, skipped = [], [], [], [], [], []
+    images, kept, ras, decs, scales, skipped, zeroed = [], [], [], [], [], [], []
     for path in files:
         try:
-            img, ra, dec, scale = _read_cutout(path, bands, image_size, unit, pixel_scale)
+            img, ra, dec, scale, zero_bands = _read_cutout(path, bands, image_size, unit,
+                                                           pixel_scale, zeros_as_missing)
         except _READ_ERRORS as exc:
             reason = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
             if on_error == "raise":
@@ -246,7 +282,10 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
         ras.append(ra)
         decs.append(dec)
         scales.append(scale)
+        if zero_bands:
+            zeroed.append((path, zero_bands))
     _warn_skipped(skipped)
+    _warn_zeroed(zeroed)
     shape = (0, len(bands), image_size, image_size)
     return Bunch(
         images=np.stack(images) if images else np.empty(shape, dtype=np.float32),
@@ -257,4 +296,5 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
         bands=bands,
         unit=unit,
         skipped=skipped,
+        zeroed=zeroed,
     )
