@@ -1,10 +1,12 @@
 """Plain helpers the test modules import: tiny analytic galaxies and the tiny model settings.
 
-Test modules write ``from _helpers import ...``. ``tests/`` has no ``__init__.py``, so
-pytest's default ``prepend`` import mode puts it on ``sys.path`` before it imports
-``conftest.py`` or any test module in it (under ``pytest``, ``pytest tests/test_x.py`` and
-``pytest -n 2`` alike). ``conftest.py`` keeps only fixtures and hooks: pytest imports it by
-itself, and a test module should not import it.
+Test modules write ``from _helpers import ...``. ``tests/`` and its subfolders (which mirror
+the package) have no ``__init__.py``, so pytest's default ``prepend`` import mode puts
+``tests/`` on ``sys.path`` when it imports ``tests/conftest.py``, before any test module, in
+any folder (under ``pytest``, ``pytest tests/flow/test_x.py`` and ``pytest -n 2`` alike).
+It imports each test module by its file name alone: no two may share one, in any folder.
+``conftest.py`` keeps only fixtures and hooks: pytest imports it by itself, and a test
+module should not import it.
 
 The settings are keyword dictionaries without ``n_components`` and ``image_shape``, which
 each test gives for its data; a test that needs other values says so with

@@ -59,7 +59,7 @@ def _no_fitted_state(folder):
 
 
 def _fitted_value_missing(folder):
-    _edit_config(folder, lambda c: c["fitted"].pop(sorted(c["fitted"])[0]))
+    _edit_config(folder, lambda c: c["fitted"].pop(min(c["fitted"])))
 
 
 DAMAGES = {

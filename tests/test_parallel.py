@@ -1,31 +1,26 @@
 import dask.array as da
 import numpy as np
 import pytest
-from _helpers import make_blobs_images
 from sklearn.linear_model import LinearRegression
 
 from minuet_sk import EigengalaxyPCA, parallel
 
-
-@pytest.fixture(scope="module")
-def fitted():
-    X = make_blobs_images(48, (3, 8, 8))
-    return X, EigengalaxyPCA(4, image_shape=(3, 8, 8)).fit(X)
+# X and fitted (conftest.py)
+IMAGES = {"n": 48, "shape": (3, 8, 8)}
+ESTIMATOR = EigengalaxyPCA(4, image_shape=(3, 8, 8))
 
 
 @pytest.mark.parametrize("flat", [False, True])
-def test_transform_matches_in_memory(fitted, flat):
-    X, pca = fitted
+def test_transform_matches_in_memory(X, fitted, flat):
     Xd = X.reshape(len(X), -1) if flat else X
-    lazy = parallel.transform(pca, da.from_array(Xd, chunks=(10,) + Xd.shape[1:]))
+    lazy = parallel.transform(fitted, da.from_array(Xd, chunks=(10,) + Xd.shape[1:]))
     assert lazy.shape == (48, 4) and lazy.chunks[0] == (10, 10, 10, 10, 8)
-    np.testing.assert_allclose(lazy.compute(), pca.transform(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(lazy.compute(), fitted.transform(X), rtol=1e-5, atol=1e-6)
 
 
-def test_chunked_pixels_are_joined(fitted):
-    X, pca = fitted
-    lazy = parallel.transform(pca, da.from_array(X, chunks=(16, 1, 4, 8)))
-    np.testing.assert_allclose(lazy.compute(), pca.transform(X), rtol=1e-5, atol=1e-6)
+def test_chunked_pixels_are_joined(X, fitted):
+    lazy = parallel.transform(fitted, da.from_array(X, chunks=(16, 1, 4, 8)))
+    np.testing.assert_allclose(lazy.compute(), fitted.transform(X), rtol=1e-5, atol=1e-6)
 
 
 def test_predict_1d_and_2d_targets():
@@ -38,17 +33,16 @@ def test_predict_1d_and_2d_targets():
         np.testing.assert_allclose(out.compute(), reg.predict(X))
 
 
-def test_rejects_non_dask_input(fitted):
+def test_rejects_non_dask_input(X, fitted):
     with pytest.raises(TypeError, match="dask.array.from_array"):
-        parallel.transform(fitted[1], fitted[0])
+        parallel.transform(fitted, X)
 
 
-def test_local_cluster_with_process_workers(fitted):
+def test_local_cluster_with_process_workers(X, fitted):
     distributed = pytest.importorskip("distributed")
-    X, pca = fitted
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        lazy = parallel.transform(pca, da.from_array(X, chunks=(12, 3, 8, 8)))
+        lazy = parallel.transform(fitted, da.from_array(X, chunks=(12, 3, 8, 8)))
         result = client.compute(lazy).result()
-    np.testing.assert_allclose(result, pca.transform(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result, fitted.transform(X), rtol=1e-5, atol=1e-6)

@@ -81,8 +81,9 @@ class TestFoldersSavedBeforeTheLayoutChange:
     SAVED = Path(__file__).parent / "data" / "saved_before_33"
 
     @pytest.fixture(scope="class")
-    def expected(self):
-        return np.load(self.SAVED / "expected.npz")
+    @classmethod
+    def expected(cls):
+        return np.load(cls.SAVED / "expected.npz")
 
     def test_encoders_encode_and_decode_as_before(self, expected):
         X = expected["X"]

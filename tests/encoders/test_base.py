@@ -1,6 +1,7 @@
 """The shared encoder layer (training, streaming, checkpoints, persistence), via VAEEncoder.
 
-The batch readers of ``_training/streaming.py`` on their own: test_streaming.py.
+The batch readers of ``_training/streaming.py`` on their own:
+``tests/_training/test_streaming.py``.
 """
 
 import json
@@ -32,9 +33,7 @@ def tiny(**kw):
     return VAEEncoder(**params)
 
 
-@pytest.fixture
-def X():
-    return make_blobs_images(48, SHAPE, random_state=1)
+IMAGES = {"n": 48, "shape": SHAPE, "random_state": 1}  # X (conftest.py)
 
 
 class TestDeterminism:

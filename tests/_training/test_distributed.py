@@ -82,7 +82,7 @@ def _free_port():
 def _launch_two_processes(folder):
     """What ``accelerate launch --num_processes 2 --cpu`` does, without its extra
     interpreter: two processes with the torch.distributed environment variables."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
            "MASTER_PORT": str(_free_port()), "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}

@@ -1,7 +1,8 @@
 """FlowPropertyRegressor and the PropertyPosterior it returns: known-answer calibration, API,
 persistence.
 
-PropertyPosterior on its own (summaries and scores of given draws): test_posterior.py.
+PropertyPosterior on its own (summaries and scores of given draws):
+``tests/flow/test_posterior.py``.
 """
 
 import json

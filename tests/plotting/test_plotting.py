@@ -11,31 +11,25 @@ from minuet_sk.plotting import correlation_table, latent_traversal
 SHAPE = (2, 8, 8)
 NAMES = ["redshift", "log_mstar"]  # the targets of the toy posteriors
 
-
-@pytest.fixture(scope="module")
-def X():
-    return make_blobs_images(30, SHAPE, random_state=3)
-
-
-@pytest.fixture(scope="module")
-def vae(X):
-    return VAEEncoder(2, image_shape=SHAPE, **TINY_VAE).fit(X)
+# X and fitted (conftest.py)
+IMAGES = {"n": 30, "shape": SHAPE, "random_state": 3}
+ESTIMATOR = VAEEncoder(2, image_shape=SHAPE, **TINY_VAE)
 
 
 class TestLatentTraversal:
     @pytest.mark.parametrize("ref", ["chw", "1chw", "flat", "1flat"])
-    def test_shapes_for_every_reference_layout(self, vae, X, ref):
+    def test_shapes_for_every_reference_layout(self, fitted, X, ref):
         x = {"chw": X[0], "1chw": X[:1], "flat": X[0].ravel(), "1flat": X[:1].reshape(1, -1)}
-        images = latent_traversal(vae, x[ref], 0, np.linspace(-2, 2, 5))
+        images = latent_traversal(fitted, x[ref], 0, np.linspace(-2, 2, 5))
         assert images.shape == (5, *SHAPE)
 
-    def test_only_the_chosen_latent_moves(self, vae, X):
+    def test_only_the_chosen_latent_moves(self, fitted, X):
         values = [-1.0, 0.0, 1.0]
-        images = latent_traversal(vae, X[0], 1, values)
-        codes = vae.transform(X[:1])
+        images = latent_traversal(fitted, X[0], 1, values)
+        codes = fitted.transform(X[:1])
         expected = np.repeat(codes, 3, axis=0)
         expected[:, 1] = values
-        np.testing.assert_allclose(images.reshape(3, -1), vae.inverse_transform(expected))
+        np.testing.assert_allclose(images.reshape(3, -1), fitted.inverse_transform(expected))
         assert not np.allclose(images[0], images[2])
 
     def test_works_with_pca_and_pandas_output(self, X):
@@ -43,11 +37,11 @@ class TestLatentTraversal:
         pca.set_output(transform="pandas")
         assert latent_traversal(pca, X[0], 2, [0.0, 1.0]).shape == (2, *SHAPE)
 
-    def test_errors(self, vae, X):
+    def test_errors(self, fitted, X):
         with pytest.raises(ValueError, match="one image"):
-            latent_traversal(vae, X[:2], 0, [0.0])
+            latent_traversal(fitted, X[:2], 0, [0.0])
         with pytest.raises(ValueError, match="component"):
-            latent_traversal(vae, X[0], 5, [0.0])
+            latent_traversal(fitted, X[0], 5, [0.0])
 
 
 class TestCorrelationTable:
@@ -70,9 +64,9 @@ class TestCorrelationTable:
         assert table.loc["latent1", ("pearson", "spiral")] > 0.7
         assert "name" not in table.columns.get_level_values("property")
 
-    def test_dataframe_latents_keep_names(self, vae, X):
-        z = vae.set_output(transform="pandas").transform(X)
-        vae.set_output(transform="default")
+    def test_dataframe_latents_keep_names(self, fitted, X):
+        z = fitted.set_output(transform="pandas").transform(X)
+        fitted.set_output(transform="default")
         frame = pd.DataFrame({"flux": X.sum(axis=(1, 2, 3))}, index=np.arange(100, 130))
         table = correlation_table(z, frame)
         assert list(table.index) == ["vae0", "vae1"]
@@ -85,18 +79,21 @@ class TestCorrelationTable:
             correlation_table(np.zeros((2, 2)), pd.DataFrame({"a": ["x", "y"]}))
 
 
+@pytest.fixture
+def _agg():
+    """pyplot on the Agg backend; the figures a test draws are closed after it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
+
+
+@pytest.mark.usefixtures("_agg")
 class TestFigures:
     """The plot_* functions draw into the axes or figure they are given and return it."""
-
-    @pytest.fixture(autouse=True)
-    def _agg(self):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        yield plt
-        plt.close("all")
 
     def test_rgb_composite_maps_z_to_red_and_clips(self):
         images = np.zeros((1, 3, 2, 2))
@@ -178,18 +175,9 @@ def test_rgb_composite_on_a_reference_scale():
     assert plotting.rgb_composite(faint, reference=inputs).max() == 0.5
 
 
+@pytest.mark.usefixtures("_agg")
 class TestPosteriorFigures:
     """PIT, coverage, corner and predicted-vs-true figures of a PropertyPosterior."""
-
-    @pytest.fixture(autouse=True)
-    def _agg(self):
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        yield plt
-        plt.close("all")
 
     @staticmethod
     def _toy(n=2000, n_samples=300, width=1.0, seed=0):

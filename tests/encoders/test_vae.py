@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from _helpers import make_blobs_images
 
 from minuet_sk import VAEEncoder
 from minuet_sk.nn.vae import ConvVAE, gaussian_kl, gaussian_log_likelihood
@@ -20,14 +19,9 @@ def tiny(**kw):
     return VAEEncoder(**params)
 
 
-@pytest.fixture(scope="module")
-def X():
-    return make_blobs_images(64, SHAPE, random_state=2)
-
-
-@pytest.fixture(scope="module")
-def fitted(X):
-    return tiny().fit(X)
+# X and fitted (conftest.py)
+IMAGES = {"n": 64, "shape": SHAPE, "random_state": 2}
+ESTIMATOR = tiny()
 
 
 class TestModule:

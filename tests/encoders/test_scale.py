@@ -7,16 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _helpers import TINY_MINUET, TINY_VAE, make_blobs_images
+from _helpers import TINY_MINUET, TINY_VAE
 
 from minuet_sk import MinuetEncoder, VAEEncoder
 from minuet_sk._training.sources import read_rows, release_pages
 from minuet_sk._training.streaming import CHUNK_IMAGES
 
-
-@pytest.fixture
-def X():
-    return make_blobs_images(24, (1, 8, 8), random_state=0)
+IMAGES = {"n": 24, "shape": (1, 8, 8), "random_state": 0}  # X (conftest.py)
 
 
 # Inductor takes about a minute to compile even the tiny Minuet below on CPU; the "eager"

@@ -1,14 +1,15 @@
 """The batch readers of ``_training/streaming.py``: ImageBatches, MaskWeights, band statistics,
 the train/validation blocks and the pixel-weight check.
 
-Through the encoders (fits and transforms of memmaps, h5py and lazy arrays): test_encoder_base.py.
+Through the encoders (fits and transforms of memmaps, h5py and lazy arrays):
+``tests/encoders/test_base.py``.
 """
 
 import h5py
 import numpy as np
 import pytest
 import torch
-from _helpers import Lazy, make_blobs_images
+from _helpers import Lazy
 
 from minuet_sk._training.sources import ImageSource
 from minuet_sk._training.streaming import (
@@ -20,10 +21,7 @@ from minuet_sk._training.streaming import (
     split_blocks,
 )
 
-
-@pytest.fixture
-def X():
-    return make_blobs_images(24, (1, 8, 8), random_state=0)
+IMAGES = {"n": 24, "shape": (1, 8, 8), "random_state": 0}  # X (conftest.py)
 
 
 class TestImageBatches:

@@ -5,7 +5,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from _helpers import TINY_MINUET, make_blobs_images
+from _helpers import TINY_MINUET
 
 from minuet_sk import MinuetEncoder
 from minuet_sk._training.losses import DenoisingLoss
@@ -18,16 +18,9 @@ SHAPE = (3, 16, 16)
 TINY = {**TINY_MINUET, "image_shape": SHAPE, "diffusion_steps": 50, "sampling_steps": 5,
         "batch_size": 16}
 
-
-@pytest.fixture(scope="module")
-def X():
-    return make_blobs_images(48, SHAPE, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def fitted(X):
-    torch.set_num_threads(1)  # module fixtures run before the per-test one of conftest
-    return MinuetEncoder(3, **TINY).fit(X)
+# X and fitted (conftest.py)
+IMAGES = {"n": 48, "shape": SHAPE, "random_state": 0}
+ESTIMATOR = MinuetEncoder(3, **TINY)
 
 
 class TestShapesAndNames:
@@ -289,7 +282,7 @@ class TestRecipeOptions:
         assert plain.net_.ema_ is None and plain.net_.inference_module() is plain.net_.module_
 
     def test_ema_decay_warms_up_to_its_cap(self):
-        from minuet_sk._training.net import MovingAverage
+        from minuet_sk._training.moving_average import MovingAverage
 
         layer = torch.nn.Linear(1, 1, bias=False)
         average = MovingAverage(layer, decay=0.9)

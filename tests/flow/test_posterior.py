@@ -1,7 +1,8 @@
 """PropertyPosterior on its own: summaries, scores and checks of given posterior draws.
 
 Posteriors drawn by a fitted FlowPropertyRegressor (``predict_dist``, its exact
-``log_prob``): test_flow.py; bad truths given to their scores: test_bad_inputs.py.
+``log_prob``): ``tests/flow/test_regressor.py``; bad truths given to their scores:
+``tests/test_bad_inputs.py``.
 """
 
 import builtins
