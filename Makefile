@@ -18,12 +18,16 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[test]"
+# The test and docs environments are pinned (scripts/refresh_constraints.sh writes the pins,
+# on purpose); the user's install above is not.
+CONSTRAINTS := requirements/test-constraints.txt
+
+$(VENV)/.installed-test: $(VENV)/.installed $(CONSTRAINTS)
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[test]"
 	touch $@
 
-$(VENV)/.installed-docs: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[docs]"
+$(VENV)/.installed-docs: $(VENV)/.installed $(CONSTRAINTS)
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[docs]"
 	touch $@
 
 demo: $(VENV)/.installed

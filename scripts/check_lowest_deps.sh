@@ -7,6 +7,8 @@
 # build from PyPI with several GB of NVIDIA libraries; the tests run on the CPU).
 #
 #   bash scripts/check_lowest_deps.sh            # PYTHON=python3.12 to vary
+#   bash scripts/check_lowest_deps.sh benchmarks/quality_flow_calibration.py --seeds 10
+#                                                # a script at the floors instead of the tests
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -37,4 +39,8 @@ for spec in deps:
     print(f"  {spec:28s} -> {name}=={version(name)}")
 PY
 cd "$root"
-MPLBACKEND=Agg "$py" -m pytest -m "not slow" -q -n 2 -p no:cacheprovider
+if [ $# -gt 0 ]; then  # a command of its own at the floors, e.g. a benchmark: python ARGS
+  MPLBACKEND=Agg "$py" "$@"
+else
+  MPLBACKEND=Agg "$py" -m pytest -m "not slow" -q -n 2 -p no:cacheprovider
+fi
