@@ -1,17 +1,25 @@
-"""The galaxies benchmarks share, and the latent-quality measure several of them report.
+"""The galaxies and encoders benchmark scripts share, and the latent-quality measure several
+of them report.
 
-``load_data``: the simulated 72x72 grz split of the Minuet quality questions (or the analytic
-stand-in), stretched as asked. ``photometry_features``: the flow questions' true-photometry
-features (magnitudes, colours, size) and ``stretched_pixels``: their asinh-stretched pixels
-for PCA. ``latent_r2``: held-out linear R^2 from latents to each truth.
-``analytic_galaxies``: analytic grz galaxies for throughput and sanity benchmarks when the
-simulator is absent. Bulge (Sersic n=4) + disk (n=1) profiles of random half-light radius, B/T, axis ratio,
-position angle, r magnitude and colours, in nanomaggies on 0.262 arcsec pixels, blurred by
-a Gaussian PSF and with Gaussian sky noise. Not physical: a stand-in with known truth.
+``load_data``: the simulated 72x72 grz split of the Minuet quality questions, the harness's
+split (:func:`minuet_sk.evaluation.harness.simulated_split`: the last ``n_test`` galaxies held
+out), or the analytic stand-in, stretched as asked. ``simulation_config`` and
+``simulation_encoders``: the harness's encoders (:func:`minuet_sk.evaluation.harness.encoders`)
+for the questions that set shipped Minuet weights against PCA-5 and a VAE fitted here.
+``photometry_features``: the flow questions' true-photometry features (magnitudes, colours,
+size) and ``stretched_pixels``: their asinh-stretched pixels for PCA. ``latent_r2``: held-out
+linear R^2 from latents to each truth. ``analytic_galaxies``: analytic grz galaxies for
+throughput and sanity benchmarks when the simulator is absent. Bulge (Sersic n=4) + disk (n=1)
+profiles of random half-light radius, B/T, axis ratio, position angle, r magnitude and
+colours, in nanomaggies on 0.262 arcsec pixels, blurred by a Gaussian PSF and with Gaussian
+sky noise. Not physical: a stand-in with known truth.
 """
 
 import numpy as np
 from sklearn.linear_model import LinearRegression
+
+from minuet_sk.evaluation import BenchmarkConfig
+from minuet_sk.evaluation.harness import encoders, simulated_split
 
 PIXEL_SCALE = 0.262
 
@@ -78,31 +86,36 @@ def load_data(n_train, n_test, analytic, stretch, softening=None, *, return_stre
     Truth: log10 half-light radius (arcsec), g-r, r magnitude and, for the simulated
     galaxies, the axis ratio and bulge fraction of the issue-24 targets.
 
-    ``make_galaxies(n_train + n_test, random_state=0)`` (or the analytic stand-in), split in
-    order; with ``stretch="asinh"``, ``AsinhStretch(softening)`` fitted on the training part.
+    The harness's split of ``make_galaxies(n_train + n_test, image_size=72, random_state=0)``
+    (:func:`~minuet_sk.evaluation.harness.simulated_split`: the first ``n_train`` galaxies
+    train, the last ``n_test`` are held out), or the analytic stand-in split alike; with
+    ``stretch="asinh"``, ``AsinhStretch(softening=softening)`` (its default softening when
+    None) fitted on the training part.
     """
     from minuet_sk import AsinhStretch
 
+    config = BenchmarkConfig(n_galaxies=n_train + n_test, image_size=72,
+                             test_fraction=n_test / (n_train + n_test), seed=0)
     if analytic:
-        X, truth = analytic_galaxies(n_train + n_test, random_state=0)
+        X, truth = analytic_galaxies(config.n_galaxies, size=config.image_size,
+                                     random_state=config.seed)
         truth = {"log_r_half_arcsec": truth["log_r_half"], "g_r": truth["g_r"],
                  "r_mag": truth["r_mag"]}
+        train, test = np.arange(n_train), np.arange(n_train, config.n_galaxies)
     else:
-        from minuet_sk.datasets import make_galaxies
-
-        galaxies = make_galaxies(n_train + n_test, random_state=0)
+        galaxies, train, test = simulated_split(config)
         X, t = galaxies.images, galaxies.truth
         truth = {"log_r_half_arcsec": np.log10(t["half_light_radius_arcsec"].to_numpy()),
                  "g_r": (t["mag_g"] - t["mag_r"]).to_numpy(), "r_mag": t["mag_r"].to_numpy(),
                  "axis_ratio": t["axis_ratio"].to_numpy(),
                  "bulge_fraction": t["bulge_fraction"].to_numpy()}
-    split = {k: (v[:n_train], v[n_train:]) for k, v in truth.items()}
     fitted = None
     if stretch == "asinh":
-        fitted = AsinhStretch(softening=softening).fit(X[:n_train])
+        fitted = (AsinhStretch() if softening is None
+                  else AsinhStretch(softening=softening)).fit(X[train])
         X = fitted.transform(X).reshape(X.shape)
-    out = (X[:n_train], X[n_train:], {k: v[0] for k, v in split.items()},
-           {k: v[1] for k, v in split.items()})
+    out = (X[train], X[test], {k: v[train] for k, v in truth.items()},
+           {k: v[test] for k, v in truth.items()})
     return (*out, fitted) if return_stretch else out
 
 
@@ -113,21 +126,28 @@ def latent_r2(est, X_train, X_test, truth_train, truth_test):
                      .score(Z_test, truth_test[k])) for k in truth_train}
 
 
-def simulation_encoders(n_train, vae_epochs, seed, weights="sim-grz-72"):
-    """The shipped Minuet (``weights``), and PCA-5 and a VAE (``vae_epochs`` epochs)
-    fitted on ``make_galaxies(n_train, random_state=0)``, asinh-stretched as Minuet's weights
-    are: ``{"minuet": ..., "pca": ..., "vae": ...}``, each taking images in nanomaggies."""
-    from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, VAEEncoder, make_pipeline
+def simulation_config(weights, vae_epochs, seed):
+    """The harness's settings for the shipped Minuet ``weights`` against PCA-5 and a VAE
+    trained for ``vae_epochs`` epochs: 72x72 grz cutouts, 5 latents, the estimators seeded
+    with ``seed``, on the CPU (a :class:`~minuet_sk.evaluation.BenchmarkConfig`)."""
+    return BenchmarkConfig(image_size=72, minuet={"pretrained": weights},
+                           vae={"max_epochs": vae_epochs}, seed=seed, device="cpu")
+
+
+def simulation_encoders(config, n_train):
+    """The harness's encoders for ``config`` (:func:`~minuet_sk.evaluation.harness.encoders`),
+    those not shipped fitted on ``make_galaxies(n_train, random_state=0)`` as the harness
+    fits them: ``(encoders, stretch)``, ``{"minuet": ..., "vae": ..., "pca": ...}`` and the
+    fitted ``AsinhStretch()`` whose output they all take (the stretch the shipped weights
+    carry; images in nanomaggies go in as ``stretch.transform(images)``)."""
+    from minuet_sk import AsinhStretch
     from minuet_sk.datasets import make_galaxies
 
-    train = make_galaxies(n_train, random_state=0).images
-    minuet = MinuetEncoder.from_pretrained(weights, device="cpu")
-    softening = minuet.stretch_.softening
-    return {
-        "minuet": minuet,
-        "pca": make_pipeline(AsinhStretch(softening=softening),
-                             EigengalaxyPCA(5, random_state=seed)).fit(train),
-        "vae": VAEEncoder(5, stretch=AsinhStretch(softening=softening), max_epochs=vae_epochs,
-                          device="cpu", random_state=seed).fit(train),
-    }
-
+    train = make_galaxies(n_train, image_size=config.image_size, random_state=0).images
+    stretch = AsinhStretch(image_shape=train.shape[1:]).fit(train)
+    X_train = stretch.transform(train).reshape(train.shape)
+    models, prefitted = encoders(config)
+    for name, model in models.items():
+        if name not in prefitted:
+            model.fit(X_train)
+    return models, stretch

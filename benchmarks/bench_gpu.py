@@ -36,6 +36,8 @@ import numpy as np
 import torch
 
 from minuet_sk import MinuetEncoder, __version__
+
+# a benchmark of the batch streamer, an internal of transform and fit, must import it
 from minuet_sk._training.sources import ImageSource
 from minuet_sk._training.streaming import ImageBatches
 

@@ -2,10 +2,11 @@
 
 Each encoder scores images with its ``score_samples`` (higher: more typical): Minuet (the
 shipped ``--weights``) by the brightest misfit of its reconstruction from the latents alone,
-PCA-5 by the probabilistic-PCA likelihood, the VAE by its ELBO. PCA and the VAE are fitted on ``--n-train`` simulated
-galaxies (``make_galaxies(n, random_state=0)``, asinh-stretched as Minuet's weights are; the
-VAE for ``--vae-epochs`` epochs). On ``--n-test`` other galaxies (``random_state=1``) the
-script reports the ROC AUC of minus the score for:
+PCA-5 by the probabilistic-PCA likelihood, the VAE by its ELBO: the harness's encoders
+(``minuet_sk.evaluation.harness.encoders``), PCA and the VAE fitted on ``--n-train`` simulated
+galaxies (``make_galaxies(n, random_state=0)``; the VAE for ``--vae-epochs`` epochs), every
+image asinh-stretched as Minuet's weights are (``_data.simulation_encoders``). On ``--n-test``
+other galaxies (``random_state=1``) the script reports the ROC AUC of minus the score for:
 
 - ``merger``: the simulator's mergers (``truth["is_merger"]``) against the other galaxies;
 - ``bright_neighbour``: a copy of each of the first half of the non-mergers with a star of r
@@ -31,7 +32,7 @@ from sklearn.metrics import roc_auc_score
 from minuet_sk.datasets import make_galaxies
 
 from _common import record
-from _data import simulation_encoders
+from _data import simulation_config, simulation_encoders
 
 PIXEL_SCALE = 0.262
 
@@ -40,6 +41,7 @@ def add_star(image, rng, conditions):
     """``image`` with a star of r = 15-16 drawn 8-20 pixels from the centre in its PSF."""
     import pandas as pd
 
+    # the simulator's own PSF of this galaxy (its truth's psf_* columns), as it draws them
     from minuet_sk.datasets._render import psf_profile
 
     radius, angle = rng.uniform(8, 20), rng.uniform(0, 2 * np.pi)
@@ -105,11 +107,13 @@ def main():
     hole_rows = np.arange(n + len(spoilt), n + 2 * len(spoilt))
     mags = np.r_[mag, mag[spoilt], mag[spoilt]]
 
-    models = simulation_encoders(args.n_train, args.vae_epochs, args.seed, args.weights)
+    models, stretch = simulation_encoders(
+        simulation_config(args.weights, args.vae_epochs, args.seed), args.n_train)
+    X = stretch.transform(images).reshape(images.shape)
     figures, seconds = {}, {}
     for name, model in models.items():
         t0 = time.perf_counter()
-        score = np.asarray(model.score_samples(images), dtype=np.float64)
+        score = np.asarray(model.score_samples(X), dtype=np.float64)
         seconds[name] = round(time.perf_counter() - t0, 1)
         figures[name] = {
             "merger": aucs(score, merger, ordinary, mags),

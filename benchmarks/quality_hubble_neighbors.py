@@ -28,6 +28,7 @@ Run: ``python benchmarks/quality_hubble_neighbors.py`` (about 30 s on one core).
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 
@@ -103,6 +104,7 @@ def rgb(image):
 
 
 def main():
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     t0 = time.perf_counter()
     rng = np.random.default_rng(0)
     hdf = load_hubble_deep_field(image_size=SIZE)

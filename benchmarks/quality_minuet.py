@@ -36,6 +36,8 @@ import numpy as np
 import torch
 
 from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, metrics
+
+# the masked loss's own weights, made once (partial_fit would segment at every epoch)
 from minuet_sk._training.masks import mask_loss_weights
 
 from _common import record, results_dir

@@ -14,12 +14,16 @@ Run: python benchmarks/quality_pca_r2.py  (about 3 minutes on 2 cores once the g
 cached). Results in benchmarks/results/quality_pca_r2/.
 """
 
+import argparse
+
 import torch
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LinearRegression
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from minuet_sk import AsinhStretch
 
 from _common import record
 from _data import load_data
@@ -43,6 +47,7 @@ def linear_r2_by_softening(k=5):
 
 
 def main():
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     torch.set_num_threads(2)
     X_train, X_test, truth_train, truth_test = load_data(5000, 1000, False, "asinh")
     A, B = X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1)
@@ -65,7 +70,8 @@ def main():
     for k in (5, 10, 20, 50):
         cells = [f"{r['linear']:.2f} / {r['knn15']:.2f}" for r in rows if r["components"] == k]
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
-    lines += ["", "Linear R^2 from 5 components, by AsinhStretch softening Q (default 10):", "",
+    lines += ["", ("Linear R^2 from 5 components, by AsinhStretch softening Q (default "
+                   f"{AsinhStretch().softening:g}):"), "",
               "| Q | " + " | ".join(truth_train) + " |", "|---" * (len(truth_train) + 1) + "|"]
     for softening, r2 in by_softening.items():
         lines.append(f"| {softening:g} | " + " | ".join(f"{v:.2f}" for v in r2.values()) + " |")

@@ -1,19 +1,23 @@
 """Do encoders trained on simulated galaxies organise real galaxies seen as DECaLS sees them?
 
-The real galaxies: the Hubble eXtreme Deep Field cutouts of scikit-image rendered as DECaLS
-would see them (``load_hubble_deep_field(image_size=72, as_survey="decals")``: the
-simulator's seeing, pixels and sky noise; approximate pixel scale and band mapping, each
-galaxy scaled to r = 16-19), of ``--min-area`` XDF pixels or more, without the ones whose
-stamp reaches beyond the picture or into its blank border. By default each galaxy is
-rendered alone (``isolate``), at the pixel scale and band gains that give the simulator's
-median size and colours (``--source-pixel-scale 0.45 --band-gains simulator``); ``--no-isolate
---source-pixel-scale 0.14 --band-gains display`` renders the picture as it is. The encoders:
-the shipped Minuet weights ``sim-grz-72``, and PCA-5 and a VAE fitted on ``--n-train``
-simulated galaxies (``make_galaxies(n, random_state=0)``, asinh-stretched as Minuet's
-weights are). For each, on the real galaxies:
+The harness's real-galaxy question (``minuet_sk.evaluation.questions.real_galaxies``) with
+its rendering as options. The real galaxies: the Hubble eXtreme Deep Field cutouts of
+scikit-image rendered as DECaLS would see them (``load_hubble_deep_field(image_size=72,
+as_survey="decals")``: the simulator's seeing, pixels and sky noise; approximate pixel scale
+and band mapping, each galaxy scaled to r = 16-19), of ``--min-area`` XDF pixels or more,
+without the ones whose stamp reaches beyond the picture or into its blank border
+(``questions.xdf_as_decals``). By default each galaxy is rendered alone (``isolate``), at the
+pixel scale and band gains that give the simulator's median size and colours
+(``--source-pixel-scale 0.45 --band-gains simulator``); ``--no-isolate --source-pixel-scale
+0.14 --band-gains display`` renders the picture as it is. The encoders: the harness's
+(``minuet_sk.evaluation.harness.encoders``), the shipped Minuet weights ``--weights``, and
+PCA-5 and a VAE fitted on ``--n-train`` simulated galaxies (``make_galaxies(n,
+random_state=0)``), every image asinh-stretched as Minuet's weights are
+(``_data.simulation_encoders``). For each, on the real galaxies:
 
-- rotation shift: the median latent shift under 90-degree rotations and mirror images, in
-  median nearest-neighbour distances (the harness's orientation question);
+- rotation shift: the median latent shift under rotations by 90 and 180 degrees and the two
+  mirror images, the mean of the four, in median nearest-neighbour distances
+  (``neighbors.orientation_shift``, as in the harness's orientation question);
 - neighbour agreement: the Spearman correlation between a galaxy's size, colour and
   concentration (``metrics.central_source_morphology`` of the rendered image) and the mean
   over its 5 nearest neighbours in latent space (0 for random neighbours);
@@ -31,11 +35,11 @@ import time
 import matplotlib
 import torch
 
-from minuet_sk.evaluation.questions import neighbour_properties, xdf_as_decals
-from minuet_sk.neighbors import latent_neighbors, neighbor_agreement, orientation_shift
+from minuet_sk.evaluation.questions import real_galaxies
+from minuet_sk.neighbors import latent_neighbors
 
 from _common import record, results_dir
-from _data import simulation_encoders
+from _data import simulation_config, simulation_encoders
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -84,27 +88,27 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    X, _ = xdf_as_decals(72, args.seed, min_area=args.min_area, isolate=args.isolate,
-                         source_pixel_scale=args.source_pixel_scale, colours=args.band_gains)
-    properties = neighbour_properties(X)
-    encoders = simulation_encoders(args.n_train, args.vae_epochs, args.seed, args.weights)
-    figures, neighbours = {}, {}
-    for name, encoder in encoders.items():
-        Z = encoder.transform(X)
-        agreement = neighbor_agreement(Z, properties, k=K)
-        neighbours[name] = latent_neighbors(Z, k=K)[1]
-        shift = orientation_shift(encoder, X, Z)
-        figures[name] = {"rotation_shift": round(shift["mean"], 3),
-                         "neighbour_spearman": agreement.round(3).to_dict()}
-    figures["n_galaxies"] = len(X)
+    config = simulation_config(args.weights, args.vae_epochs, args.seed)
+    encoders, stretch = simulation_encoders(config, args.n_train)
+    answer, X, latents = real_galaxies(
+        encoders, stretch, config, min_area=args.min_area, isolate=args.isolate,
+        source_pixel_scale=args.source_pixel_scale, colours=args.band_gains)
+    figures = {name: {"rotation_shift": round(answer[name]["rotation_shift"], 3),
+                      "neighbour_spearman": {key.removeprefix("neighbours' "): round(value, 3)
+                                             for key, value in answer[name].items()
+                                             if key.startswith("neighbours' ")}}
+               for name in encoders}
+    figures["n_galaxies"] = answer["n_galaxies"]
     figures["seconds"] = round(time.perf_counter() - start, 1)
-    neighbour_figure(X, neighbours, results_dir("quality_transfer") / "neighbours.png")
+    neighbours = {name: latent_neighbors(Z, k=K)[1] for name, Z in latents.items()}
+    flux = stretch.inverse_transform(X).reshape(X.shape)
+    neighbour_figure(flux, neighbours, results_dir("quality_transfer") / "neighbours.png")
     rows = ["| encoder | rotation shift | neighbours' size | colour | concentration |",
             "|---|---|---|---|---|"]
     for name in encoders:
         f = figures[name]
         rows.append(f"| {name} | {f['rotation_shift']:.2f} | "
-                    + " | ".join(f"{f['neighbour_spearman'][p]:.2f}" for p in properties)
+                    + " | ".join(f"{v:.2f}" for v in f["neighbour_spearman"].values())
                     + " |")
     markdown = (f"{len(X)} XDF galaxies rendered as DECaLS sees them\n\n" + "\n".join(rows)
                 + "\n\n![neighbours](neighbours.png)\n")

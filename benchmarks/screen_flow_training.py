@@ -25,7 +25,7 @@ from skorch import NeuralNet
 from skorch.callbacks import GradientNormClipping
 
 from minuet_sk import FlowPropertyRegressor
-from minuet_sk._training.flow_loop import train_flow
+from minuet_sk._training.flow_loop import train_flow  # the internal loop this screen times
 from minuet_sk.nn.flows import build_spline_flow
 
 from _common import record

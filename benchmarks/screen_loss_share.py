@@ -84,6 +84,7 @@ def run(conditioning, epochs, n_train, seed):
         est = measured(random_state=seed)
     for _ in range(epochs):
         est.partial_fit(X_train)
+    # the loss at each fixed time, batched as the estimator batches it (no public path)
     losses = est._predict_batches(_loss_at_times, X_test).mean(0)
     r2 = {k: round(v, 3)
           for k, v in latent_r2(est, X_train, X_test, truth_train, truth_test).items()}

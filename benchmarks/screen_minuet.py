@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from minuet_sk import AsinhStretch, MinuetEncoder, metrics
-from minuet_sk._training.masks import mask_loss_weights
+from minuet_sk._training.masks import mask_loss_weights  # made once: partial_fit re-segments
 from minuet_sk.evaluation import questions
 from minuet_sk.neighbors import orientation_shift
 

@@ -137,9 +137,10 @@ def _read_config(path):
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{config_path} is not valid JSON ({error}): the file is damaged; "
                          "save the model again.") from error
-    if not isinstance(config, dict):
-        raise ValueError(f"{config_path} holds a JSON {type(config).__name__}, not an object: "
-                         "it is not a minuet_sk config; save the model again.")
+    if not isinstance(config, dict):  # a damaged file: its content is the bad value
+        raise ValueError(  # noqa: TRY004
+            f"{config_path} holds a JSON {type(config).__name__}, not an object: it is not a "
+            "minuet_sk config; save the model again.")
     _warn_if_newer(config.get("version"), config_path)
     return config
 

@@ -32,7 +32,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import cross_val_score
 
 from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, __version__, metrics
-from minuet_sk._training.masks import BACKGROUND_WEIGHT, MASK_WEIGHT
+from minuet_sk._training.masks import BACKGROUND_WEIGHT, MASK_WEIGHT  # for the card; not public
 from minuet_sk.datasets import make_galaxies
 
 OUT = Path(__file__).resolve().parents[1] / "minuet_sk" / "pretrained" / "sim-grz-72"

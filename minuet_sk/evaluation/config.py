@@ -24,7 +24,8 @@ class BenchmarkConfig:
     image_size : int
         Cutout side in pixels.
     test_fraction : float
-        Held-out share, never seen in any fit.
+        Held-out share, never seen in any fit: the last galaxies simulated
+        (:func:`~minuet_sk.evaluation.harness.simulated_split`).
     n_components : int
         Latents of every encoder.
     minuet, vae, flow : dict

@@ -1,11 +1,17 @@
-"""One function per question of the benchmark: reconstruction, probes, posteriors,
-orientation, similarity, correlations; each takes fitted encoders and data, returns figures.
+"""One function per question of the benchmark: reconstruction, the factors reconstructions
+keep and latents hold, probes, posteriors, similarity, orientation, correlations and real
+galaxies; each takes fitted encoders and data and returns figures.
+
+:func:`~minuet_sk.evaluation.harness.run_benchmark` asks them all. A benchmark script that asks
+one of these questions on its own data calls its function here rather than writing it again:
+``benchmarks/screen_minuet.py`` (:func:`factors`), ``benchmarks/quality_transfer.py``
+(:func:`real_galaxies`) and ``benchmarks/quality_fine_tune.py`` (the real-galaxy question's
+galaxies and measure, :func:`xdf_as_decals` and :func:`neighbour_properties`, before and after
+fine-tuning).
 """
 
 from __future__ import annotations
 
-import resource
-import sys
 import time
 import warnings
 
@@ -23,13 +29,10 @@ from sklearn.preprocessing import StandardScaler
 from minuet_sk.evaluation.config import PROBE_TASKS, TRUTH_CLASSES
 
 __all__ = [
-    "Clock",
     "correlations",
-    "encoders",
     "factors",
     "latent_factors",
     "neighbour_properties",
-    "peak_memory_mb",
     "pixel_probes",
     "posteriors",
     "probes",
@@ -42,24 +45,6 @@ __all__ = [
 ]
 
 
-class Clock:
-    """Wall seconds and peak resident memory of each stage."""
-
-    def __init__(self):
-        self.seconds = {}
-
-    def __call__(self, name, fn, *args, **kwargs):
-        start = time.perf_counter()
-        out = fn(*args, **kwargs)
-        self.seconds[name] = time.perf_counter() - start
-        return out
-
-
-def peak_memory_mb():
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)
-
-
 def truth_classes(truth):
     classes = pd.DataFrame(index=truth.index)
     classes["quenched"] = truth["quenched"].astype(float)
@@ -67,61 +52,6 @@ def truth_classes(truth):
     classes["edge_on"] = (truth["inclination"] > 70).astype(float)
     classes["merger"] = truth["is_merger"].astype(float)
     return classes
-
-
-#: MinuetEncoder parameters that a benchmark may set on shipped weights: they change how
-#: the trained network is used, not the network.
-_INFERENCE_PARAMS = {"sampling_steps", "eta", "batch_size"}
-
-
-def encoders(config, verbose=0):
-    """The three encoders, and the names of those already fitted (shipped weights)."""
-    from minuet_sk.encoders import EigengalaxyPCA, MinuetEncoder, VAEEncoder
-
-    shape = (3, config.image_size, config.image_size)
-    common = {"image_shape": shape, "random_state": config.seed}
-    torch_common = {**common, "device": config.device, "verbose": verbose}
-    minuet_params = dict(config.minuet)
-    preset = minuet_params.pop("preset", None)
-    pretrained = minuet_params.pop("pretrained", None)
-    if pretrained:
-        minuet = _without_own_stretch(
-            MinuetEncoder.from_pretrained(pretrained, device=config.device))
-        changed = set(minuet_params) - _INFERENCE_PARAMS
-        if changed:
-            raise ValueError(f"the shipped weights {pretrained!r} are used as trained; only "
-                             f"{sorted(_INFERENCE_PARAMS)} can be set, not {sorted(changed)}")
-        minuet.set_params(**minuet_params)
-        if minuet.image_shape_ != shape:
-            raise ValueError(f"the pretrained model {pretrained!r} takes images of shape "
-                             f"{minuet.image_shape_}; set image_size={minuet.image_shape_[-1]}")
-    elif preset:
-        minuet = MinuetEncoder.from_preset(preset, n_components=config.n_components,
-                                           **torch_common, **minuet_params)
-    else:
-        minuet = MinuetEncoder(config.n_components, **torch_common, **minuet_params)
-    encoders = {
-        "minuet": minuet,
-        "vae": VAEEncoder(config.n_components, **torch_common, **config.vae),
-        "pca": EigengalaxyPCA(config.n_components, **common),
-    }
-    return encoders, {"minuet"} if pretrained else set()
-
-
-def _without_own_stretch(model):
-    """The harness stretches every encoder's input itself (its metrics are in stretched
-    units): a shipped model whose own stretch is that same ``AsinhStretch()`` takes it off."""
-    from minuet_sk.preprocessing import AsinhStretch
-
-    own = model.stretch_
-    if own is not None:
-        harness = AsinhStretch(image_shape=own.image_shape)
-        if own.get_params() != harness.get_params():
-            raise ValueError(f"the pretrained model stretches with {own!r}, the benchmark "
-                             f"with {harness!r}; their results would not compare")
-        model.set_params(stretch=None)
-        model.stretch_ = None
-    return model
 
 
 def _image_scores(X, recon, suffix=""):
@@ -220,19 +150,21 @@ def neighbour_properties(images):
                          "concentration": measured["concentration"]})
 
 
-def real_galaxies(encoders, stretch, config):
+def real_galaxies(encoders, stretch, config, **rendering):
     """How encoders fitted on simulations organise real galaxies.
 
-    The galaxies of :func:`xdf_as_decals` (its defaults: the settings closest to the
-    simulator), stretched as the simulated galaxies are. Per encoder: the rotation shift
-    (:func:`~minuet_sk.neighbors.orientation_shift`) and how much a galaxy's latent
+    The galaxies of :func:`xdf_as_decals` (by default the settings closest to the
+    simulator; ``rendering`` passes others, e.g. ``isolate=False``), stretched as the
+    simulated galaxies are (``stretch``, fitted). Per encoder: the rotation shift
+    (:func:`~minuet_sk.neighbors.orientation_shift`) and how much a galaxy's 5 latent
     neighbours share its measured size, colour and concentration
     (:func:`~minuet_sk.neighbors.neighbor_agreement` of :func:`neighbour_properties`).
-    Returns ``(figures, X, latents)``.
+    Returns ``(figures, X, latents)``: ``X`` the stretched images, ``latents`` each
+    encoder's latents of them.
     """
     from minuet_sk.neighbors import neighbor_agreement, orientation_shift
 
-    flux, _ = xdf_as_decals(config.image_size, config.seed)
+    flux, _ = xdf_as_decals(config.image_size, config.seed, **rendering)
     X = stretch.transform(flux).reshape(flux.shape)
     properties = neighbour_properties(flux)
     figures, latents = {"n_galaxies": len(flux)}, {}

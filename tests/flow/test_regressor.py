@@ -18,6 +18,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
 from minuet_sk import FlowPropertyRegressor, PropertyPosterior
+from minuet_sk.datasets._known_answers import bimodal, heteroscedastic_linear
 from minuet_sk.nn.flows import build_spline_flow, flow_sample
 
 # The default flow for the known-answer problems (one thread, about 10 s each).
@@ -26,23 +27,6 @@ KNOWN_ANSWER = {
     "random_state": 0,
 }
 TINY = {**TINY_FLOW, "max_epochs": 5, "batch_size": 64, "n_samples": 50}
-
-
-def heteroscedastic_linear(n, rng):
-    """y | x ~ Normal(1.5 x + 0.5, 0.2 + 0.15 (x + 2)), x ~ U(-2, 2)."""
-    x = rng.uniform(-2, 2, n)
-    mean, sd = 1.5 * x + 0.5, 0.2 + 0.15 * (x + 2)
-    y = mean + sd * rng.standard_normal(n)
-    return x[:, None], y, stats.norm.logpdf(y, mean, sd)
-
-
-def bimodal(n, rng):
-    """y | x ~ 0.5 Normal(m, 0.35) + 0.5 Normal(-m, 0.35) with m = 1 + 0.5 x, x ~ U(-1, 1)."""
-    x = rng.uniform(-1, 1, n)
-    m, sd = 1.0 + 0.5 * x, 0.35
-    y = rng.choice([-1.0, 1.0], n) * m + sd * rng.standard_normal(n)
-    log_density = np.logaddexp(stats.norm.logpdf(y, m, sd), stats.norm.logpdf(y, -m, sd))
-    return x[:, None], y, log_density + np.log(0.5)
 
 
 def toy(n=200, k=2, seed=0):

@@ -1,4 +1,5 @@
-"""The benchmark harness end to end on a tiny configuration (the harness, not the figures)."""
+"""The benchmark harness of ``minuet_sk.evaluation`` (``minuet benchmark``, ``minuet demo``)
+end to end on a tiny configuration: the harness, not the figures."""
 
 import json
 
@@ -59,6 +60,21 @@ def test_split_is_held_out(tiny_run):
     n = PRESETS["tiny"].n_galaxies
     assert results["data"]["n_train"] + results["data"]["n_test"] == n
     assert len(artifacts["X_test"]) == results["data"]["n_test"]
+
+
+def test_the_last_galaxies_are_held_out(tiny_run):
+    import pandas as pd
+
+    from minuet_sk.evaluation.harness import simulated_split
+
+    _, _, artifacts = tiny_run
+    config = PRESETS["tiny"]
+    galaxies, train, test = simulated_split(config)
+    n_test = round(config.test_fraction * config.n_galaxies)
+    assert train.tolist() == list(range(config.n_galaxies - n_test))
+    assert test.tolist() == list(range(config.n_galaxies - n_test, config.n_galaxies))
+    pd.testing.assert_frame_equal(artifacts["truth_test"],
+                                  galaxies.truth.iloc[test].reset_index(drop=True))
 
 
 def test_markdown_and_report(tiny_run):
@@ -130,7 +146,7 @@ def test_latent_factors_rewards_latents_that_hold_the_factors():
 def test_shipped_weights_take_the_presets_sampling_settings_and_nothing_else():
     import dataclasses
 
-    from minuet_sk.evaluation.questions import encoders
+    from minuet_sk.evaluation.harness import encoders
 
     config = dataclasses.replace(PRESETS["demo"], device="cpu")
     assert config.minuet == {"pretrained": "sim-grz-72-v2", "sampling_steps": 20}

@@ -1,5 +1,7 @@
-"""benchmarks/ keeps its conventions: one script per question, results recorded per question,
-SUMMARY.md regenerated rather than edited (see benchmarks/_common.py)."""
+"""The scripts of ``benchmarks/`` keep their conventions: one script per question, each
+importing and listed in the README, results recorded per question, SUMMARY.md regenerated
+rather than edited (see benchmarks/_common.py). The harness they share with ``minuet
+benchmark`` is tested in ``tests/evaluation/test_harness.py``."""
 
 import ast
 import importlib
@@ -10,6 +12,7 @@ import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 SCRIPTS = sorted(p.stem for p in BENCHMARKS.glob("*.py") if not p.stem.startswith("_"))
+HELPERS = sorted(p.name for p in BENCHMARKS.glob("_*.py"))
 RUN_KEYS = {"question", "command", "date", "settings", "seed", "machine", "headline", "target",
             "figures"}
 
@@ -51,6 +54,13 @@ def test_scripts_name_their_question_and_import_only_shared_helpers(script):
         if isinstance(node, ast.Attribute) and node.attr == "insert":
             assert ast.unparse(node.value) != "sys.path", f"{script}.py edits sys.path"
     assert "record(" in (BENCHMARKS / f"{script}.py").read_text(), f"{script} records nothing"
+
+
+def test_readme_lists_every_script_and_helper():
+    readme = (BENCHMARKS / "README.md").read_text()
+    missing = [name for name in [f"{s}.py" for s in SCRIPTS] + HELPERS
+               if f"`{name}`" not in readme]
+    assert not missing, f"benchmarks/README.md does not list {missing}"
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
