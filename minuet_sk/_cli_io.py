@@ -6,6 +6,7 @@ Each reader imports what it needs when called, so that ``minuet --help`` starts 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -32,12 +33,26 @@ class CLIError(Exception):
 
 
 def check_output(path, suffixes=TABLE_SUFFIXES):
-    """Refuse an output name before any work is done (a wrong suffix, a folder)."""
+    """Refuse an output name before any work is done: a wrong suffix, a folder, a folder to
+    write into that does not exist or cannot be written."""
     path = Path(path)
     if path.suffix.lower() not in suffixes:
         raise CLIError(f"cannot write {path}: use a {' or '.join(suffixes)} file name")
     if path.is_dir():
         raise CLIError(f"cannot write {path}: it is a folder")
+    check_writable_folder(path.parent, f"cannot write {path}")
+
+
+def check_writable_folder(folder, what):
+    """Refuse, before any work is done, a folder that cannot be written or made (missing
+    folders are made when the output is written): the nearest existing one must be a
+    writable folder."""
+    folder = Path(folder).absolute()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise CLIError(f"{what}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK):
+        raise CLIError(f"{what}: the folder {existing} is not writable")
 
 
 @contextlib.contextmanager

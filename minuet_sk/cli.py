@@ -9,6 +9,7 @@ from pathlib import Path
 from minuet_sk._cli_io import (
     CLIError,
     check_output,
+    check_writable_folder,
     load_model,
     note_input_units,
     open_images,
@@ -42,6 +43,7 @@ def _demo(args):
     from minuet_sk.evaluation import PRESETS, run_benchmark, write_figures, write_report
     from minuet_sk.evaluation.config import DEMO_TRAINING
 
+    check_writable_folder(args.out, f"cannot write the report to {args.out}")
     config = dataclasses.replace(PRESETS[args.preset], seed=args.seed, device=args.device)
     if args.size is not None:
         config.n_galaxies = args.size
@@ -63,6 +65,7 @@ def _simulate(args):
 
     from minuet_sk.datasets import make_galaxies
 
+    check_writable_folder(args.out, f"cannot write the galaxies to {args.out}")
     data = make_galaxies(args.n, image_size=args.image_size, neighbors=not args.no_neighbors,
                          n_jobs=args.n_jobs, random_state=args.seed)
     out = Path(args.out)
@@ -94,6 +97,7 @@ def _fit(args):
 
     import minuet_sk
 
+    check_writable_folder(args.out, f"cannot save the model to {args.out}")
     settings = _parse_settings(args.set)
     if args.epochs is not None:
         settings["max_epochs"] = args.epochs
@@ -223,6 +227,7 @@ def _benchmark(args):
 
     from minuet_sk.evaluation import PRESETS, run_benchmark, write_figures
 
+    check_writable_folder(args.out, f"cannot write the results to {args.out}")
     config = dataclasses.replace(PRESETS[args.preset], seed=args.seed, device=args.device)
     _use_pretrained(config, args.pretrained)
     _, artifacts = run_benchmark(config, out_dir=args.out)

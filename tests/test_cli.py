@@ -333,6 +333,21 @@ def test_a_bad_output_name_is_refused_before_any_work(workdir, tmp_path, monkeyp
     assert ".parquet or .csv" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [
+    ["encode", "--model", "sim-grz-72-v2", "--images", "x.npy"],
+    ["demo", "--preset", "tiny"],
+    ["simulate", "--n", "4"],
+    ["fit", "pca", "--images", "x.npy"],
+])
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(command, tmp_path,
+                                                                      capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    out = blocker / ("z.parquet" if command[0] == "encode" else "out")
+    assert main([*command, "--out", str(out)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
 def test_every_option_has_help_and_the_model_commands_take_a_device():
     from minuet_sk.cli import build_parser
 

@@ -42,15 +42,6 @@ def _index_from_file(values, description):
     return pd.Index(values, name=description.get("name"))
 
 
-def _require_pyarrow():
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError as error:
-        raise ImportError(
-            'Parquet files need pyarrow: pip install "minuet-sk[parquet]"'
-        ) from error
-
-
 def write_hdf5(samples, names, index, path):
     """Datasets ``samples``, ``names`` and ``index`` of an HDF5 file at ``path``."""
     import h5py
@@ -86,7 +77,6 @@ def read_hdf5(path):
 
 def write_parquet(samples, names, index, path):
     """A long Parquet table at ``path``: one row per galaxy and draw."""
-    _require_pyarrow()
     clash = [name for name in names if name in _LONG_COLUMNS]
     if clash or len(set(names)) != len(names):
         raise ValueError(
@@ -107,7 +97,6 @@ def write_parquet(samples, names, index, path):
 def read_parquet(path):
     """``(samples, names, index)`` of a long table: rows galaxy by galaxy, draws ``0 ..
     n_samples-1`` in order, every column but ``galaxy`` and ``draw`` a target."""
-    _require_pyarrow()
     frame = pd.read_parquet(path, engine="pyarrow")
     stored = frame.attrs.get(_FILE_FORMAT, {})
     names = [str(c) for c in frame.columns if c not in _LONG_COLUMNS]

@@ -380,8 +380,8 @@ class PropertyPosterior:
         One row per galaxy and draw: columns ``galaxy`` (the identifier, as a number when
         it is a number and otherwise as a string), ``draw`` (0 .. n_samples-1) and one
         column per target, so that any Parquet reader (pandas, polars, DuckDB, Spark) can
-        query the draws. Read it back with :meth:`read_parquet`. Needs pyarrow
-        (``pip install "minuet-sk[parquet]"``). The model's exact ``log_prob`` is not saved.
+        query the draws. Read it back with :meth:`read_parquet`. The model's exact
+        ``log_prob`` is not saved.
 
         Parameters
         ----------
@@ -406,7 +406,7 @@ class PropertyPosterior:
         """Read a posterior from a long Parquet table, as :meth:`to_parquet` writes it.
 
         The rows must run galaxy by galaxy, draws ``0 .. n_samples-1`` in order; every
-        column other than ``galaxy`` and ``draw`` is a target. Needs pyarrow.
+        column other than ``galaxy`` and ``draw`` is a target.
 
         Parameters
         ----------

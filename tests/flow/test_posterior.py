@@ -5,7 +5,6 @@ Posteriors drawn by a fitted FlowPropertyRegressor (``predict_dist``, its exact
 ``tests/test_bad_inputs.py``.
 """
 
-import builtins
 import re
 
 import numpy as np
@@ -219,21 +218,6 @@ class TestFiles:
             f["samples"] = np.zeros((2, 3, 1))
         with pytest.raises(ValueError, match="not a PropertyPosterior file"):
             PropertyPosterior.read_hdf5(tmp_path / "other.h5")
-
-    def test_parquet_without_pyarrow_says_how_to_install(self, tmp_path, monkeypatch):
-        real_import = builtins.__import__
-
-        def no_pyarrow(name, *args, **kwargs):
-            if name.split(".")[0] == "pyarrow":
-                raise ImportError("No module named 'pyarrow'")
-            return real_import(name, *args, **kwargs)
-
-        monkeypatch.setattr(builtins, "__import__", no_pyarrow)
-        with pytest.raises(ImportError, match=r'pip install "minuet-sk\[parquet\]"'):
-            catalogue_posterior().to_parquet(tmp_path / "p.parquet")
-        with pytest.raises(ImportError, match=r'pip install "minuet-sk\[parquet\]"'):
-            PropertyPosterior.read_parquet(tmp_path / "p.parquet")
-        assert not (tmp_path / "p.parquet").exists()
 
 
 class TestHTML:
