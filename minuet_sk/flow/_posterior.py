@@ -75,6 +75,7 @@ class PropertyPosterior:
         names = [str(name) for name in names]
         if len(names) != samples.shape[2]:
             raise ValueError(f"{len(names)} names for {samples.shape[2]} targets.")
+        labelled = index is not None
         index = pd.RangeIndex(samples.shape[0]) if index is None else pd.Index(index)
         if len(index) != samples.shape[0]:
             raise ValueError(
@@ -83,6 +84,9 @@ class PropertyPosterior:
             )
         self.samples = samples
         self.names = names
+        # identifiers given (by predict_dist from a DataFrame, a file, the caller): truths
+        # given as pandas objects are aligned to them
+        self._labelled = labelled
         self.index = index
         self._log_prob_fn = log_prob_fn
 
@@ -168,6 +172,8 @@ class PropertyPosterior:
         return low, high
 
     def _truth(self, y):
+        if isinstance(y, (pd.Series, pd.DataFrame)) and self._labelled:
+            y = self._aligned(y)
         if hasattr(y, "columns"):
             y = y[self.names]
         y = np.asarray(y, dtype=np.float64)
@@ -186,6 +192,30 @@ class PropertyPosterior:
                 "predict_dist)."
             )
         return y
+
+    def _aligned(self, y):
+        """``y`` (a Series or DataFrame) in the order of the posterior's galaxies, by
+        identifier, as pandas aligns; refused when the identifiers differ."""
+        if y.index.equals(self.index):
+            return y
+        positions = pd.RangeIndex(len(y))
+        if y.index.equals(positions) and not self.index.sort_values().equals(positions):
+            return y  # a default index names no galaxy: the rows are in the posterior's order
+        missing = self.index.difference(y.index)
+        extra = y.index.difference(self.index)
+        if len(missing) or len(extra) or y.index.has_duplicates or self.index.has_duplicates:
+            def shown(ids):
+                return ", ".join(map(repr, ids[:5].tolist())) + (", ..." if len(ids) > 5 else "")
+            raise ValueError(
+                "y's index does not name the posterior's galaxies"
+                + (f": {len(missing)} galaxies have no truth ({shown(missing)})"
+                   if len(missing) else "")
+                + (f"; {len(extra)} truths name no galaxy ({shown(extra)})" if len(extra) else "")
+                + ("; identifiers repeat" if not (len(missing) or len(extra)) else "")
+                + ". Give y with the same identifiers (its index), or as an array in the "
+                "posterior's order (y.to_numpy())."
+            )
+        return y.loc[self.index]
 
     def _targets(self):
         """The target names as the column (or Series) index of the labelled scores."""
@@ -213,8 +243,11 @@ class PropertyPosterior:
         Parameters
         ----------
         y : array-like of shape (n,) or (n, k), or DataFrame with the target names
-            True values, row by row in the order of the posterior's galaxies (a DataFrame's
-            columns are chosen by name, its rows by position).
+            True values: an array row by row in the order of the posterior's galaxies; a
+            Series or DataFrame (columns chosen by name) aligned by its index to the
+            posterior's identifiers when the posterior has them (``predict_dist`` of a
+            DataFrame, a file), and refused when they differ; a default index ``0 .. n-1``
+            names no galaxy and is read in order.
 
         Returns
         -------
@@ -240,7 +273,7 @@ class PropertyPosterior:
         Parameters
         ----------
         y : array-like of shape (n,) or (n, k), or DataFrame with the target names
-            True values, row by row in the order of the posterior's galaxies.
+            True values, as in :meth:`pit` (pandas objects aligned by identifier).
 
         Returns
         -------
@@ -266,7 +299,7 @@ class PropertyPosterior:
         Parameters
         ----------
         y : array-like of shape (n,) or (n, k), or DataFrame with the target names
-            True values, row by row in the order of the posterior's galaxies.
+            True values, as in :meth:`pit` (pandas objects aligned by identifier).
         level : float in (0, 1), default=0.68
 
         Returns

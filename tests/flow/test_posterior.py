@@ -243,3 +243,41 @@ class TestHTML:
         assert "&lt;i&gt;z&lt;/i&gt;" in post._repr_html_()
         assert "<i>" not in post._repr_html_()
         assert repr(post) == "PropertyPosterior(n_galaxies=2, n_samples=3, names=['<i>z</i>'])"
+
+
+class TestTruthsAlignedByIdentifier:
+    """A truth given as a pandas object is matched to the posterior's galaxies by
+    identifier, as pandas aligns, never silently by position."""
+
+    @staticmethod
+    def labelled():
+        rng = np.random.default_rng(0)
+        centres = np.arange(40, dtype=float)
+        draws = centres[:, None, None] + 0.1 * rng.standard_normal((40, 300, 1))
+        ids = [f"AT{i:04d}" for i in range(40)]
+        return PropertyPosterior(draws, ["redshift"], index=ids), pd.Series(centres, ids)
+
+    def test_shuffled_identifiers_give_the_scores_of_the_ordered_truth(self):
+        post, truth = self.labelled()
+        shuffled = truth.sample(frac=1.0, random_state=0)
+        assert not shuffled.index.equals(truth.index)
+        for score in ("coverage", "pit", "crps"):
+            got, want = getattr(post, score)(shuffled), getattr(post, score)(truth)
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want))
+        assert post.coverage(shuffled.to_frame("redshift"), 0.68).iloc[0] > 0.6
+
+    def test_other_identifiers_are_refused_and_say_which(self):
+        post, truth = self.labelled()
+        other = truth.rename(index={"AT0003": "AT9999"})
+        with pytest.raises(ValueError, match=r"1 galaxies have no truth \('AT0003'\).*AT9999"):
+            post.coverage(other)
+        with pytest.raises(ValueError, match="identifiers repeat"):
+            post.pit(pd.concat([truth, truth.iloc[:1]]))
+
+    def test_arrays_default_indexes_and_unlabelled_posteriors_stay_positional(self):
+        post, truth = self.labelled()
+        np.testing.assert_allclose(post.crps(truth.to_numpy()), post.crps(truth))
+        np.testing.assert_allclose(post.crps(truth.reset_index(drop=True)), post.crps(truth))
+        plain = PropertyPosterior(post.samples, ["redshift"])  # no identifiers given
+        shuffled = truth.sample(frac=1.0, random_state=0)
+        np.testing.assert_allclose(plain.pit(shuffled), plain.pit(shuffled.to_numpy()))
