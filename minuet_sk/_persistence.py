@@ -27,7 +27,6 @@ from sklearn.utils.validation import check_is_fitted
 __all__ = [
     "SavedModelMixin",
     "atomic_write_bytes",
-    "check_not_pretrained",
     "check_resumable",
     "check_saved_class",
     "check_tensor_shapes",
@@ -41,6 +40,7 @@ __all__ = [
     "save_state",
     "saved_class",
     "shipped_models",
+    "take_pretrained",
     "to_jsonable",
 ]
 
@@ -373,8 +373,8 @@ def _pretrained_folder():
 
 def load_pretrained(name, cls=None, **load_kwargs):
     """Shipped weights by name, or a folder written by ``save``, loaded by ``cls.load``
-    (None: whatever class the folder holds) and marked ``pretrained_ = name`` (the
-    estimators refuse to refit such a model by accident)."""
+    (None: whatever class the folder holds), with ``pretrained = name`` (so that ``fit``,
+    and the ``fit`` of a clone, load the same weights) and ``pretrained_ = name``."""
     from importlib import resources
 
     load = load_estimator if cls is None else cls.load
@@ -390,6 +390,8 @@ def load_pretrained(name, cls=None, **load_kwargs):
             f"{name!r} is neither shipped weights (available: {available}) nor a folder "
             f"written by save(); {loader}(path) reads such a folder."
         )
+    if "pretrained" in model.get_params(deep=False):
+        model.set_params(pretrained=str(name))
     model.pretrained_ = str(name)
     return model
 
@@ -477,20 +479,35 @@ def load_estimator(path, *, device=None):
     return cls.load(path, device=device)
 
 
-def check_not_pretrained(estimator):
-    """Refuse a plain ``fit`` of pretrained weights (``from_pretrained``): it would train
-    from scratch and discard them. Fine-tuning (``warm_start=True``) is allowed."""
-    name = getattr(estimator, "pretrained_", None)
-    if name is None or getattr(estimator, "warm_start", False):
-        return
-    fine_tune = ("Fine-tune with set_params(warm_start=True).fit(X) or partial_fit(X); "
-                 if "warm_start" in estimator.get_params() else "")
-    raise ValueError(
-        f"This {type(estimator).__name__} holds the pretrained weights {name!r}: fit() "
-        f"would train from scratch and discard them. {fine_tune}train afresh with "
-        "sklearn.base.clone(model).fit(...); in a Pipeline that you fit, wrap the model in "
-        "sklearn.frozen.FrozenEstimator to use it as it is."
-    )
+def take_pretrained(estimator, usage):
+    """Give ``estimator`` the fitted state of the weights its ``pretrained`` parameter names
+    (shipped weights or a folder written by ``save``): what ``fit`` does with that parameter,
+    so that ``clone``, ``cross_val_score`` and ``GridSearchCV`` keep the weights.
+
+    The weights fix the model: every parameter of ``estimator`` other than those in
+    ``usage`` (how the model is used or fine-tuned: device, batch size, sampling steps,
+    learning rate...) must equal the one it was trained with, or this refuses.
+    ``from_pretrained`` builds an estimator whose parameters are the weights' own.
+    """
+    name = estimator.pretrained
+    cls = type(estimator)
+    loaded = load_pretrained(name, cls, device=estimator.get_params().get("device"))
+    mine, theirs = json_params(estimator), json_params(loaded)
+    differ = sorted(k for k in theirs
+                    if k not in usage and k != "pretrained" and mine.get(k) != theirs[k])
+    if differ:
+        shown = "; ".join(f"{k}={theirs[k]!r} (here {mine.get(k)!r})" for k in differ[:6])
+        raise ValueError(
+            f"The pretrained weights {str(name)!r} were trained with {shown}"
+            f"{'; ...' if len(differ) > 6 else ''}: they fix those parameters. Start from "
+            f"{cls.__name__}.from_pretrained({str(name)!r}), whose parameters are the "
+            f"weights', and change only {sorted(usage)}."
+        )
+    params = set(estimator.get_params(deep=False))
+    for key, value in vars(loaded).items():
+        if key not in params:  # the fitted state, not the parameters
+            setattr(estimator, key, value)
+    return estimator
 
 
 class SavedModelMixin:

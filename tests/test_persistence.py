@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from _helpers import TINY_FLOW, TINY_VAE, make_blobs_images
 
 from minuet_sk import EigengalaxyPCA, FlowPropertyRegressor, VAEEncoder
@@ -67,8 +68,13 @@ def test_shipped_models_load_by_name_whatever_their_class():
     flow = load_pretrained("sim-grz-72-flow", device="cpu")
     assert type(flow).__name__ == "FlowPropertyRegressor"
     assert flow.pretrained_ == "sim-grz-72-flow"
-    with pytest.raises(ValueError, match="discard"):
-        flow.fit(np.zeros((10, 5)), np.zeros(10))
+    # fit loads the weights it names (y unused), and so does a clone's fit
+    X = np.random.default_rng(0).normal(size=(10, 5))
+    refit = clone(flow).fit(X, np.zeros(10))
+    np.testing.assert_array_equal(refit.sample(X, 7), flow.sample(X, 7))
+    assert refit.n_iter_ == flow.n_iter_
+    with pytest.raises(ValueError, match=r"hidden_features=32 \(here 8\)"):
+        clone(flow).set_params(hidden_features=8).fit(X, np.zeros(10))
     with pytest.raises(ValueError, match=r"load_estimator\(path\)"):
         load_pretrained("hubble-9000")
 

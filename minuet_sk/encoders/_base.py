@@ -28,9 +28,9 @@ from tqdm.auto import tqdm
 
 from .._persistence import (
     SavedModelMixin,
-    check_not_pretrained,
     check_tensor_shapes,
     module_shapes,
+    take_pretrained,
 )
 from .._training.checkpoint import EpochCheckpoint, resume, write_checkpoint
 from .._training.net import ImageNet, autocast, epoch_records
@@ -144,6 +144,13 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
         ``fit`` with the same directory resumes from it (up to ``max_epochs`` epochs in
         all). Delete the directory to start afresh. The early-stopping counter restarts on
         resumption.
+    pretrained : str, path-like or None
+        (Optional for a subclass.) Weights to start from: the name of shipped weights or a folder written by
+        :meth:`save`. ``fit`` then loads them instead of training (the weights fix every
+        parameter but those of ``_USAGE_PARAMS``, which must equal theirs: build the model
+        with ``from_pretrained``), so that ``clone``, ``cross_val_score`` and
+        ``GridSearchCV`` keep the weights; with ``warm_start=True`` it loads them and
+        fine-tunes them for ``max_epochs`` epochs. None: train from scratch.
 
     Common fitted attributes: ``image_shape_``, ``n_features_in_``, ``feature_names_in_``
     (in-memory DataFrame input only), ``band_median_``, ``band_scale_``,
@@ -162,11 +169,19 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
         **TRAINING_CONSTRAINTS,
         "warm_start": ["boolean"],
         "checkpoint_dir": [str, os.PathLike, None],
+        "pretrained": [str, os.PathLike, None],
         "compile": ["boolean", dict],
         "mixed_precision": [StrOptions({"auto", "bf16", "no"})],
         "accelerator": [None, HasMethods(["prepare", "backward", "reduce"])],
     }
     _feature_prefix = "encoder"
+    #: The parameters that say how a model is used or fine-tuned, not what it is: all that
+    #: may differ from the weights ``pretrained`` names.
+    _USAGE_PARAMS = frozenset({
+        "sampling_steps", "eta", "batch_size", "device", "verbose", "max_epochs", "lr",
+        "weight_decay", "validation_fraction", "early_stopping", "patience", "random_state",
+        "warm_start", "checkpoint_dir", "compile", "mixed_precision", "accelerator",
+    })
 
     # ---- subclass hooks -------------------------------------------------------------
     def _module_class(self):
@@ -226,8 +241,13 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
         -------
         self
         """
-        check_not_pretrained(self)
         continuing = self.warm_start and hasattr(self, "net_")
+        if getattr(self, "pretrained", None) is not None and not continuing:
+            take_pretrained(self, self._USAGE_PARAMS)
+            if not self.warm_start:  # use the weights as they are
+                self._input_source(X, reset=False)  # X must be what they take
+                return self
+            continuing = True  # fine-tune them
         return self._fit(
             X, pixel_weight, epochs=self.max_epochs, continuing=continuing, validate=True
         )
@@ -250,6 +270,8 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
         -------
         self
         """
+        if getattr(self, "pretrained", None) is not None and not hasattr(self, "net_"):
+            take_pretrained(self, self._USAGE_PARAMS)
         return self._fit(
             X, pixel_weight, epochs=1, continuing=hasattr(self, "net_"), validate=False
         )

@@ -181,6 +181,11 @@ class MinuetEncoder(BaseImageEncoder):
     verbose : int, default=0
     warm_start : bool, default=False
     checkpoint_dir : str, path-like or None, default=None
+    pretrained : str, path-like or None, default=None
+        Shipped weights (``"sim-grz-72-v2"``) or a folder written by :meth:`save`, that
+        ``fit`` loads instead of training; with ``warm_start=True`` it fine-tunes them.
+        Build such a model with :meth:`from_pretrained` (its parameters are the weights');
+        ``clone``, ``cross_val_score`` and ``GridSearchCV`` then keep the weights.
     compile : bool or dict, default=False
         :func:`torch.compile` the networks (a dict: its keyword arguments); for GPUs.
     mixed_precision : {"auto", "bf16", "no"}, default="auto"
@@ -309,6 +314,7 @@ class MinuetEncoder(BaseImageEncoder):
         verbose=0,
         warm_start=False,
         checkpoint_dir=None,
+        pretrained=None,
         compile=False,
         mixed_precision="auto",
         accelerator=None,
@@ -350,6 +356,7 @@ class MinuetEncoder(BaseImageEncoder):
         self.verbose = verbose
         self.warm_start = warm_start
         self.checkpoint_dir = checkpoint_dir
+        self.pretrained = pretrained
         self.compile = compile
         self.mixed_precision = mixed_precision
         self.accelerator = accelerator
@@ -376,11 +383,12 @@ class MinuetEncoder(BaseImageEncoder):
 
             latents = MinuetEncoder.from_pretrained().transform(cutouts)
 
-        The model remembers that it is pretrained (``pretrained_``): a plain :meth:`fit`
-        would throw the weights away, so it refuses. Fine-tune with
-        ``set_params(warm_start=True).fit(X)`` or :meth:`partial_fit`; train afresh with
-        ``sklearn.base.clone(model).fit(X)``; inside a Pipeline that is fitted, wrap it in
-        ``sklearn.frozen.FrozenEstimator`` to use it as it is.
+        Its parameters are those the weights were trained with, and ``pretrained=name``:
+        :meth:`fit` (of the model or of any clone, as in ``cross_val_score`` or
+        ``GridSearchCV`` over a Pipeline) loads the same weights instead of training, so
+        the obvious scikit-learn code uses them as they are. Fine-tune with
+        ``set_params(warm_start=True).fit(X)`` (or :meth:`partial_fit`): training goes on
+        from the weights; train afresh with ``set_params(pretrained=None).fit(X)``.
 
         Parameters
         ----------
@@ -399,8 +407,11 @@ class MinuetEncoder(BaseImageEncoder):
         Examples
         --------
         >>> model = MinuetEncoder.from_pretrained(device="cpu")
-        >>> model.image_shape_, model.stretch_.softening, model.pretrained_
+        >>> model.image_shape_, model.stretch_.softening, model.pretrained
         ((3, 72, 72), 100.0, 'sim-grz-72-v2')
+        >>> from sklearn.base import clone
+        >>> clone(model).fit(np.zeros((2, 3, 72, 72), np.float32)).n_iter_  # the weights, kept
+        150
         """
         from .._persistence import load_pretrained
 

@@ -64,6 +64,9 @@ class VAEEncoder(BaseImageEncoder):
     verbose : int, default=0
     warm_start : bool, default=False
     checkpoint_dir : str, path-like or None, default=None
+    pretrained : str, path-like or None, default=None
+        A folder written by :meth:`save` that ``fit`` loads instead of training (with
+        ``warm_start=True``: loads, then fine-tunes), as in :class:`MinuetEncoder`.
     compile : bool or dict, default=False
         :func:`torch.compile` the networks (a dict: its keyword arguments); for GPUs.
     mixed_precision : {"auto", "bf16", "no"}, default="auto"
@@ -150,6 +153,7 @@ class VAEEncoder(BaseImageEncoder):
         verbose=0,
         warm_start=False,
         checkpoint_dir=None,
+        pretrained=None,
         compile=False,
         mixed_precision="auto",
         accelerator=None,
@@ -175,6 +179,7 @@ class VAEEncoder(BaseImageEncoder):
         self.verbose = verbose
         self.warm_start = warm_start
         self.checkpoint_dir = checkpoint_dir
+        self.pretrained = pretrained
         self.compile = compile
         self.mixed_precision = mixed_precision
         self.accelerator = accelerator

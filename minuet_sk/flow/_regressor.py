@@ -25,9 +25,9 @@ from sklearn.utils.validation import (
 
 from .._persistence import (
     SavedModelMixin,
-    check_not_pretrained,
     check_tensor_shapes,
     load_pretrained,
+    take_pretrained,
 )
 from .._training.flow_loop import ROWS_PER_BATCH, train_flow
 from .._training.params import TRAINING_CONSTRAINTS, resolve_device
@@ -194,6 +194,11 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         Save the training state there after every epoch (``flow_checkpoint.pt``); a
         ``fit`` with the same data and parameters resumes from it (``max_epochs``,
         ``verbose`` and ``device`` may change), so a long fit can be stopped and continued.
+    pretrained : str, path-like or None, default=None
+        Shipped weights (``"sim-grz-72-v2-flow"``) or a folder written by :meth:`save`, that
+        :meth:`fit` loads instead of training (``y`` is then not used). Build such a flow
+        with :meth:`from_pretrained`, whose parameters are the weights'; ``clone``,
+        ``cross_val_score`` and ``GridSearchCV`` then keep the weights.
     verbose : int, default=0
         Show a progress bar over the epochs, with the losses, when > 0.
 
@@ -264,6 +269,7 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "point_estimate": [StrOptions({"median", "mean", "mode"})],
         "checkpoint_dir": [str, os.PathLike, None],
+        "pretrained": [str, os.PathLike, None],
     }
 
     def __init__(
@@ -289,6 +295,7 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         device="auto",
         random_state=None,
         checkpoint_dir=None,
+        pretrained=None,
         verbose=0,
     ):
         self.n_transforms = n_transforms
@@ -311,7 +318,16 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.checkpoint_dir = checkpoint_dir
+        self.pretrained = pretrained
         self.verbose = verbose
+
+    #: The parameters that say how a flow is used, not what it is: all that may differ from
+    #: the weights ``pretrained`` names.
+    _USAGE_PARAMS = frozenset({
+        "n_samples", "point_estimate", "device", "random_state", "checkpoint_dir", "verbose",
+        "max_epochs", "lr", "weight_decay", "batch_size", "validation_fraction",
+        "early_stopping", "patience",
+    })
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -336,7 +352,10 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         -------
         self
         """
-        check_not_pretrained(self)
+        if self.pretrained is not None:  # the weights, as they are
+            take_pretrained(self, self._USAGE_PARAMS)
+            validate_data(self, X, dtype=np.float64, reset=False)
+            return self
         names = _target_names(y)
         X = validate_data(self, X, dtype=np.float64)
         X, y, self._single_output = _check_fit_targets(X, y, type(self).__name__)
@@ -611,8 +630,10 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         as good as the simulator's likeness to them. Check them on galaxies with known
         redshifts before relying on them.
 
-        Like the shipped encoder, the flow refuses a plain :meth:`fit` (it would discard the
-        weights): train afresh with ``sklearn.base.clone(flow).fit(X, y)``.
+        Its parameters are those the weights were trained with, and ``pretrained=name``:
+        :meth:`fit` (of the flow or of a clone, as in ``cross_val_score``) loads the same
+        weights instead of training; train afresh with
+        ``set_params(pretrained=None).fit(X, y)``.
 
         Parameters
         ----------

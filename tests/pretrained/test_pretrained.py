@@ -7,7 +7,6 @@ from importlib import resources
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.frozen import FrozenEstimator
 
 from minuet_sk import AsinhStretch, MinuetEncoder, make_pipeline
 from minuet_sk.datasets import make_galaxies
@@ -59,12 +58,39 @@ def test_loads_on_the_gpu_where_there_is_one():
     assert config["params"]["device"] == "auto"
 
 
-def test_fit_never_silently_discards_the_pretrained_weights(model, raw):
-    with pytest.raises(ValueError, match="discard"):
-        make_pipeline(copy.deepcopy(model)).fit(raw)
-    frozen = make_pipeline(FrozenEstimator(model)).fit(raw)
-    np.testing.assert_array_equal(frozen.transform(raw), model.transform(raw))
-    assert not hasattr(clone(model), "pretrained_")  # training afresh is explicit
+def test_fit_and_clone_keep_the_pretrained_weights(model, raw):
+    assert model.pretrained == "sim-grz-72"
+    refit = copy.deepcopy(model).fit(raw)  # loads the weights: nothing is trained
+    np.testing.assert_array_equal(refit.transform(raw), model.transform(raw))
+    fresh = clone(model)
+    assert fresh.pretrained == "sim-grz-72" and not hasattr(fresh, "net_")
+    piped = make_pipeline(fresh).fit(raw)
+    np.testing.assert_array_equal(piped.transform(raw), model.transform(raw))
+    assert piped[-1].n_iter_ == model.n_iter_ == 40
+
+
+def test_cross_validation_of_a_pipeline_uses_the_weights(model, raw):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, cross_val_predict
+
+    y = (model.transform(raw)[:, 0] > np.median(model.transform(raw)[:, 0])).astype(int)
+    pipe = make_pipeline(model, LogisticRegression())
+    # each fold's encoder gives the shipped latents: the probe separates them at once
+    predicted = cross_val_predict(pipe, raw, y, cv=3)
+    assert (predicted == y).mean() > 0.8
+    search = GridSearchCV(pipe, {"minuetencoder__batch_size": [8, 64]}, cv=2).fit(raw, y)
+    np.testing.assert_allclose(search.best_estimator_[0].transform(raw), model.transform(raw),
+                               atol=1e-5)
+
+
+def test_parameters_the_weights_fix_are_refused_clearly(model, raw):
+    with pytest.raises(ValueError, match=r"width=64 \(here 32\).*from_pretrained"):
+        clone(model).set_params(width=32).fit(raw)
+    with pytest.raises(ValueError, match="encoder_frame='canonical'"):
+        MinuetEncoder(pretrained="sim-grz-72-v2", device="cpu").fit(raw)
+    trained = clone(model).set_params(pretrained=None, max_epochs=1, batch_size=8,
+                                      random_state=0)
+    assert trained.fit(raw[:16]).n_iter_ == 1  # trained afresh, on request
 
 
 def test_a_saved_folder_loads_as_pretrained(model, raw, tmp_path):
@@ -76,6 +102,15 @@ def test_a_saved_folder_loads_as_pretrained(model, raw, tmp_path):
 def test_unknown_name_lists_what_is_shipped_and_points_to_load():
     with pytest.raises(ValueError, match=r"sim-grz-72.*MinuetEncoder\.load"):
         MinuetEncoder.from_pretrained("hubble-9000")
+
+
+def test_a_clone_that_warm_starts_fine_tunes_the_weights(model, raw):
+    tuned = clone(model).set_params(warm_start=True, max_epochs=1, early_stopping=False,
+                                    random_state=0, device="cpu")
+    tuned.fit(raw)
+    assert tuned.n_iter_ == model.n_iter_ + 1
+    np.testing.assert_array_equal(tuned.band_median_, model.band_median_)
+    assert not np.allclose(tuned.transform(raw), model.transform(raw))
 
 
 def test_fine_tuning_continues_from_the_shipped_weights(model, raw):
@@ -118,7 +153,7 @@ def test_the_default_flow_reads_the_default_encoders_latents():
     from minuet_sk import FlowPropertyRegressor
 
     flow = FlowPropertyRegressor.from_pretrained(device="cpu")
-    assert flow.pretrained_ == "sim-grz-72-v2-flow"
+    assert flow.pretrained_ == flow.pretrained == "sim-grz-72-v2-flow"
     card = json.loads((resources.files("minuet_sk") / "pretrained" / "sim-grz-72-v2-flow"
                        / "training.json").read_text())
     assert "'sim-grz-72-v2'" in card["what"] and "--encoder sim-grz-72-v2" in card["command"]
