@@ -15,8 +15,8 @@ import numpy as np
 from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-__all__ = ["DECALS_PIXEL_SCALE", "FITS_SUFFIXES", "celestial_wcs", "flux_factor",
-           "header_pixel_scale"]
+__all__ = ["DECALS_PIXEL_SCALE", "FITS_SUFFIXES", "LEGACY_SURVEYS", "celestial_wcs",
+           "flux_factor", "flux_unit", "header_pixel_scale", "states_its_unit"]
 
 #: File name endings read as FITS.
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fits.fz")
@@ -43,13 +43,53 @@ def flux_factor(header, unit, path):
         return 1.0
     found = str(header["BUNIT"]).strip()
     try:
-        return float((1.0 * u.Unit(found)).to_value(u.Unit(unit), _AB))
+        return float((1.0 * flux_unit(found)).to_value(flux_unit(unit), _AB))
     except (ValueError, u.UnitsError) as err:
         raise ValueError(
             f"{path}: BUNIT={found!r} cannot be converted to {unit} ({err}); calibrate the "
             "cutouts to a flux density first, or pass unit=None to read the pixels as they "
             "are."
         ) from None
+
+
+# Spellings of flux units that astronomers write and astropy does not parse (case aside:
+# "MJy" is megajansky, so jansky prefixes keep their case).
+_UNIT_ALIASES = {"nanomaggies": "nanomaggy", "nmaggy": "nanomaggy", "nmaggies": "nanomaggy",
+                 "nanomaggy": "nanomaggy", "nmgy": "nanomaggy", "maggies": "maggy",
+                 "maggy": "maggy", "jy": "Jy", "jansky": "Jy"}
+
+
+def flux_unit(name):
+    """The astropy unit of a flux unit name, also as astronomers spell it: ``nanomaggies``,
+    ``NANOMAGGY``, ``nmgy``, ``maggies``, ``JY``.
+
+    Examples
+    --------
+    >>> [str(flux_unit(n)) for n in ("nanomaggies", "NANOMAGGY", "nmgy", "uJy")]
+    ['nmgy', 'nmgy', 'nmgy', 'uJy']
+    """
+    name = str(name).strip()
+    try:
+        return u.Unit(name)
+    except ValueError:
+        alias = _UNIT_ALIASES.get(name.lower())
+        if alias is None:
+            raise
+        return u.Unit(alias)
+
+
+#: ``SURVEY`` keywords of the Legacy Survey cutout service, whose cutouts are nanomaggies
+#: without a ``BUNIT`` (legacysurvey.org: "images are in nanomaggies").
+LEGACY_SURVEYS = ("decals", "legacysurvey", "ls", "bass", "mzls", "des", "dels")
+
+
+def states_its_unit(header):
+    """Whether a header says what its pixels are: a ``BUNIT``, or the ``SURVEY`` keyword of a
+    Legacy Survey cutout (nanomaggies by the survey's definition)."""
+    if str(header.get("BUNIT", "")).strip():
+        return True
+    survey = str(header.get("SURVEY", "")).strip().lower().replace(" ", "").replace("-", "")
+    return survey in LEGACY_SURVEYS
 
 
 def celestial_wcs(header):

@@ -22,7 +22,9 @@ from minuet_sk.datasets._fits_units import (
     FITS_SUFFIXES,
     celestial_wcs,
     flux_factor,
+    flux_unit,
     header_pixel_scale,
+    states_its_unit,
 )
 
 __all__ = ["load_fits_cutouts"]
@@ -85,7 +87,9 @@ def _select_bands(cube_bands, bands, path):
 
 
 def _read_cube(hdul, bands, path):
-    """Return (data (C, H, W), header) from either cutout layout."""
+    """Return ``(data (C, H, W), header, guessed)`` from either cutout layout; ``guessed``:
+    no keyword named the bands, which were taken in ``bands`` order."""
+    guessed = False
     images = [h for h in hdul if h.is_image and h.data is not None and h.data.size]
     cubes = [h for h in images if h.data.ndim == 3]
     if cubes:
@@ -97,6 +101,7 @@ def _read_cube(hdul, bands, path):
             cube_bands = [str(header[f"BAND{i}"]) for i in range(hdu.data.shape[0])]
         elif hdu.data.shape[0] == len(bands):
             cube_bands = list(bands)  # no band keywords: the planes are taken in `bands` order
+            guessed = True
         else:
             raise ValueError(
                 f"{path}: a cube of {hdu.data.shape[0]} planes without a BANDS keyword; "
@@ -107,7 +112,7 @@ def _read_cube(hdul, bands, path):
                 f"{path}: BANDS={header.get('BANDS')!r} names {len(cube_bands)} bands but "
                 f"the cube has {hdu.data.shape[0]} planes."
             )
-        return hdu.data[_select_bands(cube_bands, bands, path)], header
+        return hdu.data[_select_bands(cube_bands, bands, path)], header, guessed
     planes = [h for h in images if h.data.ndim == 2]
     if not planes:
         raise ValueError(f"{path}: no 2-D or 3-D image HDU.")
@@ -117,6 +122,7 @@ def _read_cube(hdul, bands, path):
         order = _select_bands(hdu_bands, bands, path)
     elif len(planes) == len(bands):
         order = list(range(len(bands)))  # no usable band keywords: HDUs in `bands` order
+        guessed = True
     else:
         raise ValueError(
             f"{path}: {len(planes)} image HDU(s) with bands {hdu_bands}; cannot find bands "
@@ -125,7 +131,7 @@ def _read_cube(hdul, bands, path):
     shapes = {planes[i].data.shape for i in order}
     if len(shapes) != 1:
         raise ValueError(f"{path}: the band images have different shapes {sorted(shapes)}.")
-    return np.stack([planes[i].data for i in order]), planes[order[0]].header
+    return np.stack([planes[i].data for i in order]), planes[order[0]].header, guessed
 
 
 def _header_coordinates(header, shape):
@@ -158,19 +164,52 @@ def _zeros_as_missing(data, bands):
     return zeroed
 
 
-def _read_cutout(path, bands, image_size, unit, pixel_scale, zeros_as_missing):
+#: What a header may leave unsaid, and what the reader then assumes (for the warning).
+_GUESSES = {
+    "bands": "no BANDS/BAND keyword: the planes read in the order of `bands`",
+    "unit": "no BUNIT (nor a Legacy Survey SURVEY keyword): the pixels taken to be in `unit`",
+    "pixel_scale": "no WCS or PIXSCALE: the pixel scale not checked",
+}
+
+
+def _read_cutout(path, bands, image_size, unit, pixel_scale, zeros_as_missing, strict):
     with fits.open(path, memmap=False) as hdul:
-        data, header = _read_cube(hdul, bands, path)
+        data, header, band_guess = _read_cube(hdul, bands, path)
         data = np.asarray(data, dtype=np.float32)  # native byte order, copied out of the file
         ra, dec = _header_coordinates(header, data.shape)
         scale = header_pixel_scale(header, pixel_scale, path)
         factor = flux_factor(header, unit, path)
+        guesses = [name for name, guessed in (
+            ("bands", band_guess),
+            ("unit", unit is not None and not states_its_unit(header)),
+            ("pixel_scale", pixel_scale is not None and not np.isfinite(scale)),
+        ) if guessed]
+    if strict and guesses:
+        raise ValueError(f"{path}: " + "; ".join(_GUESSES[g] for g in guesses)
+                         + " (strict=True refuses what a header leaves unsaid).")
     if np.isinf(data).any():
         raise ValueError(f"{path}: infinite pixel values (NaN is the missing-data marker).")
     zeroed = _zeros_as_missing(data, bands) if zeros_as_missing else []
     if factor != 1.0:
         data *= np.float32(factor)
-    return center_crop(data, image_size), ra, dec, scale, zeroed
+    return center_crop(data, image_size), ra, dec, scale, zeroed, guesses
+
+
+def _warn_guessed(guessed, unit):
+    """One warning for all the files read on assumptions, grouped by assumption."""
+    if not guessed:
+        return
+    lines = []
+    for name, text in _GUESSES.items():
+        files = [path for path, guesses in guessed if name in guesses]
+        if files:
+            shown = ", ".join(map(str, files[:5])) + (f" and {len(files) - 5} more"
+                                                       if len(files) > 5 else "")
+            lines.append(f"  {text.replace('`unit`', str(unit))}: {shown}")
+    warnings.warn(
+        f"{len(guessed)} file(s) read on assumptions their headers do not state:\n"
+        + "\n".join(lines) + "\nCheck them, or pass strict=True to refuse such files.",
+        stacklevel=3)
 
 
 def _warn_zeroed(zeroed):
@@ -197,7 +236,7 @@ def _warn_skipped(skipped):
 
 def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
                       unit="nanomaggy", pixel_scale=DECALS_PIXEL_SCALE,
-                      zeros_as_missing=True):
+                      zeros_as_missing=True, strict=False):
     """Load multi-band galaxy cutouts from FITS files.
 
     Two layouts are read: the Legacy Survey cutout service layout (one image HDU holding a
@@ -234,6 +273,12 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
         footprint, or without exposures). In a band where they cover at least 1% of the
         pixels they are read as missing (NaN, which the estimators treat as missing data),
         and one warning lists such files and bands. False: zeros are kept as values.
+    strict : bool, default=False
+        What a header leaves unsaid is assumed, and one warning lists the files read on each
+        assumption: no ``BANDS``/``BAND`` keyword (planes in ``bands`` order), no ``BUNIT``
+        (pixels in ``unit``, except Legacy Survey cutouts, whose ``SURVEY`` keyword says
+        nanomaggies), no WCS or ``PIXSCALE`` (pixel scale unchecked). True: such files are
+        unreadable (an error, or skipped with ``on_error="skip"``).
 
     Returns
     -------
@@ -245,7 +290,8 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
         else NaN; ``pixel_scale`` float64 ndarray of arcsec per pixel from the header
         (NaN where it gives none); ``bands`` str tuple; ``unit`` str or None;
         ``skipped`` list of (file, reason); ``zeroed`` list of (file, [(band, fraction),
-        ...]) for the files whose zeros were read as missing.
+        ...]) for the files whose zeros were read as missing; ``assumed`` list of (file,
+        [what was assumed: "bands", "unit", "pixel_scale"]).
 
     Examples
     --------
@@ -266,11 +312,13 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
     if not (isinstance(image_size, (int, np.integer)) and image_size > 0):
         raise ValueError(f"image_size must be a positive integer; got {image_size!r}.")
     files = _expand_paths(paths)
-    images, kept, ras, decs, scales, skipped, zeroed = [], [], [], [], [], [], []
+    images, kept, ras, decs, scales, skipped, zeroed, guessed = [], [], [], [], [], [], [], []
+    if unit is not None:
+        flux_unit(unit)  # an unknown unit name fails here, before any file is read
     for path in files:
         try:
-            img, ra, dec, scale, zero_bands = _read_cutout(path, bands, image_size, unit,
-                                                           pixel_scale, zeros_as_missing)
+            img, ra, dec, scale, zero_bands, guesses = _read_cutout(
+                path, bands, image_size, unit, pixel_scale, zeros_as_missing, strict)
         except _READ_ERRORS as exc:
             reason = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
             if on_error == "raise":
@@ -284,8 +332,11 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
         scales.append(scale)
         if zero_bands:
             zeroed.append((path, zero_bands))
+        if guesses:
+            guessed.append((path, guesses))
     _warn_skipped(skipped)
     _warn_zeroed(zeroed)
+    _warn_guessed(guessed, unit)
     shape = (0, len(bands), image_size, image_size)
     return Bunch(
         images=np.stack(images) if images else np.empty(shape, dtype=np.float32),
@@ -297,4 +348,5 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
         unit=unit,
         skipped=skipped,
         zeroed=zeroed,
+        assumed=guessed,
     )

@@ -168,6 +168,52 @@ class TestFitsUnitsAndPixelScale:
         assert out.pixel_scale[0] == pytest.approx(0.262) and np.isnan(out.pixel_scale[1])
 
 
+class TestHeaderGuesses:
+    """What a header leaves unsaid is assumed with one warning naming the files, or refused
+    with strict=True."""
+
+    def test_every_assumption_is_named_once_per_run(self, tmp_path):
+        cube = band_cube()
+        write_cube(tmp_path / "bare.fits", cube)  # no BANDS, BUNIT nor WCS
+        write_cube(tmp_path / "banded.fits", cube, BANDS="grz")
+        with pytest.warns(UserWarning) as record:
+            out = load_fits_cutouts(tmp_path, image_size=80)
+        assumed = [str(w.message) for w in record if "assumptions" in str(w.message)]
+        assert len(assumed) == 1
+        message = assumed[0]
+        assert "2 file(s)" in message and "strict=True" in message
+        band_line = next(line for line in message.splitlines() if "BANDS" in line)
+        assert "bare.fits" in band_line and "banded.fits" not in band_line
+        unit_line = next(line for line in message.splitlines() if "BUNIT" in line)
+        assert "bare.fits" in unit_line and "banded.fits" in unit_line and "nanomaggy" in unit_line
+        assert dict(out.assumed) == {str(tmp_path / "banded.fits"): ["unit", "pixel_scale"],
+                                     str(tmp_path / "bare.fits"): ["bands", "unit",
+                                                                   "pixel_scale"]}
+
+    def test_strict_refuses_or_skips_what_a_header_leaves_unsaid(self, tmp_path):
+        cube = band_cube()
+        write_cube(tmp_path / "bare.fits", cube)
+        with pytest.raises(ValueError, match=r"bare\.fits: no BANDS.*strict=True"):
+            load_fits_cutouts(tmp_path / "bare.fits", image_size=80, strict=True)
+        with pytest.warns(UserWarning, match="Skipped 1"):
+            out = load_fits_cutouts(tmp_path / "bare.fits", image_size=80, strict=True,
+                                    on_error="skip")
+        assert out.filenames == []
+
+    def test_a_legacy_survey_header_states_its_unit(self, tmp_path):
+        write_cube(tmp_path / "ls.fits", band_cube(), BANDS="grz", SURVEY="DECaLS")
+        out = load_fits_cutouts(tmp_path / "ls.fits", image_size=80, pixel_scale=None)
+        assert out.assumed == []
+
+    @pytest.mark.parametrize("spelling", ["nanomaggies", "NANOMAGGY", "nmgy", "Nanomaggies"])
+    def test_unit_spellings_astronomers_use(self, tmp_path, spelling):
+        cube = band_cube()
+        write_cube(tmp_path / "a.fits", cube, BANDS="grz", BUNIT=spelling)
+        out = load_fits_cutouts(tmp_path / "a.fits", image_size=80, unit="nanomaggies",
+                                pixel_scale=None)
+        np.testing.assert_allclose(out.images[0], cube, rtol=1e-6)
+
+
 class TestFitsPerBandHDUs:
     @pytest.mark.parametrize("key", ["BAND", "FILTER", "EXTNAME"])
     def test_one_hdu_per_band_in_any_order(self, tmp_path, key):
@@ -254,10 +300,11 @@ class TestFitsErrors:
             out = load_fits_cutouts(corrupt, on_error="skip")
         assert out.images.shape == (0, 3, 72, 72) and out.filenames == []
 
-    def test_no_warning_when_nothing_is_skipped(self, files):
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
+    def test_no_skip_warning_when_nothing_is_skipped(self, files):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
             load_fits_cutouts(files[0], on_error="skip")
+        assert not [w for w in record if "Skipped" in str(w.message)]
 
     def test_missing_band(self, tmp_path):
         write_cube(tmp_path / "gr.fits", band_cube(72, bands="gr"), BANDS="gr")
