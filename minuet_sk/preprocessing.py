@@ -1,4 +1,5 @@
-"""Image preprocessing: an invertible asinh stretch and photutils segmentation masks."""
+"""Image preprocessing: an invertible asinh stretch, photutils segmentation masks, and each
+cutout's own sky level and noise."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from minuet_sk._validation import validate_images
 
-__all__ = ["LEGACY_SURVEY_SCALES", "AsinhStretch", "SegmentationMasker", "central_source_masks"]
+__all__ = ["LEGACY_SURVEY_SCALES", "AsinhStretch", "SegmentationMasker", "background_noise",
+           "central_source_masks"]
 
 #: Per-band flux scales of the Legacy Survey RGB images (legacypipe ``sdss_rgb``).
 LEGACY_SURVEY_SCALES = {"g": 6.0, "r": 3.4, "i": 3.0, "z": 2.2}
@@ -170,6 +172,60 @@ class AsinhStretch(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+def background_noise(images, *, outer=0.25, sigma=3.0, maxiters=5):
+    """Sky level and noise of each band of each cutout, robustly from its own background.
+
+    The background is the ``outer`` share of each band's finite pixels farthest from the
+    cutout's centre (where the centred galaxy's light is faintest, whatever part of the
+    stamp is missing), and the estimates its sigma-clipped median and MAD standard deviation
+    (astropy's ``sigma_clipped_stats``), so that neighbours in it are clipped away. Missing
+    (NaN) pixels are ignored.
+
+    Parameters
+    ----------
+    images : array-like of shape (n, C, H, W)
+    outer : float in (0, 1], default=0.25
+        Share of the finite pixels, the farthest from the centre, taken as background.
+    sigma : float, default=3.0
+        Clipping threshold, in standard deviations.
+    maxiters : int, default=5
+        Clipping iterations.
+
+    Returns
+    -------
+    level, noise : ndarray of shape (n, C), float64
+        The sky level and its standard deviation per pixel, in the images' units; NaN for a
+        band without a finite pixel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> sky = 0.01 + 0.003 * rng.standard_normal((2, 3, 64, 64))
+    >>> sky[:, :, 16:48, 16:48] += 1.0  # a bright galaxy fills the middle
+    >>> level, noise = background_noise(sky)
+    >>> np.round(level, 3).tolist()[0], np.round(noise, 3).tolist()[0]
+    ([0.01, 0.01, 0.01], [0.003, 0.003, 0.003])
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (n, C, H, W); got {images.shape}.")
+    if not 0 < outer <= 1:
+        raise ValueError(f"outer must be in (0, 1]; got {outer!r}.")
+    height, width = images.shape[2:]
+    y, x = np.ogrid[:height, :width]
+    radius = np.hypot(y - (height - 1) / 2, x - (width - 1) / 2)
+    finite = np.isfinite(images)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")  # bands without a finite pixel give NaN
+        distance = np.where(finite, radius, np.nan)
+        inner_edge = np.nanquantile(distance, 1.0 - outer, axis=(2, 3), keepdims=True)
+        background = np.where(finite & (distance >= inner_edge), images, np.nan)
+        _, level, noise = sigma_clipped_stats(background, sigma=sigma, maxiters=maxiters,
+                                              axis=(2, 3), stdfunc="mad_std")
+    return np.asarray(level, np.float64), np.asarray(noise, np.float64)
 
 
 def _segment(image, missing, threshold_sigma, min_pixels, deblend, n_levels, contrast):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.base import clone
 from _helpers import TINY_FLOW, TINY_VAE, make_blobs_images
+from sklearn.base import clone
 
 from minuet_sk import EigengalaxyPCA, FlowPropertyRegressor, VAEEncoder
 from minuet_sk._persistence import (

@@ -79,3 +79,33 @@ class TestSegmentationMasker:
     def test_flattened_rows_are_refused(self, two_sources):
         with pytest.raises(ValueError, match=r"\(n, C, H, W\).*reshape"):
             central_source_masks(two_sources[0].reshape(1, -1))
+
+
+class TestBackgroundNoise:
+    """Each cutout's own sky level and noise, from the pixels farthest from its centre."""
+
+    @pytest.mark.parametrize("noise", [0.001, 0.02, 1.5])
+    def test_known_noise_is_recovered_beside_a_bright_galaxy(self, noise):
+        from minuet_sk.preprocessing import background_noise
+
+        rng = np.random.default_rng(1)
+        level = np.array([0.2, -0.1, 3.0])
+        images = level[None, :, None, None] + noise * rng.standard_normal((20, 3, 72, 72))
+        yy, xx = np.mgrid[:72, :72]
+        galaxy = 50 * noise * np.exp(-((yy - 35.5) ** 2 + (xx - 35.5) ** 2) / (2 * 9.0**2))
+        images += galaxy  # a wide galaxy: a plain median of the stamp would be biased
+        images[:, :, :, :8] = np.nan  # a missing edge is ignored
+        got_level, got_noise = background_noise(images)
+        np.testing.assert_allclose(got_noise, noise, rtol=0.1)
+        np.testing.assert_allclose(got_level, np.broadcast_to(level, (20, 3)), atol=0.15 * noise)
+
+    def test_a_band_without_data_gives_nan(self):
+        from minuet_sk.preprocessing import background_noise
+
+        images = np.random.default_rng(0).normal(size=(2, 2, 16, 16))
+        images[0, 1] = np.nan
+        level, noise = background_noise(images)
+        assert np.isnan(level[0, 1]) and np.isnan(noise[0, 1])
+        assert np.isfinite(level[1]).all() and np.isfinite(noise[0, 0])
+        with pytest.raises(ValueError, match=r"\(n, C, H, W\)"):
+            background_noise(images[0])

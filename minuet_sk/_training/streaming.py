@@ -203,6 +203,37 @@ def band_statistics(source, max_images=2048, piece=64):
     return median.astype(np.float32), scale.astype(np.float32), correlation
 
 
+def fill_missing(images, missing):
+    """Fill the ``missing`` pixels of standardised ``images`` (n, C, H, W), in place, with
+    sky: each band's own background level plus its noise (:func:`~minuet_sk.preprocessing.
+    background_noise`) times a fixed pattern of standard normal draws, the same for every
+    image (so a latent does not depend on the batch, nor the call). A band with no finite
+    pixel gets 0, the median of the training images.
+
+    Missing pixels filled with a constant are a noiseless patch the encoder never saw in
+    training, and a latent that tracks the noise reads them as another night: 64 x 64
+    cutouts padded to 72 x 72 moved the shipped weights' first latent by 1.05 of its spread
+    and 23% found their full cutout as nearest neighbour; filled with sky, 0.13 and 94%.
+    """
+    rows = np.flatnonzero(missing.reshape(len(missing), -1).any(axis=1))
+    if not len(rows):
+        return
+    from ..preprocessing import background_noise
+
+    part = images[rows]
+    part[missing[rows]] = np.nan
+    level, noise = background_noise(part)
+    sky = (np.nan_to_num(level)[:, :, None, None]
+           + np.nan_to_num(noise)[:, :, None, None] * _sky_pattern(part.shape[1:]))
+    images[rows] = np.where(missing[rows], sky, part)
+
+
+def _sky_pattern(shape, _cache={}):  # noqa: B006 (a cache of fixed draws, by shape)
+    if shape not in _cache:
+        _cache[shape] = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    return _cache[shape]
+
+
 class ImageBatches(IterableDataset):
     """Standardised ``(images, pixel_weights)`` batches of an image source.
 
@@ -296,7 +327,7 @@ class ImageBatches(IterableDataset):
         x_np, weight_np = x.numpy(), weight.numpy()
         np.subtract(images, self.median, out=x_np)
         np.divide(x_np, self.scale, out=x_np)
-        x_np[missing] = 0.0
+        fill_missing(x_np, missing)
         np.logical_not(missing, out=weight_np, casting="unsafe")
         if pixel_weight is not None:
             weight_np *= pixel_weight

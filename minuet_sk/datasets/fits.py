@@ -192,7 +192,18 @@ def _read_cutout(path, bands, image_size, unit, pixel_scale, zeros_as_missing, s
     zeroed = _zeros_as_missing(data, bands) if zeros_as_missing else []
     if factor != 1.0:
         data *= np.float32(factor)
-    return center_crop(data, image_size), ra, dec, scale, zeroed, guesses
+    padded = min(data.shape[-2:]) < image_size
+    return center_crop(data, image_size), ra, dec, scale, zeroed, guesses, padded
+
+
+def _warn_padded(padded, image_size):
+    if padded:
+        shown = ", ".join(map(str, padded[:5])) + (f" and {len(padded) - 5} more"
+                                                   if len(padded) > 5 else "")
+        warnings.warn(
+            f"{len(padded)} cutout(s) smaller than image_size={image_size} were centred and "
+            f"padded with missing pixels (NaN), which the encoders fill with each cutout's "
+            f"own sky: {shown}. Cutouts of the model's size are better.", stacklevel=3)
 
 
 def _warn_guessed(guessed, unit):
@@ -254,7 +265,9 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
     bands : str or sequence of str, default="grz"
         Bands to return, in this order.
     image_size : int, default=72
-        Side of the returned square images in pixels.
+        Side of the returned square images in pixels: larger cutouts are centre-cropped,
+        smaller ones centred and padded with NaN (missing data, which the encoders fill
+        with the cutout's own sky), with one warning listing them.
     on_error : {"raise", "skip"}, default="raise"
         ``"raise"``: an unreadable or malformed file raises ``ValueError`` naming it.
         ``"skip"``: such files are left out and one warning lists them with the reason;
@@ -291,7 +304,8 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
         (NaN where it gives none); ``bands`` str tuple; ``unit`` str or None;
         ``skipped`` list of (file, reason); ``zeroed`` list of (file, [(band, fraction),
         ...]) for the files whose zeros were read as missing; ``assumed`` list of (file,
-        [what was assumed: "bands", "unit", "pixel_scale"]).
+        [what was assumed: "bands", "unit", "pixel_scale"]); ``padded`` list of the files
+        smaller than ``image_size``, centred and padded with NaN (one warning lists them).
 
     Examples
     --------
@@ -312,12 +326,12 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
     if not (isinstance(image_size, (int, np.integer)) and image_size > 0):
         raise ValueError(f"image_size must be a positive integer; got {image_size!r}.")
     files = _expand_paths(paths)
-    images, kept, ras, decs, scales, skipped, zeroed, guessed = [], [], [], [], [], [], [], []
+    images, kept, ras, decs, scales, skipped, zeroed, guessed, padded = ([] for _ in range(9))
     if unit is not None:
         flux_unit(unit)  # an unknown unit name fails here, before any file is read
     for path in files:
         try:
-            img, ra, dec, scale, zero_bands, guesses = _read_cutout(
+            img, ra, dec, scale, zero_bands, guesses, was_padded = _read_cutout(
                 path, bands, image_size, unit, pixel_scale, zeros_as_missing, strict)
         except _READ_ERRORS as exc:
             reason = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
@@ -334,7 +348,10 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
             zeroed.append((path, zero_bands))
         if guesses:
             guessed.append((path, guesses))
+        if was_padded:
+            padded.append(path)
     _warn_skipped(skipped)
+    _warn_padded(padded, image_size)
     _warn_zeroed(zeroed)
     _warn_guessed(guessed, unit)
     shape = (0, len(bands), image_size, image_size)
@@ -349,4 +366,5 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
         skipped=skipped,
         zeroed=zeroed,
         assumed=guessed,
+        padded=padded,
     )

@@ -46,16 +46,33 @@ class TestImageBatches:
         np.testing.assert_array_equal(seen, (np.arange(30) - 10.0) / 2.0)  # standardised
         assert max(lazy.reads) <= 8 and sum(lazy.reads) == 30
 
-    def test_missing_pixels_are_zero_with_zero_weight(self):
-        x = np.ones((3, 2, 2, 2), np.float32)
-        x[1, 0, 1, 1] = np.nan
-        pixel_weight = np.full((3, 2, 2, 2), 0.5, np.float32)
-        ds = ImageBatches(ImageSource(x, (2, 2, 2), True), [(0, 3)], 8, np.zeros(2), np.ones(2),
-                          pixel_weight=pixel_weight)
+    def test_missing_pixels_get_the_images_own_sky_and_zero_weight(self):
+        rng = np.random.default_rng(0)
+        x = (5.0 + 0.5 * rng.standard_normal((3, 2, 16, 16))).astype(np.float32)
+        x[1, 0, :, :4] = np.nan  # a survey edge
+        x[2, 1] = np.nan  # a band without data
+        pixel_weight = np.full(x.shape, 0.5, np.float32)
+        ds = ImageBatches(ImageSource(x, (2, 16, 16), True), [(0, 3)], 8, np.zeros(2),
+                          np.ones(2), pixel_weight=pixel_weight)
         (images, weight), = list(ds)
-        assert images[1, 0, 1, 1] == 0.0 and weight[1, 0, 1, 1] == 0.0
         assert torch.isfinite(images).all()
-        assert (weight.sum() == 0.5 * (x.size - 1)).item()
+        assert (weight[np.isnan(x)] == 0).all() and (weight[~np.isnan(x)] == 0.5).all()
+        filled = images[1, 0, :, :4].numpy()
+        # sky: the image's own level and noise, not a constant the encoder never saw
+        assert abs(filled.mean() - 5.0) < 0.2 and 0.35 < filled.std() < 0.65
+        assert (images[2, 1] == 0).all()  # no data to estimate from: the training median
+        np.testing.assert_array_equal(images[~torch.from_numpy(np.isnan(x))],
+                                      torch.from_numpy(x[~np.isnan(x)]))
+
+    def test_the_filled_sky_does_not_depend_on_the_batch(self):
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal((6, 1, 12, 12)).astype(np.float32)
+        x[:, :, :3] = np.nan
+        def batches(size):
+            ds = ImageBatches(ImageSource(x, (1, 12, 12), True), [(0, 6)], size,
+                              np.zeros(1), np.ones(1))
+            return torch.cat([images for images, _ in ds])
+        torch.testing.assert_close(batches(1), batches(6), rtol=0, atol=0)
 
     @pytest.mark.skipif(not torch.cuda.is_available(), reason="page-locked memory needs CUDA")
     def test_pinned_batches(self, X):

@@ -95,7 +95,11 @@ class TestFitsCubes:
     def test_crop_and_pad(self, tmp_path):
         write_cube(tmp_path / "big.fits", band_cube(80), BANDS="grz")
         write_cube(tmp_path / "small.fits", band_cube(64, seed=1), BANDS="grz")
-        out = load_fits_cutouts([tmp_path / "big.fits", tmp_path / "small.fits"], image_size=72)
+        with pytest.warns(UserWarning, match=r"1 cutout\(s\) smaller than image_size=72.*"
+                                             r"padded with missing pixels.*small\.fits"):
+            out = load_fits_cutouts([tmp_path / "big.fits", tmp_path / "small.fits"],
+                                    image_size=72)
+        assert out.padded == [str(tmp_path / "small.fits")]
         np.testing.assert_array_equal(out.images[0], band_cube(80)[:, 4:76, 4:76])
         small = out.images[1]
         assert np.isnan(small[:, :4]).all() and np.isnan(small[:, :, -4:]).all()

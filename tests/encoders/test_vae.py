@@ -115,12 +115,19 @@ class TestEstimator:
         assert float(est.net_.module_.log_sigma[0]) == pytest.approx(np.log(0.5))
         assert np.isfinite(est.score(X))
 
-    def test_imputation_matches_median(self, fitted, X):
-        with_nan, with_median = X[:4].copy(), X[:4].copy()
+    def test_missing_pixels_are_imputed_with_the_images_own_sky(self, fitted, X):
+        from minuet_sk._training.streaming import fill_missing
+
+        with_nan = X[:4].copy()
         with_nan[:, 1, 2, 3] = np.nan
-        with_median[:, 1, 2, 3] = fitted.band_median_[1]
+        median = fitted.band_median_.reshape(1, -1, 1, 1)
+        scale = fitted.band_scale_.reshape(1, -1, 1, 1)
+        standardised = ((with_nan - median) / scale).astype(np.float32)
+        fill_missing(standardised, np.isnan(with_nan))
+        with_sky = standardised * scale + median
+        assert np.isfinite(with_sky).all()
         np.testing.assert_allclose(
-            fitted.transform(with_nan), fitted.transform(with_median), rtol=1e-5, atol=1e-6
+            fitted.transform(with_nan), fitted.transform(with_sky), rtol=1e-5, atol=1e-6
         )
 
     def test_flattened_and_4d_inputs_agree(self, fitted, X):
