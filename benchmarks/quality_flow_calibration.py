@@ -17,8 +17,9 @@ Run from the repository root (about 10 s a fit on one thread)::
     python benchmarks/quality_flow_calibration.py --seeds 3 --threads 1   # quick
 
 Results: ``benchmarks/results/quality_flow_calibration/`` (see ``benchmarks/README.md``); the
-machine line records the library versions, so runs at the lowest and the newest allowed
-versions (``scripts/check_lowest_deps.sh`` installs the lowest) stand side by side.
+settings record the library versions, so runs at the lowest and the newest allowed versions
+(``bash scripts/check_lowest_deps.sh benchmarks/quality_flow_calibration.py`` runs it at the
+floors) stand side by side.
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ def one_fit(problem, seed):
         "epochs": reg.n_iter_, "best_epoch": reg.best_epoch_,
         "seconds": time.perf_counter() - began,
     }
+
+
+def _versions():
+    """The versions of the libraries the flow's numbers go through."""
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("torch", "nflows", "numpy", "scipy",
+                                             "scikit-learn", "pandas")}
 
 
 def _markdown(frame):
@@ -99,7 +108,7 @@ def main(argv=None):
                   f"{frame.coverage_68.min():.3f}-{frame.coverage_68.max():.3f}"),
         target="every seed and thread count passes (KS p > 0.01, coverage within 4%/3%)",
         settings={"seeds": args.seeds, "threads": args.threads, "n_train": 4000,
-                  "n_test": 2000, "n_samples": 200},
+                  "n_test": 2000, "n_samples": 200, "versions": _versions()},
         markdown=_markdown(summary),
     )
 
