@@ -53,8 +53,9 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
     """Base class of the torch image encoders (not used directly).
 
     Fitting standardises each band with a robust per-band median and scale (learned in
-    ``fit`` from up to 2048 images), imputes missing (NaN) pixels with 0 after
-    standardisation, passes weights (0 at missing pixels) to the loss, and trains the
+    ``fit`` from up to 2048 images), fills missing (NaN) pixels with the image's own sky
+    (:func:`~minuet_sk._training.streaming.fill_missing`), passes weights (0 at missing
+    pixels) to the loss, and trains the
     module with AdamW through skorch. Inputs may be NumPy arrays or out-of-core arrays
     (``np.memmap``, ``h5py.Dataset``, anything with ``shape`` and slicing), read in
     contiguous chunks and never copied whole into memory.
