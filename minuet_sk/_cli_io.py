@@ -26,6 +26,10 @@ __all__ = [
 ID_COLUMNS = ("row", "id", "filename", "ra", "dec")
 
 TABLE_SUFFIXES = (".parquet", ".csv")
+# Latents carry the model that made them: in Parquet as DataFrame.attrs (metadata, which
+# pandas keeps), in CSV as a column of this name (read back into attrs).
+_LATENT_ID = "minuet_sk.latent_id"
+_CSV_LATENT_ID = "latent_id"
 
 
 class CLIError(Exception):
@@ -120,9 +124,15 @@ def read_table(path):
         raise CLIError(f"no such file: {path}")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return pd.read_parquet(path)
+        return pd.read_parquet(path)  # pandas keeps DataFrame.attrs in Parquet's metadata
     if suffix == ".csv":
-        return pd.read_csv(path)
+        frame = pd.read_csv(path)
+        if _CSV_LATENT_ID in frame.columns:  # which model made the latents: back to attrs
+            made_by = frame.pop(_CSV_LATENT_ID).dropna().unique()
+            if len(made_by) > 1:
+                raise CLIError(f"{path} mixes the latents of several models: {list(made_by)}")
+            frame.attrs = {_LATENT_ID: str(made_by[0])} if len(made_by) else {}
+        return frame
     if suffix == ".npy":
         return pd.DataFrame(np.load(path))
     raise CLIError(f"cannot read {path}: expected .parquet, .csv or .npy")
@@ -166,7 +176,9 @@ def write_table(frame, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".parquet":
         frame.to_parquet(path, index=False)
-    else:
+    else:  # a CSV file has no metadata: which model made the latents is a column
+        if _LATENT_ID in frame.attrs:
+            frame = frame.assign(**{_CSV_LATENT_ID: frame.attrs[_LATENT_ID]})
         frame.to_csv(path, index=False)
     print(f"wrote {path} ({len(frame)} rows)")
 

@@ -37,6 +37,7 @@ __all__ = [
     "load_pretrained",
     "load_state",
     "module_shapes",
+    "pretrained_folder",
     "save_state",
     "saved_class",
     "shipped_models",
@@ -362,10 +363,10 @@ def shipped_models():
     >>> "sim-grz-72" in shipped_models()
     True
     """
-    return sorted(p.name for p in _pretrained_folder().iterdir() if p.is_dir())
+    return sorted(p.name for p in pretrained_folder().iterdir() if p.is_dir())
 
 
-def _pretrained_folder():
+def pretrained_folder():
     from importlib import resources
 
     return resources.files("minuet_sk") / "pretrained"
@@ -380,7 +381,7 @@ def load_pretrained(name, cls=None, **load_kwargs):
     load = load_estimator if cls is None else cls.load
     available = shipped_models()
     if str(name) in available:
-        with resources.as_file(_pretrained_folder() / str(name)) as path:
+        with resources.as_file(pretrained_folder() / str(name)) as path:
             model = load(path, **load_kwargs)
     elif Path(name).is_dir():
         model = load(name, **load_kwargs)

@@ -144,13 +144,16 @@ def _model_input(model):
 def _encode(args):
     import pandas as pd
 
+    from minuet_sk.encoders._latent_features import LATENT_ID
+
     check_output(args.out)
     model = load_model(args.model, args.device)
     note_input_units(model)
     with open_images(args.images, args.dataset, **_model_input(model)) as (images, ids):
         Z = model.transform(images)
-    write_table(pd.concat([ids, pd.DataFrame(Z, columns=model.get_feature_names_out())],
-                          axis=1), args.out)
+    table = pd.concat([ids, pd.DataFrame(Z, columns=model.get_feature_names_out())], axis=1)
+    table.attrs = {LATENT_ID: model.latent_id_}  # which model made them, for `predict`
+    write_table(table, args.out)
 
 
 def _reconstruct(args):
@@ -178,9 +181,12 @@ def _predict(args):
     fitted_on = getattr(model, "feature_names_in_", None)
     ids, X = split_identifiers(read_table(args.features),
                                None if fitted_on is None else list(fitted_on))
-    # rows numbered 0..n-1: the summary's galaxy column picks each row's identifiers
-    posterior = model.predict_dist(X.reset_index(drop=True) if fitted_on is not None
-                                   else X.to_numpy(), n_samples=args.n_samples)
+    # rows numbered 0..n-1: the summary's galaxy column picks each row's identifiers; the
+    # table's attrs say which encoder made the latents, and the flow refuses another's
+    features = X.reset_index(drop=True)
+    if fitted_on is None:
+        features = features.set_axis(range(features.shape[1]), axis=1)
+    posterior = model.predict_dist(features, n_samples=args.n_samples)
     summary = posterior.to_frame()
     write_table(ids.iloc[summary["galaxy"]].reset_index(drop=True).join(summary), args.out)
 

@@ -37,6 +37,46 @@ class Pipeline(sk_pipeline.Pipeline):
     False
     """
 
+    @classmethod
+    def from_pretrained(cls, encoder="sim-grz-72-v2", flow=None, *, device="auto"):
+        """Shipped weights as one model, images in and posteriors out: the encoder and the
+        flow trained on its latents.
+
+        Parameters
+        ----------
+        encoder : str or path-like, default="sim-grz-72-v2"
+            Shipped encoder weights, or a folder written by ``MinuetEncoder.save``.
+        flow : str, path-like or None, default=None
+            Shipped flow weights or a folder written by ``FlowPropertyRegressor.save``;
+            None: the shipped flow that was trained on this encoder's latents (known by
+            the weights' fingerprint, ``latent_id_``).
+        device : str, default="auto"
+
+        Returns
+        -------
+        Pipeline
+            ``[("minuetencoder", encoder), ("flowpropertyregressor", flow)]``, fitted; its
+            ``fit`` and every clone's load the same weights.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from minuet_sk import Pipeline
+        >>> model = Pipeline.from_pretrained(device="cpu")
+        >>> model[-1].pretrained
+        'sim-grz-72-v2-flow'
+        >>> images = np.full((2, 3, 72, 72), 0.01, np.float32)
+        >>> model.predict_dist(images, n_samples=50).samples.shape
+        (2, 50, 3)
+        """
+        from minuet_sk.encoders import MinuetEncoder
+        from minuet_sk.flow import FlowPropertyRegressor
+
+        encoder = MinuetEncoder.from_pretrained(encoder, device=device)
+        flow = FlowPropertyRegressor.from_pretrained(
+            _flow_for(encoder) if flow is None else flow, device=device)
+        return make_pipeline(encoder, flow)
+
     def _transform_upstream(self, X):
         for _, _, transformer in self._iter(with_final=False):
             X = transformer.transform(X)
@@ -76,6 +116,24 @@ class Pipeline(sk_pipeline.Pipeline):
         ndarray
         """
         return self._final_estimator.sample(self._transform_upstream(X), **params)
+
+
+def _flow_for(encoder):
+    """The name of the shipped flow trained on ``encoder``'s latents."""
+    import json
+
+    from minuet_sk._persistence import CONFIG_NAME, pretrained_folder, shipped_models
+    from minuet_sk.encoders._latent_features import latent_fingerprint
+
+    mine = latent_fingerprint(encoder.latent_id_)
+    for name in shipped_models():
+        fitted = json.loads((pretrained_folder() / name / CONFIG_NAME).read_text())["fitted"]
+        if latent_fingerprint(fitted.get("features_id_") or "") == mine:
+            return name
+    raise ValueError(
+        f"No shipped flow was trained on the latents of {encoder.latent_id_}; pass flow= (a "
+        "folder written by FlowPropertyRegressor.save) or train one on its latents."
+    )
 
 
 def make_pipeline(*steps, memory=None, verbose=False):

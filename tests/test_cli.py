@@ -82,9 +82,12 @@ class TestSubcommands:
         assert main(["encode", "--model", str(workdir / "minuet"), "--images",
                      str(tmp_path / "x.h5"), "--dataset", "cutouts",
                      "--out", str(tmp_path / "z.csv")]) == 0
-        np.testing.assert_allclose(pd.read_csv(tmp_path / "z.csv").to_numpy(),
-                                   pd.read_parquet(workdir / "z.parquet").to_numpy(),
-                                   rtol=1e-4, atol=1e-5)
+        from_csv, from_parquet = (pd.read_csv(tmp_path / "z.csv"),
+                                  pd.read_parquet(workdir / "z.parquet"))
+        # which model made the latents: a column in CSV, the metadata in Parquet
+        assert set(from_csv.pop("latent_id")) == {from_parquet.attrs["minuet_sk.latent_id"]}
+        np.testing.assert_allclose(from_csv.to_numpy(), from_parquet.to_numpy(), rtol=1e-4,
+                                   atol=1e-5)
 
 
 class TestErrors:
@@ -346,6 +349,20 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(command, tm
     out = blocker / ("z.parquet" if command[0] == "encode" else "out")
     assert main([*command, "--out", str(out)]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("table", ["latents.csv", "latents.parquet"])
+def test_latents_of_one_encoder_are_refused_by_another_encoders_flow(tmp_path, capsys, table):
+    images = tmp_path / "x.npy"
+    np.save(images, np.full((3, 3, 72, 72), 0.01, np.float32))
+    latents = tmp_path / table
+    assert main(["encode", "--model", "sim-grz-72", "--images", str(images), "--device",
+                 "cpu", "--out", str(latents)]) == 0
+    assert main(["predict", "--model", "sim-grz-72-v2-flow", "--features", str(latents),
+                 "--device", "cpu", "--out", str(tmp_path / "p.csv")]) == 2
+    assert "made by MinuetEncoder/sim-grz-72:" in capsys.readouterr().err
+    assert main(["predict", "--model", "sim-grz-72-flow", "--features", str(latents),
+                 "--device", "cpu", "--out", str(tmp_path / "p.csv")]) == 0
 
 
 def test_every_option_has_help_and_the_model_commands_take_a_device():

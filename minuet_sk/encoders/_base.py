@@ -289,7 +289,10 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
         ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
-        return self._predict_batches(self._encode, X)
+        return self._latent_frame(self._predict_batches(self._encode, X), X)
+
+    def _fitted_arrays(self):
+        return self.net_.inference_module().state_dict()
 
     # ---- fitting --------------------------------------------------------------------
     def _input_source(self, X, *, reset):

@@ -151,7 +151,11 @@ class EigengalaxyPCA(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, Bas
         flat = self._flat(X)  # checks the fit before self.pca_ is read
         # float64 arithmetic: a galaxy's coefficients do not depend on which rows share its
         # batch (float32 BLAS kernels round the tail rows of a block differently)
-        return self.pca_.transform(flat.astype(np.float64)).astype(np.float32)
+        return self._latent_frame(
+            self.pca_.transform(flat.astype(np.float64)).astype(np.float32), X)
+
+    def _fitted_arrays(self):
+        return {k: getattr(self.pca_, k) for k in self._PCA_ARRAYS}
 
     def inverse_transform(self, X):
         """Images from component coefficients.

@@ -225,7 +225,7 @@ class VAEEncoder(BaseImageEncoder):
         """
         check_is_fitted(self)
         if not return_std:
-            return self._predict_batches(self._encode, X)
+            return self._latent_frame(self._predict_batches(self._encode, X), X)
 
         def mean_std(module, x, weight):
             mean, log_var = module.encode(x)

@@ -32,6 +32,7 @@ from .._persistence import (
 from .._training.flow_loop import ROWS_PER_BATCH, train_flow
 from .._training.params import TRAINING_CONSTRAINTS, resolve_device
 from .._validation import iter_batches
+from ..encoders._latent_features import LATENT_ID, latent_fingerprint
 from ..nn.flows import build_spline_flow, flow_sample
 from ._bounds import check_bounds, from_unbounded, log_abs_det, to_unbounded
 from ._checkpoint import FlowCheckpoint
@@ -228,6 +229,10 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         Epoch whose weights were kept.
     device_ : str
         Device the flow lives on.
+    features_id_ : str or None
+        The ``latent_id_`` of the encoder whose latents the flow was trained on, when the
+        features were a DataFrame of latents that carry it (``set_output(transform=
+        "pandas")``, ``minuet encode`` files); latents of another encoder are then refused.
 
     See Also
     --------
@@ -357,6 +362,7 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
             validate_data(self, X, dtype=np.float64, reset=False)
             return self
         names = _target_names(y)
+        self.features_id_ = X.attrs.get(LATENT_ID) if isinstance(X, pd.DataFrame) else None
         X = validate_data(self, X, dtype=np.float64)
         X, y, self._single_output = _check_fit_targets(X, y, type(self).__name__)
         self.n_outputs_ = y.shape[1]
@@ -455,7 +461,19 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
 
     def _validate_x(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=np.float64, reset=False)
+        made_by = X.attrs.get(LATENT_ID) if isinstance(X, pd.DataFrame) else None
+        trained_on = getattr(self, "features_id_", None)
+        if made_by and trained_on and \
+                latent_fingerprint(made_by) != latent_fingerprint(trained_on):
+            raise ValueError(
+                f"These latents were made by {made_by}, but this flow was trained on the "
+                f"latents of {trained_on}: another encoder's latents mean other things, and "
+                "its posteriors would be wrong. Encode with the flow's own encoder, or train "
+                "a flow on these latents."
+            )
+        with warnings.catch_warnings():  # latents as plain arrays are the common case
+            warnings.filterwarnings("ignore", "X does not have valid feature names")
+            return validate_data(self, X, dtype=np.float64, reset=False)
 
     # ------------------------------------------------------------------ public API
     def sample(self, X, n_samples=None, random_state=None):
@@ -560,6 +578,7 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         "best_epoch_",
         "_single_output",
         "_sample_seed",
+        "features_id_",
     )
     _FITTED_ARRAYS = ("x_mean_", "x_scale_", "y_mean_", "y_scale_", "target_low_",
                       "target_high_")
@@ -572,7 +591,8 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
 
     def _restore(self, fitted, state, device):
         for name in self._FITTED_CONFIG:
-            setattr(self, name, fitted[name])
+            # saved before features_id_ existed: which encoder is not known
+            setattr(self, name, fitted.get(name) if name == "features_id_" else fitted[name])
         for name in self._FITTED_ARRAYS:
             setattr(self, name, state[name].numpy() if name in state else None)
         if self.target_low_ is None:  # saved before target_bounds: unbounded

@@ -178,3 +178,48 @@ def test_padded_and_clipped_cutouts_keep_their_latents(raw):
         assert np.median(np.abs(Z_spoilt - Z) / spread, axis=0).max() < 0.35
         distance = (((Z_spoilt[:, None] - Z[None]) / spread) ** 2).sum(-1)
         assert (distance.argmin(axis=1) == np.arange(len(Z))).mean() >= 0.9
+
+
+def test_latents_say_which_encoder_made_them_and_a_flow_refuses_anothers(raw):
+    import warnings
+
+    from minuet_sk import FlowPropertyRegressor, Pipeline
+
+    v1 = MinuetEncoder.from_pretrained("sim-grz-72", device="cpu").set_output(
+        transform="pandas")
+    v2 = MinuetEncoder.from_pretrained(device="cpu").set_output(transform="pandas")
+    Z1, Z2 = v1.transform(raw), v2.transform(raw)
+    assert Z1.attrs["minuet_sk.latent_id"] == v1.latent_id_ != v2.latent_id_
+    assert list(Z1.columns) == list(Z2.columns)  # the names alone cannot tell them apart
+    flow = FlowPropertyRegressor.from_pretrained(device="cpu")
+    # the shipped flows know the shipped encoders by their weights' fingerprint
+    assert flow.features_id_ == v2.latent_id_
+    assert FlowPropertyRegressor.from_pretrained("sim-grz-72-flow").features_id_ == v1.latent_id_
+    with pytest.raises(ValueError, match=r"made by MinuetEncoder/sim-grz-72:.*trained on"):
+        flow.predict_dist(Z1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # plain arrays of latents: no check, no warning
+        assert flow.predict(Z2.to_numpy()).shape == (len(raw), 3)
+    np.testing.assert_allclose(flow.predict(Z2), flow.predict(Z2.to_numpy()))
+    # the same weights under another name make the same latents: accepted
+    renamed = Z2.copy()
+    renamed.attrs["minuet_sk.latent_id"] = v2.latent_id_.replace("sim-grz-72-v2", "mine")
+    assert flow.predict(renamed).shape == (len(raw), 3)
+    # the shipped encoder and its flow as one model
+    both = Pipeline.from_pretrained("sim-grz-72", device="cpu")
+    assert both[-1].pretrained == "sim-grz-72-flow"
+    assert both.predict_dist(raw, n_samples=20).samples.shape == (len(raw), 20, 3)
+
+
+def test_a_flow_trained_on_latents_remembers_their_encoder(raw):
+    from minuet_sk import FlowPropertyRegressor
+
+    v2 = MinuetEncoder.from_pretrained(device="cpu").set_output(transform="pandas")
+    Z = v2.transform(raw)
+    flow = FlowPropertyRegressor(n_transforms=2, hidden_features=8, max_epochs=2,
+                                 random_state=0, device="cpu").fit(Z, Z["minuet0"])
+    assert flow.features_id_ == v2.latent_id_
+    other = Z.copy()
+    other.attrs["minuet_sk.latent_id"] = "MinuetEncoder/fitted:000000000000"
+    with pytest.raises(ValueError, match="another encoder's latents"):
+        flow.sample(other, 3)
