@@ -166,10 +166,13 @@ def _reconstruct(args):
     note_input_units(model)
     with open_images(args.images, args.dataset, **_model_input(model)) as (images, _):
         latents = model.transform(images)
-    images = model.sample(latents, n_samples=args.n_samples, random_state=args.seed)
+        draws = model.sample(latents, n_samples=args.n_samples, random_state=args.seed)
+        if args.frame == "input":  # each input's orientation, for residual maps
+            draws = model.to_input_frame(draws, images)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    np.save(args.out, images)
-    print(f"wrote {args.out} {images.shape} (rows in the order of the input)")
+    np.save(args.out, draws)
+    print(f"wrote {args.out} {draws.shape} (rows in the order of the input; "
+          f"{args.frame} frame)")
 
 
 def _predict(args):
@@ -368,6 +371,9 @@ def build_parser():
     p.add_argument("--model", required=True, help="model folder, or shipped weights by name")
     _add_images(p)
     p.add_argument("--n-samples", type=int, default=1, help="reconstructions per galaxy")
+    p.add_argument("--frame", choices=("input", "canonical"), default="input",
+                   help="input: each reconstruction turned into its input's orientation (for "
+                        "residual maps); canonical: as drawn, the major axis along x")
     _add_device(p)
     _add_seed(p, "the starting noise")
     _add_out(p, ".npy of shape (n, n_samples, C, H, W), in the units of the input")

@@ -61,6 +61,21 @@ class TestSubcommands:
                      "--out", str(tmp_path / "r.npy")]) == 0
         assert np.load(tmp_path / "r.npy").shape == (40, 2, 3, 16, 16)
 
+    def test_reconstruct_turns_the_draws_into_the_inputs_orientation(self, tmp_path):
+        from minuet_sk import MinuetEncoder
+        from minuet_sk.datasets import make_galaxies
+
+        images = make_galaxies(4, random_state=11).images
+        np.save(tmp_path / "x.npy", images)
+        for frame in ("input", "canonical"):
+            assert main(["reconstruct", "--model", "sim-grz-72-v2", "--images",
+                         str(tmp_path / "x.npy"), "--n-samples", "2", "--frame", frame,
+                         "--device", "cpu", "--out", str(tmp_path / f"{frame}.npy")]) == 0
+        drawn, turned = np.load(tmp_path / "canonical.npy"), np.load(tmp_path / "input.npy")
+        model = MinuetEncoder.from_pretrained(device="cpu")
+        np.testing.assert_allclose(turned, model.to_input_frame(drawn, images), atol=1e-6)
+        assert not np.allclose(turned, drawn)
+
     def test_predict_writes_posterior_summary(self, workdir, tmp_path):
         assert main(["predict", "--model", str(workdir / "flow"), "--features",
                      str(workdir / "z.parquet"), "--n-samples", "50",

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._training.losses import DenoisingLoss, fixed_noise_loss, residual_peak
 from .._training.masks import central_mask_weights
 from .._training.streaming import ImageBatches
+from ..nn.augment import inverse_orientation, orient
 from ..nn.autoencoder import DiffusionAutoencoder, band_whitening
 from ._base import BaseImageEncoder
 
@@ -566,7 +567,7 @@ class MinuetEncoder(BaseImageEncoder):
         images = self._destandardise(images)
         return images.reshape((len(Z), n_samples) + tuple(self.image_shape_))
 
-    def reconstruct(self, X, n_samples=1, random_state=None):
+    def reconstruct(self, X, n_samples=1, random_state=None, frame="input"):
         """Encode and decode images: the mean of ``n_samples`` DDIM reconstructions.
 
         Parameters
@@ -576,13 +577,52 @@ class MinuetEncoder(BaseImageEncoder):
             Draws averaged per image (more draws: a smoother posterior-mean image).
         random_state : int, RandomState instance or None, default=None
             Seeds the starting noise; None uses the fit's seed (reproducible).
+        frame : {"input", "canonical"}, default="input"
+            A model trained with ``target_frame="canonical"`` (the shipped ones since
+            ``sim-grz-72-v2``) draws each galaxy in its canonical frame, the major axis
+            along x. ``"input"`` turns the reconstructions back into the orientation of
+            each input (:meth:`to_input_frame`), for residual maps and side-by-side
+            figures; ``"canonical"``: as drawn. Either is as drawn for
+            ``target_frame="random"``, whose latents do not keep the orientation.
 
         Returns
         -------
         ndarray of shape (n, C, H, W)
         """
         check_is_fitted(self)
-        return self.sample(self.transform(X), n_samples, random_state).mean(axis=1)
+        if frame not in ("input", "canonical"):
+            raise ValueError(f"frame must be 'input' or 'canonical'; got {frame!r}.")
+        Z = np.asarray(self.transform(X))
+        images = self.sample(Z, n_samples, random_state).mean(axis=1)
+        return self.to_input_frame(images, X) if frame == "input" else images
+
+    def to_input_frame(self, images, X):
+        """Images drawn in the canonical frame, turned into the orientation of the inputs
+        ``X``: the inverse of the rotation and mirror image that the canonical frame takes
+        away from each input (bilinear, reflecting at the edges). As they are when the
+        model rebuilds galaxies in random orientations (``target_frame="random"``).
+
+        Parameters
+        ----------
+        images : ndarray of shape (n, C, H, W) or (n, k, C, H, W)
+            E.g. :meth:`inverse_transform` of ``transform(X)``, or :meth:`sample` draws.
+        X : array-like of shape (n, C, H, W) or (n, C*H*W)
+            The inputs whose orientation to take.
+
+        Returns
+        -------
+        ndarray of the shape of ``images``
+        """
+        check_is_fitted(self)
+        images = np.asarray(images, dtype=np.float32)
+        if self.target_frame != "canonical":
+            return images
+        theta = self._predict_batches(lambda module, x, weight: module.frame_matrices(x), X)
+        flat = images.reshape((-1,) + tuple(self.image_shape_))
+        per_image = len(flat) // len(theta)
+        inverse = inverse_orientation(torch.from_numpy(theta)).repeat_interleave(per_image, 0)
+        turned = orient(torch.from_numpy(np.ascontiguousarray(flat)), inverse)
+        return turned.numpy().reshape(images.shape)
 
     def score_samples(self, X):
         """An anomaly score: minus the log of the brightest misfit left when the image is

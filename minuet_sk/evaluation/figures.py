@@ -21,12 +21,14 @@ def _reconstructions(artifacts, n_show=6):
     return plotting.plot_reconstructions(
         artifacts["X_test"], columns, n_show=n_show, row_labels=[f"z={v:.2f}" for v in z],
         title="Held-out galaxies and their reconstructions (columns: encoder; Minuet: DDIM "
-              "from the latents, then posterior samples)")
+              "from the latents, then posterior samples; Minuet's, drawn in the canonical "
+              "frame, turned back into each input's orientation)")
 
 
 def _power_spectra(artifacts):
     fig = plotting.plot_power_spectra(
-        artifacts["X_test"], {name: f["recon"] for name, f in artifacts["figures"].items()})
+        artifacts["X_test"],
+        {name: f.get("recon_drawn", f["recon"]) for name, f in artifacts["figures"].items()})
     fig.suptitle("Radial power spectra of reconstructions vs truth (held-out galaxies)")
     return fig
 

@@ -54,12 +54,14 @@ def truth_classes(truth):
     return classes
 
 
-def _image_scores(X, recon, suffix=""):
-    """Pixel MSE per band, and the power-spectrum error per band: the fractional error curve
-    (per radial bin) and its summary, the mean |log10(P_recon / P_truth)| over bins."""
+def _image_scores(X, recon, suffix="", drawn=None):
+    """Pixel MSE per band of ``recon``, and the power-spectrum error per band of ``drawn``
+    (the reconstructions as drawn, default ``recon``: a radial spectrum needs no turning,
+    and turning smooths): the fractional error curve (per radial bin) and its summary, the
+    mean |log10(P_recon / P_truth)| over bins."""
     from minuet_sk.metrics import power_spectrum_error
 
-    curve = np.asarray(power_spectrum_error(X, recon))
+    curve = np.asarray(power_spectrum_error(X, recon if drawn is None else drawn))
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratio = np.abs(np.log10(np.clip(1.0 + curve, 1e-6, None)))
     return {
@@ -74,15 +76,21 @@ def reconstruction(name, encoder, X, Z, config, clock):
     reconstructions themselves (for Minuet also the mean of posterior samples and one
     sample) for :func:`factors`."""
     recon = clock(f"{name}.inverse_transform", encoder.inverse_transform, Z).reshape(X.shape)
-    out = _image_scores(X, recon)
-    figures = {"recon": recon[:8]}
+    # pixels are compared like with like: a Minuet that draws galaxies in their canonical
+    # frame has its reconstructions turned back into each input's orientation for the pixel
+    # scores and the figures; the orientation-free factors are measured on them as drawn
+    turn = getattr(encoder, "to_input_frame", lambda images, X: images)
+    turned = turn(recon, X)
+    out = _image_scores(X, turned, drawn=recon)
+    figures = {"recon": turned[:8], "recon_drawn": recon[:8]}
     images = {"reconstruction": recon}
     if name == "minuet":
         samples = encoder.sample(Z, n_samples=config.n_posterior_samples,
                                  random_state=config.seed)
-        out.update(_image_scores(X, samples.mean(axis=1), "_posterior_mean"))
-        figures["samples"] = samples[:8]
-        images.update({"mean of samples": samples.mean(axis=1), "one sample": samples[:, 0]})
+        mean = samples.mean(axis=1)
+        out.update(_image_scores(X, turn(mean, X), "_posterior_mean", drawn=mean))
+        figures["samples"] = turn(samples[:8], X[:8])
+        images.update({"mean of samples": mean, "one sample": samples[:, 0]})
     return out, figures, images
 
 

@@ -39,7 +39,9 @@ def _correlation_html(tables):
 
 
 _FIGURE_TITLES = {
-    "1_reconstructions": "Reconstructions and posterior samples (cf. Minuet paper Figs. 3-4)",
+    "1_reconstructions": "Reconstructions and posterior samples (cf. Minuet paper Figs. 3-4); "
+                         "Minuet draws each galaxy in its canonical frame (major axis along "
+                         "x), turned back here into the input's orientation",
     "2_power_spectra": "Radial power spectra",
     "3_latents_by_redshift": "Minuet latents coloured by redshift (cf. Fig. 5)",
     "4_posteriors": "Physical posteriors for a few galaxies",

@@ -14,7 +14,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["canonical_orientation_matrices", "centre_window", "orient",
+__all__ = ["canonical_orientation_matrices", "centre_window", "inverse_orientation", "orient",
            "random_dihedral_matrices", "random_orientation_matrices"]
 
 
@@ -122,6 +122,24 @@ def canonical_orientation_matrices(x, weight):
         scale = (light * along.abs() ** 3).sum((1, 2))
         flips.append(torch.where(skew < -1e-3 * scale, -1.0, 1.0).to(light.dtype))
     return _turn_matrices(cos, sin, *flips).to(x.dtype)
+
+
+def inverse_orientation(theta):
+    """The matrices that undo the rotations and mirror images ``theta`` ``(n, 2, 3)`` (no
+    translation): the transposes of their orthogonal parts.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    >>> quarter = torch.tensor([[[0.0, -1.0, 0.0], [1.0, 0.0, 0.0]]])
+    >>> back = orient(orient(x, quarter), inverse_orientation(quarter))
+    >>> bool(torch.allclose(back, x, atol=1e-5))
+    True
+    """
+    inverse = torch.zeros_like(theta)
+    inverse[:, :, :2] = theta[:, :, :2].transpose(1, 2)
+    return inverse
 
 
 def orient(images, theta):

@@ -148,9 +148,14 @@ class DiffusionAutoencoder(nn.Module):
             return weights
         return torch.broadcast_to(weights, shape).amin(1, keepdim=True)
 
+    def frame_matrices(self, images):
+        """``(B, 2, 3)`` matrices (for :func:`~minuet_sk.nn.augment.orient`) that turn
+        standardised ``images`` into their canonical frame."""
+        return canonical_orientation_matrices(images, self.frame_window)
+
     def canonical_frame(self, images):
         """``images`` turned into their canonical frame (see ``encoder_frame``)."""
-        return orient(images, canonical_orientation_matrices(images, self.frame_window))
+        return orient(images, self.frame_matrices(images))
 
     def encode(self, images):
         """Latents ``(B, n_latents)`` of standardised, imputed images."""
