@@ -435,3 +435,21 @@ def test_fits_cutouts_are_read_as_the_model_says_its_input_is(tmp_path):
                  "--out", str(tmp_path / "z.csv")]) == 0
     np.testing.assert_allclose(pd.read_csv(tmp_path / "z.csv").filter(like="vae").to_numpy(),
                                model.transform(images * 3.631), rtol=1e-4, atol=1e-5)
+
+
+def test_the_same_galaxy_gets_the_same_posterior_from_the_cli_and_python(tmp_path):
+    from minuet_sk import FlowPropertyRegressor, MinuetEncoder
+
+    images = np.full((3, 3, 72, 72), 0.01, np.float32)
+    images[:, 1, 30:42, 30:42] += np.array([0.5, 1.0, 2.0], np.float32)[:, None, None]
+    np.save(tmp_path / "x.npy", images)
+    assert main(["encode", "--model", "sim-grz-72-v2", "--images", str(tmp_path / "x.npy"),
+                 "--device", "cpu", "--out", str(tmp_path / "z.csv")]) == 0
+    assert main(["predict", "--model", "sim-grz-72-v2-flow", "--features",
+                 str(tmp_path / "z.csv"), "--n-samples", "200", "--device", "cpu",
+                 "--out", str(tmp_path / "p.csv")]) == 0
+    from_cli = pd.read_csv(tmp_path / "p.csv")
+    latents = MinuetEncoder.from_pretrained(device="cpu").transform(images)
+    post = FlowPropertyRegressor.from_pretrained(device="cpu").predict_dist(latents,
+                                                                           n_samples=200)
+    np.testing.assert_allclose(from_cli["median"], post.to_frame()["median"], rtol=1e-5)

@@ -44,7 +44,10 @@ _SEED_MAX = 2**31 - 1
 
 
 def _row_seed(row):
-    """A 64-bit seed from the bytes of one feature row (same row, same draws)."""
+    """A 64-bit seed from the bytes of one feature row (same row, same draws), taken at
+    float32 precision: latents are float32, and a row written to a CSV file and read back
+    as float64 (``minuet predict``) must draw what the float32 row draws in Python."""
+    row = np.asarray(row, dtype=np.float32).astype(np.float64)
     return int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import operator
 
 import numpy as np
+import pandas as pd
 
 from .. import metrics
 from ._axes import one_axes, pyplot, subplots
@@ -82,6 +83,25 @@ def _truth_row(posterior, truth, i):
     return truth[i]
 
 
+def _position(posterior, galaxy):
+    """The row of ``galaxy``: an identifier of ``posterior.index``, else a position."""
+    index = posterior.index
+    if not isinstance(index, pd.RangeIndex) and galaxy in index:
+        found = index.get_indexer([galaxy])[0] if index.is_unique else -1
+        if found < 0:
+            raise ValueError(f"the identifier {galaxy!r} names several galaxies.")
+        return int(found)
+    try:
+        position = operator.index(galaxy)
+    except TypeError:
+        raise ValueError(f"{galaxy!r} is neither an identifier of the posterior's galaxies "
+                         f"(e.g. {index[0]!r}) nor a position.") from None
+    if not 0 <= position < len(index):
+        raise ValueError(f"i must be in [0, {len(index)}) for a posterior of {len(index)} "
+                         f"galaxies, or one of their identifiers; got {galaxy!r}.")
+    return position
+
+
 def plot_posterior_corner(posterior, i=0, *, truth=None, fig=None):
     """Corner plot of one galaxy's posterior draws.
 
@@ -93,9 +113,10 @@ def plot_posterior_corner(posterior, i=0, *, truth=None, fig=None):
     Parameters
     ----------
     posterior : PropertyPosterior
-    i : int, default=0
-        Position of the galaxy (row of ``posterior.samples``); the title gives its
-        identifier, ``posterior.index[i]``.
+    i : int or identifier, default=0
+        The galaxy: its identifier in ``posterior.index`` (e.g. ``"AT0005"``), or its
+        position (row of ``posterior.samples``) when the index does not hold ``i``; the
+        title gives its identifier.
     truth : DataFrame with the target names or array-like of shape (n, k), optional
         True values of all galaxies; row ``i`` is marked (non-finite values are not).
     fig : matplotlib Figure, optional
@@ -114,11 +135,11 @@ def plot_posterior_corner(posterior, i=0, *, truth=None, fig=None):
     >>> fig = plot_posterior_corner(post, 1, truth=np.zeros((2, 3)))
     >>> len(fig.axes), fig.texts[0].get_text()
     (9, 'galaxy b')
+    >>> plot_posterior_corner(post, "b").texts[0].get_text()  # by identifier
+    'galaxy b'
     """
-    n, n_draws, k = posterior.samples.shape
-    i = operator.index(i)
-    if not 0 <= i < n:
-        raise ValueError(f"i must be in [0, {n}) for a posterior of {n} galaxies; got {i}.")
+    _, n_draws, k = posterior.samples.shape
+    i = _position(posterior, i)
     true = None if truth is None else _truth_row(posterior, truth, i)
     draws = np.asarray(posterior.samples[i], dtype=np.float64)
     low, median, high = np.quantile(draws, [0.16, 0.5, 0.84], axis=0)

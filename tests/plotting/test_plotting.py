@@ -262,6 +262,17 @@ class TestPosteriorFigures:
                   if line.get_linestyle() == "--"]
         np.testing.assert_allclose(dashed, np.quantile(post.samples[3, :, 0], [0.16, 0.5, 0.84]))
 
+    def test_corner_takes_a_galaxy_by_its_identifier(self, _agg):
+        post, y = self._toy(n=5)
+        by_id = plotting.plot_posterior_corner(post, "g3", truth=y)
+        assert by_id.texts[0].get_text() == "galaxy g3"
+        by_position = plotting.plot_posterior_corner(post, 3, truth=y)
+        assert by_id.axes[0].get_title() == by_position.axes[0].get_title()
+        with pytest.raises(ValueError, match="neither an identifier.*'g0'"):
+            plotting.plot_posterior_corner(post, "AT0005")
+        with pytest.raises(ValueError, match=r"must be in \[0, 5\)"):
+            plotting.plot_posterior_corner(post, 7)
+
     def test_corner_of_three_targets_with_an_array_truth(self, _agg):
         from minuet_sk import PropertyPosterior
 
