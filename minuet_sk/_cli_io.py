@@ -97,6 +97,8 @@ def open_images(path, dataset="images", **fits_options):
             images = _numeric(handle[dataset], path)
             yield images, pd.DataFrame({"row": range(images.shape[0])})
     else:
+        import numpy as np
+
         from minuet_sk.datasets import load_fits_cutouts
 
         try:
@@ -104,8 +106,12 @@ def open_images(path, dataset="images", **fits_options):
         except FileNotFoundError as err:
             raise CLIError(f"no images found at {path} (.npy, .h5 or FITS files): "
                            f"{err}") from None
+        if not len(cutouts.images):
+            raise CLIError(f"no readable cutouts at {path}: every one was skipped")
+        # file names as the user would write them; coordinates to 1e-7 degrees (0.4 mas)
         yield cutouts.images, pd.DataFrame(
-            {"filename": cutouts.filenames, "ra": cutouts.ra, "dec": cutouts.dec})
+            {"filename": [os.path.normpath(f) for f in cutouts.filenames],
+             "ra": np.round(cutouts.ra, 7), "dec": np.round(cutouts.dec, 7)})
 
 
 def _numeric(images, path):

@@ -117,7 +117,8 @@ def _fit(args):
         extra = {} if args.kind == "pca" else {
             "verbose": 1, "device": args.device,
             "stretch": None if args.no_stretch else minuet_sk.AsinhStretch()}
-        with open_images(args.images, args.dataset, image_size=args.image_size) as (X, _):
+        with open_images(args.images, args.dataset, image_size=args.image_size,
+                         **_fits_options(args)) as (X, _):
             model = cls(args.n_components,
                         image_shape=tuple(X.shape[1:]) if X.ndim == 4 else None,
                         random_state=args.seed, **extra, **settings)
@@ -149,7 +150,8 @@ def _encode(args):
     check_output(args.out)
     model = load_model(args.model, args.device)
     note_input_units(model)
-    with open_images(args.images, args.dataset, **_model_input(model)) as (images, ids):
+    with open_images(args.images, args.dataset, **_model_input(model),
+                     **_fits_options(args)) as (images, ids):
         Z = model.transform(images)
     table = pd.concat([ids, pd.DataFrame(Z, columns=model.get_feature_names_out())], axis=1)
     table.attrs = {LATENT_ID: model.latent_id_}  # which model made them, for `predict`
@@ -164,7 +166,8 @@ def _reconstruct(args):
     if not hasattr(model, "reconstruct"):
         raise CLIError(f"{type(model).__name__} has no reconstruct(); use a MinuetEncoder")
     note_input_units(model)
-    with open_images(args.images, args.dataset, **_model_input(model)) as (images, _):
+    with open_images(args.images, args.dataset, **_model_input(model),
+                     **_fits_options(args)) as (images, _):
         latents = model.transform(images)
         draws = model.sample(latents, n_samples=args.n_samples, random_state=args.seed)
         if args.frame == "input":  # each input's orientation, for residual maps
@@ -281,6 +284,17 @@ def _add_images(parser, required=True):
     parser.add_argument("--images", required=required,
                         help=".npy, .h5/.hdf5 file, or FITS file(s), folder or glob")
     parser.add_argument("--dataset", default="images", help="HDF5 dataset name")
+    parser.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                        help="FITS: stop at the first unreadable cutout (raise), or leave "
+                             "out every unreadable one, listed with why, and go on (skip)")
+    parser.add_argument("--strict", action="store_true",
+                        help="FITS: refuse cutouts whose headers leave their bands, unit or "
+                             "WCS unsaid (by default they are read, and listed in a warning)")
+
+
+def _fits_options(args):
+    """What the command line says of how to read FITS cutouts."""
+    return {"on_error": args.on_error, "strict": args.strict}
 
 
 def _add_device(parser):

@@ -43,13 +43,16 @@ def flux_factor(header, unit, path):
         return 1.0
     found = str(header["BUNIT"]).strip()
     try:
-        return float((1.0 * flux_unit(found)).to_value(flux_unit(unit), _AB))
-    except (ValueError, u.UnitsError) as err:
-        raise ValueError(
-            f"{path}: BUNIT={found!r} cannot be converted to {unit} ({err}); calibrate the "
-            "cutouts to a flux density first, or pass unit=None to read the pixels as they "
-            "are."
-        ) from None
+        pixels = flux_unit(found)
+    except ValueError:
+        raise ValueError(f"{path}: BUNIT={found!r} is no unit astropy knows; give the file "
+                         "a flux unit (nanomaggy, Jy...) or read it with unit=None.") from None
+    try:
+        return float((1.0 * pixels).to_value(flux_unit(unit), _AB))
+    except u.UnitsError:
+        raise ValueError(f"{path}: BUNIT={found!r} cannot be converted to {unit}: its pixels "
+                         "are counts, not a flux, so calibrate the cutouts (to nanomaggies, "
+                         "say) first.") from None
 
 
 # Spellings of flux units that astronomers write and astropy does not parse (case aside:

@@ -186,7 +186,7 @@ def _read_cutout(path, bands, image_size, unit, pixel_scale, zeros_as_missing, s
         ) if guessed]
     if strict and guesses:
         raise ValueError(f"{path}: " + "; ".join(_GUESSES[g] for g in guesses)
-                         + " (strict=True refuses what a header leaves unsaid).")
+                         + " (the strict mode refuses what a header leaves unsaid).")
     if np.isinf(data).any():
         raise ValueError(f"{path}: infinite pixel values (NaN is the missing-data marker).")
     zeroed = _zeros_as_missing(data, bands) if zeros_as_missing else []
@@ -219,8 +219,8 @@ def _warn_guessed(guessed, unit):
             lines.append(f"  {text.replace('`unit`', str(unit))}: {shown}")
     warnings.warn(
         f"{len(guessed)} file(s) read on assumptions their headers do not state:\n"
-        + "\n".join(lines) + "\nCheck them, or pass strict=True to refuse such files.",
-        stacklevel=3)
+        + "\n".join(lines) + "\nCheck them, or refuse such files with the strict mode "
+        "(strict=True; minuet --strict).", stacklevel=3)
 
 
 def _warn_zeroed(zeroed):

@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from astropy.io import fits
 
@@ -90,3 +91,33 @@ def test_the_cli_refuses_a_resampled_cutout_and_says_how_to_get_one(tmp_path):
     assert result.returncode != 0
     assert "dr3_resampled_0p100.fits" in result.stderr and "pixscale=0.262" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_cli_skips_unreadable_cutouts_when_asked_and_lists_them(tmp_path):
+    import shutil
+
+    folder = tmp_path / "cutouts"
+    folder.mkdir()
+    for name in (NATIVE, RESAMPLED, ZEROED):
+        shutil.copy(name, folder / name.name)
+    out = tmp_path / "latents.csv"
+    result = _minuet("encode", "--model", "sim-grz-72-v2", "--images", f"{folder}//",
+                     "--on-error", "skip", "--device", "cpu", "--out", out)
+    assert result.returncode == 0, result.stderr
+    # every bad file listed, with why; the good one encoded, named as a user writes it
+    assert "Skipped 2" in result.stderr
+    assert "dr3_resampled_0p100.fits" in result.stderr and "dr3_zeroed_gr_0p130" in result.stderr
+    table = pd.read_csv(out)
+    assert table["filename"].tolist() == [str(folder / NATIVE.name)]
+    assert table["ra"].iloc[0] == round(table["ra"].iloc[0], 7)
+
+
+def test_the_cli_strict_mode_refuses_what_a_header_leaves_unsaid(tmp_path):
+    bare = tmp_path / "bare.fits"
+    fits.PrimaryHDU(fits.getdata(NATIVE)).writeto(bare)  # pixels only: no header keywords
+    result = _minuet("encode", "--model", "sim-grz-72-v2", "--images", bare, "--strict",
+                     "--device", "cpu", "--out", tmp_path / "z.csv")
+    assert result.returncode == 2 and "the strict mode refuses" in result.stderr
+    relaxed = _minuet("encode", "--model", "sim-grz-72-v2", "--images", bare, "--device",
+                      "cpu", "--out", tmp_path / "z.csv")
+    assert relaxed.returncode == 0 and "assumptions" in relaxed.stderr

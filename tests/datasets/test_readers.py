@@ -197,7 +197,7 @@ class TestHeaderGuesses:
     def test_strict_refuses_or_skips_what_a_header_leaves_unsaid(self, tmp_path):
         cube = band_cube()
         write_cube(tmp_path / "bare.fits", cube)
-        with pytest.raises(ValueError, match=r"bare\.fits: no BANDS.*strict=True"):
+        with pytest.raises(ValueError, match=r"bare\.fits: no BANDS.*the strict mode"):
             load_fits_cutouts(tmp_path / "bare.fits", image_size=80, strict=True)
         with pytest.warns(UserWarning, match="Skipped 1"):
             out = load_fits_cutouts(tmp_path / "bare.fits", image_size=80, strict=True,
