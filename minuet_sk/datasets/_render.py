@@ -297,8 +297,15 @@ def draw_bands(groups, psfs, image_size, pixel_scale, offset):
     return out
 
 
-def render_galaxy(row, bands, image_size, pixel_scale, neighbors, seed, field_colours=None):
+def render_galaxy(row, bands, image_size, pixel_scale, neighbors, seed, field_colours=None,
+                  *, noise_seed=None, offset=None, rotation=0.0, noiseless=False):
     """Draw one galaxy in every band.
+
+    ``seed`` fixes the galaxy (its geometry, companion, neighbours, and by default its
+    position within the central pixel and its noise); the keywords re-observe it: another
+    noise draw (``noise_seed``), another sub-pixel ``offset`` (pixels), the galaxy and its
+    companion turned by ``rotation`` degrees about its centre, or no noise at all. The
+    observing conditions are the row's (``psf_fwhm_{b}``, ``noise_sigma_{b}``...).
 
     Parameters
     ----------
@@ -322,10 +329,14 @@ def render_galaxy(row, bands, image_size, pixel_scale, neighbors, seed, field_co
         Neighbour summary for the truth table.
     """
 
+    import galsim
+
     rng = np.random.default_rng(seed)
     shapes = galaxy_shapes(row, rng)
     companion = _merger_companion(row, rng) if row["is_merger"] else None
     centre = tuple(rng.uniform(-0.5, 0.5, 2))  # catalogue position within the central pixel
+    if offset is not None:  # drawn all the same: the draws after it stay the galaxy's own
+        centre = (float(offset[0]), float(offset[1]))
     half = image_size * pixel_scale / 2
     nbs = _neighbours(rng, row, half, field_colours) if neighbors else []
 
@@ -336,12 +347,15 @@ def render_galaxy(row, bands, image_size, pixel_scale, neighbors, seed, field_co
         main_flux = fluxes.sum(axis=0)
         comps += list(companion)
         fluxes = np.vstack([fluxes, main_flux * row["merger_mass_ratio"], 0.1 * main_flux])
+    if rotation:
+        comps = [c.rotate(float(rotation) * galsim.degrees) for c in comps]
     groups = [(comps, fluxes), _neighbour_components(nbs, bands)]
     psfs = [psf_profile(row, b) for b in bands]
     central, neighbours = draw_bands(groups, psfs, image_size, pixel_scale, centre)
     sigma = np.array([row[f"noise_sigma_{b}"] for b in bands])[:, None, None]
-    noise = sigma * rng.standard_normal(central.shape)
-    images = (central + neighbours + noise).astype(np.float32)
+    noise_rng = rng if noise_seed is None else np.random.default_rng(noise_seed)
+    noise = sigma * noise_rng.standard_normal(central.shape)
+    images = (central + neighbours + (0.0 if noiseless else noise)).astype(np.float32)
     central_snr = (central / sigma).sum(axis=0) / np.sqrt(len(bands))
     neighbour_snr = (neighbours / sigma).sum(axis=0) / np.sqrt(len(bands))
     mask = (central_snr > _SEGMENT_THRESHOLD) & (central_snr >= neighbour_snr)
@@ -357,6 +371,22 @@ def render_galaxy(row, bands, image_size, pixel_scale, neighbors, seed, field_co
         "brightest_neighbor_mag_r": min(nb["mag_r"] for nb in nbs) if nbs else np.nan,
     }
     return images, mask, info
+
+
+def rerender_chunk(rows, seeds, bands, image_size, pixel_scale, neighbors, field_colours,
+                   observations):
+    """Render a list of galaxies again, each under its ``observations`` entry (its new
+    conditions merged into its row, and :func:`render_galaxy`'s keywords), with its own
+    galaxy seed (the one :func:`render_chunk` drew it with). One joblib task."""
+    images, masks = [], []
+    for row, seed, seen in zip(rows, seeds, observations):
+        _, draw_seed = np.random.SeedSequence(seed).spawn(2)
+        image, mask, _ = render_galaxy({**row, **seen["conditions"]}, bands, image_size,
+                                       pixel_scale, neighbors, draw_seed, field_colours,
+                                       **seen["render"])
+        images.append(image)
+        masks.append(mask)
+    return np.stack(images), np.stack(masks)
 
 
 def render_chunk(rows, seeds, bands, image_size, pixel_scale, neighbors, field_colours):

@@ -24,7 +24,7 @@ from sklearn.utils import Bunch, check_random_state
 
 from minuet_sk.datasets import _cache, _physics, _render, _volunteers
 
-__all__ = ["make_galaxies"]
+__all__ = ["make_galaxies", "reobserve"]
 
 #: Part of the cache key: bump it whenever a change alters what the simulator draws.
 SIMULATOR_VERSION = 1
@@ -109,13 +109,11 @@ def _check_params(n_samples, image_size, bands, pixel_scale, r_mag_limit):
 
 def _simulate(n_samples, image_size, bands, pixel_scale, r_mag_limit, neighbors, n_jobs, seed):
     """Catalogue, observing conditions, images and votes for an integer seed sequence."""
-    catalog_ss, render_ss, vote_ss = np.random.SeedSequence(seed).spawn(3)
+    catalog_ss, _, vote_ss = np.random.SeedSequence(seed).spawn(3)
     catalog_rng = np.random.default_rng(catalog_ss)
     frame = pd.DataFrame(_physics.sample_catalog(n_samples, catalog_rng, r_mag_limit))
     rows = frame.to_dict("records")
-    # One seed per galaxy, fixed before chunking: the images ignore n_jobs and chunking, and
-    # (with the catalogue's fixed batches) a smaller sample is a prefix of a larger one.
-    seeds = [int(s.generate_state(1, np.uint64)[0]) for s in render_ss.spawn(n_samples)]
+    seeds = _galaxy_seeds(seed, n_samples)
     chunks = [slice(i, i + _CHUNK) for i in range(0, n_samples, _CHUNK)]
     colours = _physics.field_galaxy_colours()
     tasks = (delayed(_render.render_chunk)(rows[c], seeds[c], bands, image_size, pixel_scale,
@@ -134,6 +132,14 @@ def _simulate(n_samples, image_size, bands, pixel_scale, r_mag_limit, neighbors,
     truth["visibility"] = _volunteers.visibility(truth)
     votes = _volunteers.simulate_votes(truth, np.random.default_rng(vote_ss))
     return images, masks, truth, votes
+
+
+def _galaxy_seeds(seed, n_samples):
+    """One seed per galaxy, fixed before chunking: the images ignore n_jobs and chunking,
+    (with the catalogue's fixed batches) a smaller sample is a prefix of a larger one, and
+    :func:`reobserve` finds each galaxy again."""
+    render_ss = np.random.SeedSequence(seed).spawn(3)[1]
+    return [int(s.generate_state(1, np.uint64)[0]) for s in render_ss.spawn(n_samples)]
 
 
 def _progress(n):
@@ -196,6 +202,9 @@ def make_galaxies(n_samples=1000, *, image_size=72, bands="grz", pixel_scale=0.2
             Band names, in channel order.
         pixel_scale : float
             Arcsec per pixel.
+        params : dict
+            The simulation's settings and seed, with which :func:`reobserve` renders the
+            same galaxies again.
         DESCR : str
             Description of the simulation, its physics and its limits.
 
@@ -241,5 +250,138 @@ def make_galaxies(n_samples=1000, *, image_size=72, bands="grz", pixel_scale=0.2
         votes=votes,
         bands=bands,
         pixel_scale=float(pixel_scale),
+        params=params,
         DESCR=DESCR,
     )
+
+
+def _per_galaxy(value, n, rng, draw, name):
+    """``value`` for each of ``n`` galaxies: a scalar repeated, an array of length n, or
+    ``"random"`` (``draw(rng, n)``); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value != "random":
+            raise ValueError(f"{name} must be a number, one per galaxy, or 'random'; "
+                             f"got {value!r}.")
+        return draw(rng, n)
+    value = np.asarray(value, dtype=np.float64)
+    if value.ndim == 0 or (name == "shift" and value.shape == (2,)):
+        return np.broadcast_to(value, (n, *value.shape)).copy()
+    if len(value) != n:
+        raise ValueError(f"{name} has {len(value)} entries for {n} galaxies.")
+    return value
+
+
+def reobserve(galaxies, *, conditions="same", depth_shift=0.0, seeing=None, rotation=0.0,
+              shift=None, noiseless=False, n_jobs=None, random_state=None):
+    """Observe the same simulated galaxies again, under other conditions.
+
+    Every galaxy of ``galaxies`` (what :func:`make_galaxies` returned) is rendered again
+    with its own intrinsic light (the same bulge, disk, arms, knots, companion and
+    neighbours) and, by default, its own conditions, but a new noise draw; the keywords
+    change the observation. At the same conditions and offset, the noiseless image is the
+    original's exactly (``noiseless=True`` returns it).
+
+    Parameters
+    ----------
+    galaxies : Bunch
+        A simulation of :func:`make_galaxies` (it needs ``truth`` and ``params``).
+    conditions : {"same", "new"}, default="same"
+        The galaxies' own seeing and depth, or new ones drawn from the simulator's
+        distribution of nights (``truth``'s ``seeing``, ``psf_fwhm_*``, ``psf_depth_*``).
+    depth_shift : float or array of shape (n,), default=0.0
+        Magnitudes added to every band's 5-sigma depth: +0.5 is half a magnitude deeper
+        (the sky noise per pixel falls by ``10**(-0.2)``).
+    seeing : float, array of shape (n,) or None, default=None
+        The r-band FWHM in arcsec (the other bands' follow the simulator's ratios, and the
+        noise per pixel follows the PSF's noise-equivalent area at the same depth). None:
+        as ``conditions`` says.
+    rotation : float, array of shape (n,) or "random", default=0.0
+        Degrees by which each galaxy (with its companion) turns about its centre; the
+        truth's ``position_angle`` follows. ``"random"``: uniform on [0, 360).
+    shift : (float, float), array of shape (n, 2), "random" or None, default=None
+        The galaxy's centre within the central pixel, in pixels from the stamp's centre
+        (``"random"``: uniform in [-0.5, 0.5) each way); None: its own.
+    noiseless : bool, default=False
+        Render without sky noise (the galaxy at these conditions, as it is).
+    n_jobs : int or None, default=None
+        Parallel joblib workers, as in :func:`make_galaxies`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the noise and any new or random conditions.
+
+    Returns
+    -------
+    Bunch
+        ``images``, ``data``, ``masks``, ``target`` and ``truth`` (the original's, with
+        the conditions, ``noise_sigma_*`` and ``position_angle`` of this observation, and
+        ``shift_x``/``shift_y``), ``bands``, ``pixel_scale``, ``params``.
+
+    Examples
+    --------
+    >>> from minuet_sk.datasets import make_galaxies, reobserve
+    >>> galaxies = make_galaxies(4, image_size=32, cache=False, random_state=0)
+    >>> deeper = reobserve(galaxies, depth_shift=0.5, random_state=1)
+    >>> ratio = deeper.truth["noise_sigma_r"] / galaxies.truth["noise_sigma_r"]
+    >>> bool(np.allclose(ratio, 10 ** -0.2))
+    True
+    """
+    params = galaxies.get("params") if hasattr(galaxies, "get") else None
+    if not params:
+        raise ValueError("galaxies must be what make_galaxies returned (with its params): "
+                         "only the simulator's own galaxies can be observed again.")
+    if conditions not in ("same", "new"):
+        raise ValueError(f"conditions must be 'same' or 'new'; got {conditions!r}.")
+    bands, pixel_scale = params["bands"], params["pixel_scale"]
+    truth = galaxies.truth.reset_index(drop=True)
+    n = len(truth)
+    if n != params["n_samples"]:
+        raise ValueError(f"galaxies holds {n} of the simulation's {params['n_samples']} "
+                         "galaxies: observe the whole simulation again, then select.")
+    rng = check_random_state(random_state)
+    rng = np.random.default_rng(rng.randint(0, 2**31 - 1, 4))
+    observed = truth.copy()
+    if conditions == "new":
+        drawn = _render.observing_conditions(rng, n, bands, pixel_scale)
+        for key, value in drawn.items():
+            observed[key] = value
+    fwhm_r = _per_galaxy(seeing, n, rng, None, "seeing")
+    if fwhm_r is not None:
+        observed["seeing"] = fwhm_r
+        for b in bands:
+            observed[f"psf_fwhm_{b}"] = fwhm_r * _render.SEEING_RATIO[b]
+    shifts = _per_galaxy(depth_shift, n, rng, None, "depth_shift")
+    for b in bands:
+        observed[f"psf_depth_{b}"] = observed[f"psf_depth_{b}"] + shifts
+        observed[f"noise_sigma_{b}"] = _render.noise_sigma(
+            observed[f"psf_depth_{b}"], observed[f"psf_fwhm_{b}"], pixel_scale)
+    turns = _per_galaxy(rotation, n, rng, lambda r, k: r.uniform(0.0, 360.0, k), "rotation")
+    observed["position_angle"] = (observed["position_angle"] + turns) % 180.0
+    offsets = _per_galaxy(shift, n, rng, lambda r, k: r.uniform(-0.5, 0.5, (k, 2)), "shift")
+    noise_seeds = rng.integers(0, 2**63 - 1, n)
+    columns = ["seeing", "psf_beta", "psf_e1", "psf_e2",
+               *(f"{kind}_{b}" for b in bands for kind in ("psf_fwhm", "psf_depth",
+                                                          "noise_sigma"))]
+    observations = [
+        {"conditions": {c: float(observed[c].iloc[i]) for c in columns},
+         "render": {"noise_seed": int(noise_seeds[i]), "rotation": float(turns[i]),
+                    "offset": None if offsets is None else tuple(offsets[i]),
+                    "noiseless": bool(noiseless)}}
+        for i in range(n)]
+    if offsets is not None:
+        observed["shift_x"], observed["shift_y"] = offsets[:, 0], offsets[:, 1]
+    seeds = _galaxy_seeds(params["seed"], params["n_samples"])[:n]
+    rows = truth.to_dict("records")
+    chunks = [slice(i, i + _CHUNK) for i in range(0, n, _CHUNK)]
+    colours = _physics.field_galaxy_colours()
+    tasks = (delayed(_render.rerender_chunk)(rows[c], seeds[c], bands, params["image_size"],
+                                             pixel_scale, params["neighbors"], colours,
+                                             observations[c]) for c in chunks)
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    images = np.empty((n, len(bands), params["image_size"], params["image_size"]), np.float32)
+    masks = np.empty((n, params["image_size"], params["image_size"]), bool)
+    for c, (im, mk) in zip(chunks, results):
+        images[c], masks[c] = im, mk
+    return Bunch(images=images, data=images.reshape(n, -1), masks=masks,
+                 target=observed[["redshift", "log_mstar", "log_sfr"]].copy(),
+                 truth=observed, bands=bands, pixel_scale=float(pixel_scale), params=params)

@@ -249,3 +249,81 @@ class TestVotes:
         merging = votes["merging_minor-disturbance_fraction"] + votes[
             "merging_major-disturbance_fraction"]
         assert merging[truth["is_merger"]].mean() > merging[~truth["is_merger"]].mean() + 0.2
+
+
+class TestReobserve:
+    """The same simulated galaxies, observed again: same light, other noise and conditions."""
+
+    @pytest.fixture(scope="class")
+    def galaxies(self):
+        from minuet_sk.datasets import make_galaxies
+
+        return make_galaxies(12, image_size=40, cache=False, random_state=3)
+
+    def test_the_noiseless_galaxy_is_the_same_whatever_the_noise_seed(self, galaxies):
+        from minuet_sk.datasets import reobserve
+
+        a = reobserve(galaxies, noiseless=True, random_state=1)
+        b = reobserve(galaxies, noiseless=True, random_state=2)
+        np.testing.assert_array_equal(a.images, b.images)
+        # the original is that galaxy plus its own sky noise, of the truth's sigma per band
+        residual = galaxies.images - a.images
+        for k, band in enumerate("grz"):
+            sigma = galaxies.truth[f"noise_sigma_{band}"].to_numpy()
+            np.testing.assert_allclose(residual[:, k].std(axis=(1, 2)), sigma, rtol=0.08)
+            # zero mean: within 5 standard errors (sigma / 40 for 40 x 40 pixels)
+            assert (np.abs(residual[:, k].mean(axis=(1, 2))) < 5 * sigma / 40).all()
+
+    def test_a_new_noise_draw_at_the_same_conditions(self, galaxies):
+        from minuet_sk.datasets import reobserve
+
+        again = reobserve(galaxies, random_state=1)
+        pd.testing.assert_frame_equal(again.truth[galaxies.truth.columns], galaxies.truth)
+        difference = again.images - galaxies.images  # two independent noise draws
+        sigma = galaxies.truth["noise_sigma_r"].to_numpy()
+        np.testing.assert_allclose(difference[:, 1].std(axis=(1, 2)), np.sqrt(2) * sigma,
+                                   rtol=0.08)
+
+    def test_deeper_data_have_less_noise_by_the_expected_factor(self, galaxies):
+        from minuet_sk.datasets import reobserve
+
+        clean = reobserve(galaxies, noiseless=True, random_state=0).images
+        deeper = reobserve(galaxies, depth_shift=0.5, random_state=4)
+        ratio = (deeper.images - clean)[:, 1].std(axis=(1, 2)) / \
+            (galaxies.images - clean)[:, 1].std(axis=(1, 2))
+        np.testing.assert_allclose(np.median(ratio), 10 ** -0.2, rtol=0.05)
+        np.testing.assert_allclose(deeper.truth["psf_depth_r"],
+                                   galaxies.truth["psf_depth_r"] + 0.5)
+
+    def test_seeing_rotation_and_shift_are_recorded_and_change_the_image(self, galaxies):
+        from minuet_sk.datasets import reobserve
+
+        sharp = reobserve(galaxies, seeing=1.1, noiseless=True, random_state=0)
+        blurred = reobserve(galaxies, seeing=1.6, noiseless=True, random_state=0)
+        assert (sharp.truth["psf_fwhm_r"] == 1.1).all()
+        assert (sharp.images.max(axis=(1, 2, 3)) > blurred.images.max(axis=(1, 2, 3))).all()
+        turned = reobserve(galaxies, rotation=90.0, noiseless=True, random_state=0)
+        np.testing.assert_allclose(turned.truth["position_angle"],
+                                   (galaxies.truth["position_angle"] + 90) % 180)
+        plain = reobserve(galaxies, noiseless=True, random_state=0)
+        assert not np.allclose(turned.images, plain.images)
+        # a turned galaxy keeps its flux (to the little that turns out of the stamp)
+        np.testing.assert_allclose(turned.images.sum(axis=(1, 2, 3)),
+                                   plain.images.sum(axis=(1, 2, 3)), rtol=0.01)
+        moved = reobserve(galaxies, shift=(0.4, -0.3), random_state=0)
+        assert (moved.truth["shift_x"] == 0.4).all() and (moved.truth["shift_y"] == -0.3).all()
+
+    def test_new_conditions_and_bad_requests(self, galaxies):
+        from minuet_sk.datasets import reobserve
+
+        new = reobserve(galaxies, conditions="new", random_state=5)
+        assert not np.allclose(new.truth["seeing"], galaxies.truth["seeing"])
+        with pytest.raises(ValueError, match="make_galaxies"):
+            reobserve({"images": galaxies.images})
+        with pytest.raises(ValueError, match="rotation"):
+            reobserve(galaxies, rotation="sideways")
+        with pytest.raises(ValueError, match="whole simulation"):
+            sub = dict(galaxies, truth=galaxies.truth.iloc[:3])
+            from sklearn.utils import Bunch
+
+            reobserve(Bunch(**sub))
