@@ -8,7 +8,8 @@ from scipy.stats import spearmanr
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-__all__ = ["latent_neighbors", "neighbor_agreement", "orientation_shift", "precision_at_k"]
+__all__ = ["latent_neighbors", "neighbor_agreement", "orientation_shift", "precision_at_k",
+           "reobservation_shift"]
 
 
 def latent_neighbors(latents, query=None, *, k=5, standardize=True, metric="euclidean",
@@ -213,3 +214,50 @@ def orientation_shift(encoder, X, latents=None):
         out[move] = float(np.median(shift) / nn_dist)
     out["mean"] = float(np.mean(list(out.values())))
     return out
+
+
+def reobservation_shift(latents, latents_again):
+    """How far the latents of the same galaxies move when they are observed again (another
+    noise draw, depth, seeing, angle...), and whether each still finds itself.
+
+    Each latent is standardised over ``latents`` (the first observation). The shift of a
+    galaxy is the distance between its two latent vectors; re-identification asks whether
+    a galaxy's new latents have its own first latents as nearest (top-1) or among the five
+    nearest (top-5) of all first observations. Latents that describe the galaxy, not the
+    night, shift little and find themselves.
+
+    Parameters
+    ----------
+    latents, latents_again : array-like of shape (n_galaxies, n_components)
+        The same galaxies, in the same order, observed twice.
+
+    Returns
+    -------
+    dict
+        ``shift_sd`` (median shift, in standard deviations of the latents), ``shift_nn``
+        (median shift over the median distance between a galaxy and its nearest neighbour),
+        ``top1`` and ``top5`` (fractions re-identified).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = np.random.default_rng(0).normal(size=(200, 5))
+    >>> same = reobservation_shift(Z, Z + 0.01)
+    >>> same["top1"], round(same["shift_sd"], 2)
+    (1.0, 0.02)
+    >>> reobservation_shift(Z, Z[::-1])["top1"]
+    0.0
+    """
+    Z, Z_again = np.asarray(latents, np.float64), np.asarray(latents_again, np.float64)
+    if Z.shape != Z_again.shape or Z.ndim != 2 or len(Z) < 6:
+        raise ValueError(f"latents and latents_again must be the same (n >= 6, k) shape; "
+                         f"got {Z.shape} and {Z_again.shape}.")
+    scale = StandardScaler().fit(Z)
+    first, again = scale.transform(Z), scale.transform(Z_again)
+    shift = np.linalg.norm(again - first, axis=1)
+    nn_dist = np.median(latent_neighbors(first, k=1, standardize=False)[0])
+    distance = np.linalg.norm(again[:, None, :] - first[None, :, :], axis=2)
+    own = distance[np.arange(len(Z)), np.arange(len(Z))]
+    rank = (distance < own[:, None]).sum(axis=1)  # others strictly nearer than oneself
+    return {"shift_sd": float(np.median(shift)), "shift_nn": float(np.median(shift) / nn_dist),
+            "top1": float(np.mean(rank < 1)), "top5": float(np.mean(rank < 5))}

@@ -274,7 +274,7 @@ def _per_galaxy(value, n, rng, draw, name):
 
 
 def reobserve(galaxies, *, conditions="same", depth_shift=0.0, seeing=None, rotation=0.0,
-              shift=None, noiseless=False, n_jobs=None, random_state=None):
+              shift=None, noiseless=False, rows=None, n_jobs=None, random_state=None):
     """Observe the same simulated galaxies again, under other conditions.
 
     Every galaxy of ``galaxies`` (what :func:`make_galaxies` returned) is rendered again
@@ -305,6 +305,9 @@ def reobserve(galaxies, *, conditions="same", depth_shift=0.0, seeing=None, rota
         (``"random"``: uniform in [-0.5, 0.5) each way); None: its own.
     noiseless : bool, default=False
         Render without sky noise (the galaxy at these conditions, as it is).
+    rows : array-like of int or None, default=None
+        Observe only these galaxies (positions in the simulation), in this order; per-galaxy
+        arrays then have one entry per row. None: all.
     n_jobs : int or None, default=None
         Parallel joblib workers, as in :func:`make_galaxies`.
     random_state : int, RandomState instance or None, default=None
@@ -334,10 +337,13 @@ def reobserve(galaxies, *, conditions="same", depth_shift=0.0, seeing=None, rota
         raise ValueError(f"conditions must be 'same' or 'new'; got {conditions!r}.")
     bands, pixel_scale = params["bands"], params["pixel_scale"]
     truth = galaxies.truth.reset_index(drop=True)
+    if len(truth) != params["n_samples"]:
+        raise ValueError(f"galaxies holds {len(truth)} of the simulation's "
+                         f"{params['n_samples']} galaxies: pass the whole simulation, and "
+                         "rows= for the ones to observe again.")
+    rows = np.arange(len(truth)) if rows is None else np.asarray(rows, dtype=int)
+    truth = truth.iloc[rows].reset_index(drop=True)
     n = len(truth)
-    if n != params["n_samples"]:
-        raise ValueError(f"galaxies holds {n} of the simulation's {params['n_samples']} "
-                         "galaxies: observe the whole simulation again, then select.")
     rng = check_random_state(random_state)
     rng = np.random.default_rng(rng.randint(0, 2**31 - 1, 4))
     observed = truth.copy()
@@ -370,7 +376,7 @@ def reobserve(galaxies, *, conditions="same", depth_shift=0.0, seeing=None, rota
         for i in range(n)]
     if offsets is not None:
         observed["shift_x"], observed["shift_y"] = offsets[:, 0], offsets[:, 1]
-    seeds = _galaxy_seeds(params["seed"], params["n_samples"])[:n]
+    seeds = [_galaxy_seeds(params["seed"], params["n_samples"])[i] for i in rows]
     rows = truth.to_dict("records")
     chunks = [slice(i, i + _CHUNK) for i in range(0, n, _CHUNK)]
     colours = _physics.field_galaxy_colours()

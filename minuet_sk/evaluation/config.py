@@ -42,6 +42,12 @@ class BenchmarkConfig:
         Also ask how the encoders, fitted or trained on simulations, organise real galaxies:
         the Hubble Deep Field's, rendered as DECaLS sees them
         (:func:`~minuet_sk.datasets.load_hubble_deep_field`).
+    reobservation : bool
+        Also ask whether the latents describe the galaxy or the night: the first
+        ``n_reobserve`` held-out galaxies observed again under other conditions
+        (:func:`~minuet_sk.evaluation.questions.reobservation`).
+    n_reobserve : int
+        Held-out galaxies observed again (re-identification is among them).
     seed : int
     device : str
 
@@ -66,6 +72,8 @@ class BenchmarkConfig:
     n_reconstruct: int = 200
     vae_study: bool = True
     real_galaxies: bool = True
+    reobservation: bool = True
+    n_reobserve: int = 300
     seed: int = 0
     device: str = "auto"
 

@@ -206,7 +206,8 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
     if isinstance(config, str):
         config = PRESETS[config]
     stages = ["simulate", "fit", "reconstruct", "factors", "probes", "posteriors", "similarity",
-              "orientation", "correlations"] + ["real galaxies"] * config.real_galaxies
+              "orientation", "correlations"] + ["re-observation"] * config.reobservation \
+        + ["real galaxies"] * config.real_galaxies
     bar = tqdm(total=len(stages), desc="benchmark", disable=not progress)
     clock = _Clock()
     stage_seconds = {}
@@ -328,6 +329,16 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
             "properties": questions.correlations(latents_test[name], properties),
             "galaxy_zoo": questions.correlations(latents_test[name], gz_fractions),
         }
+    if config.reobservation:
+        stage("re-observation")
+        rows = test[:config.n_reobserve]
+
+        def prepare(images):
+            return stretch.transform(images).reshape(images.shape)
+
+        results["reobservation"] = questions.reobservation(
+            models, data, rows, {name: z[:len(rows)] for name, z in latents_test.items()},
+            prepare, config)
     if config.real_galaxies:
         stage("real galaxies")
         results["real_galaxies"], X_real, latents_real = questions.real_galaxies(

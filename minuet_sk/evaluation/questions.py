@@ -296,3 +296,79 @@ def correlations(Z, frame):
     table = correlation_table(Z, frame)
     return {method: table[method].to_dict(orient="index")
             for method in table.columns.get_level_values(0).unique()}
+
+
+#: The re-observations of :func:`reobservation`: keyword arguments of
+#: :func:`~minuet_sk.datasets.reobserve`, each a night a survey could have had.
+REOBSERVATIONS = {
+    "new noise": {},
+    "0.5 mag shallower": {"depth_shift": -0.5},
+    "0.5 mag deeper": {"depth_shift": 0.5},
+    "seeing 1.1 arcsec": {"seeing": 1.1},
+    "seeing 1.6 arcsec": {"seeing": 1.6},
+    "sub-pixel shift": {"shift": "random"},
+    "any angle": {"rotation": "random"},
+}
+#: The observing conditions the latents should ignore, per band.
+CONDITIONS = ("noise_sigma", "psf_fwhm")
+#: The physical factors whose prediction from the latents should not move.
+FACTORS = ("mag_r", "half_light_radius_arcsec", "colour_gr", "bulge_fraction", "axis_ratio")
+
+
+def _factor_table(truth):
+    table = pd.DataFrame({"mag_r": truth["mag_r"],
+                          "half_light_radius_arcsec": np.log10(
+                              truth["half_light_radius_arcsec"]),
+                          "colour_gr": truth["mag_g"] - truth["mag_r"],
+                          "bulge_fraction": truth["bulge_fraction"],
+                          "axis_ratio": truth["axis_ratio"]})
+    return table.rename(columns={"half_light_radius_arcsec": "log_half_light_radius"})
+
+
+def reobservation(encoders, galaxies, rows, latents, prepare, config):
+    """Do the latents describe the galaxy or the night it was observed?
+
+    For every encoder, on the galaxies ``rows`` of the simulation ``galaxies`` (whose
+    ``latents`` are given; ``prepare`` turns images into the encoders' input):
+
+    - ``conditions``: Spearman of each latent with each band's sky noise and PSF FWHM
+      (``max_abs_spearman`` the largest), and the cross-validated linear R^2 of each
+      condition from the latents;
+    - ``stability``: per re-observation of :data:`REOBSERVATIONS` (the same galaxies,
+      :func:`~minuet_sk.datasets.reobserve`),
+      :func:`~minuet_sk.neighbors.reobservation_shift` (median shift in standard deviations
+      and in nearest-neighbour distances, re-identification top-1 and top-5);
+    - ``factor_bias``: per re-observation, the mean change of each physical factor predicted
+      linearly from the latents, in standard deviations of the factor.
+    """
+    from scipy.stats import spearmanr
+    from sklearn.linear_model import LinearRegression
+    from sklearn.model_selection import cross_val_score
+
+    from minuet_sk.datasets import reobserve
+    from minuet_sk.neighbors import reobservation_shift
+
+    truth = galaxies.truth.iloc[rows].reset_index(drop=True)
+    conditions = truth[[f"{c}_{b}" for c in CONDITIONS for b in galaxies.bands]]
+    factors = _factor_table(truth)
+    again = {name: reobserve(galaxies, rows=rows, random_state=config.seed + k, **kwargs)
+             for k, (name, kwargs) in enumerate(REOBSERVATIONS.items())}
+    out = {}
+    for name, encoder in encoders.items():
+        Z = np.asarray(latents[name], np.float64)
+        rho = {f"{name}{i}": {c: float(spearmanr(Z[:, i], conditions[c])[0])
+                              for c in conditions} for i in range(Z.shape[1])}
+        r2 = {c: float(cross_val_score(LinearRegression(), Z, conditions[c], cv=3,
+                                       scoring="r2").mean()) for c in conditions}
+        fits = {f: LinearRegression().fit(Z, factors[f]) for f in factors}
+        stability, bias = {}, {}
+        for variant, observed in again.items():
+            Z_again = np.asarray(encoder.transform(prepare(observed.images)), np.float64)
+            stability[variant] = reobservation_shift(Z, Z_again)
+            bias[variant] = {f: float(np.mean(fit.predict(Z_again) - fit.predict(Z))
+                                      / factors[f].std()) for f, fit in fits.items()}
+        out[name] = {"conditions": {"spearman": rho, "r2": r2,
+                                    "max_abs_spearman": max(abs(v) for latent in rho.values()
+                                                            for v in latent.values())},
+                     "stability": stability, "factor_bias": bias}
+    return out

@@ -94,6 +94,23 @@ def question_tables(results):
         tables.append(((f"8. Real galaxies ({where}): Spearman between a galaxy's measured "
                        "property and its 5 latent neighbours' mean"),
                        frame.drop(index="rotation_shift"), "higher"))
+    if "reobservation" in results:
+        again = results["reobservation"]
+        night = {n: {"max |Spearman|": again[n]["conditions"]["max_abs_spearman"],
+                     **{f"R^2 {c}": v for c, v in again[n]["conditions"]["r2"].items()}}
+                 for n in names}
+        tables.append((("9. The night in the latents: largest |Spearman| of a latent with a "
+                        "band's sky noise or PSF FWHM, and the conditions' cross-validated "
+                        "R^2 from the latents"), pd.DataFrame(night), "lower"))
+        questions = (("shift_nn", ("median latent shift (units of the median "
+                                   "nearest-neighbour distance)"), "lower"),
+                     ("top1", ("re-identified: the galaxy's nearest first observation is "
+                               "itself"), "higher"))
+        for stat, what, better in questions:
+            tables.append((
+                f"9. The same galaxies observed again: {what}",
+                pd.DataFrame({n: {v: s[stat] for v, s in again[n]["stability"].items()}
+                              for n in names}), better))
     return tables
 
 

@@ -322,6 +322,9 @@ class TestReobserve:
             reobserve({"images": galaxies.images})
         with pytest.raises(ValueError, match="rotation"):
             reobserve(galaxies, rotation="sideways")
+        some = reobserve(galaxies, rows=[5, 2], noiseless=True, random_state=0)
+        np.testing.assert_array_equal(
+            some.images, reobserve(galaxies, noiseless=True, random_state=0).images[[5, 2]])
         with pytest.raises(ValueError, match="whole simulation"):
             sub = dict(galaxies, truth=galaxies.truth.iloc[:3])
             from sklearn.utils import Bunch

@@ -155,3 +155,29 @@ def test_shipped_weights_take_the_presets_sampling_settings_and_nothing_else():
     wider = dataclasses.replace(config, minuet={**config.minuet, "width": 128})
     with pytest.raises(ValueError, match="used as trained"):
         encoders(wider)
+
+
+def test_reobservation_asks_whether_the_latents_describe_the_galaxy_or_the_night(tiny_run):
+    from minuet_sk.evaluation.questions import REOBSERVATIONS
+
+    _, results, _ = tiny_run
+    again = results["reobservation"]
+    assert set(again) == {"minuet", "vae", "pca"}
+    for name, answer in again.items():
+        assert set(answer["stability"]) == set(REOBSERVATIONS)
+        for figures in answer["stability"].values():
+            assert 0 <= figures["top1"] <= figures["top5"] <= 1 and figures["shift_nn"] >= 0
+        spearman = answer["conditions"]["spearman"]
+        assert set(spearman) == {f"{name}{i}" for i in range(5)}
+        assert answer["conditions"]["max_abs_spearman"] == max(
+            abs(v) for latent in spearman.values() for v in latent.values())
+        assert set(answer["conditions"]["r2"]) == {
+            f"{c}_{b}" for c in ("noise_sigma", "psf_fwhm") for b in "grz"}
+    # PCA is linear in the pixels: a new noise draw moves its latents least where the noise
+    # is small against the galaxy; its re-identification beats chance by far
+    assert again["pca"]["stability"]["new noise"]["top1"] > 0.5
+    from minuet_sk.evaluation.tables import question_tables
+
+    titles = [title for title, _, _ in question_tables(results)]
+    assert any(t.startswith("9. The night in the latents") for t in titles)
+    assert sum(t.startswith("9. The same galaxies observed again") for t in titles) == 2
