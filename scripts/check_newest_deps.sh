@@ -22,11 +22,11 @@ pip="$work/venv/bin/pip"
   echo "newest dependency versions: could not install them (see above)"
   [ "${REPORT_ONLY:-0}" = 1 ] && exit 0 || exit 1
 }
-"$pip" freeze --exclude-editable | sort -f >"$work/newest.txt"
+"$pip" freeze --exclude-editable | LC_ALL=C sort >"$work/newest.txt"
 echo "newest dependency versions, where they differ from requirements/test-constraints.txt:"
-grep -v '^#' "$root/requirements/test-constraints.txt" | sort -f \
-  | comm -13 - "$work/newest.txt" | grep -viE '^(torch|nvidia-|triton)' | sed 's/^/  /' \
-  || echo "  (none)"
+grep -v '^#' "$root/requirements/test-constraints.txt" | LC_ALL=C sort \
+  | LC_ALL=C comm -13 - "$work/newest.txt" | grep -viE '^(torch|nvidia-|triton)' \
+  | sed 's/^/  /' || echo "  (none)"
 cd "$root"
 if MPLBACKEND=Agg "$work/venv/bin/python" -m pytest -m "not slow" -q -n 2 -p no:cacheprovider; then
   echo "newest dependency versions: the fast tests PASS"
