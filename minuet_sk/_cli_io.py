@@ -189,6 +189,28 @@ def write_table(frame, path):
     print(f"wrote {path} ({len(frame)} rows)")
 
 
+def write_reconstructions(path, reconstructions, draws, ids, attrs):
+    """An HDF5 file of reconstructions with the galaxies' identifiers: datasets
+    ``reconstructions`` (n, C, H, W), ``draws`` (n, n_samples, C, H, W) when given, and one
+    dataset per identifier column (``filename``, ``ra``, ``dec`` or ``row``); ``attrs`` as
+    the file's attributes."""
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "w") as f:
+        f["reconstructions"] = reconstructions
+        if draws is not None:
+            f["draws"] = draws
+        for column in ids.columns:
+            values = ids[column].to_numpy()
+            if values.dtype.kind in "OUS":
+                f.create_dataset(column, data=values.astype(str).astype(object),
+                                 dtype=h5py.string_dtype())
+            else:
+                f[column] = np.asarray(values)
+        f.attrs.update(attrs)
+
+
 def load_model(path, device="auto"):
     """Shipped weights by name (``sim-grz-72``), or any estimator saved by ``save`` (the
     class is named in its config.json), placed on ``device``."""

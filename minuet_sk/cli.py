@@ -15,6 +15,7 @@ from minuet_sk._cli_io import (
     open_images,
     read_table,
     split_identifiers,
+    write_reconstructions,
     write_table,
 )
 
@@ -161,21 +162,28 @@ def _encode(args):
 def _reconstruct(args):
     import numpy as np
 
-    check_output(args.out, (".npy",))
+    check_output(args.out, (".h5", ".hdf5", ".npy"))
     model = load_model(args.model, args.device)
     if not hasattr(model, "reconstruct"):
         raise CLIError(f"{type(model).__name__} has no reconstruct(); use a MinuetEncoder")
     note_input_units(model)
     with open_images(args.images, args.dataset, **_model_input(model),
-                     **_fits_options(args)) as (images, _):
-        latents = model.transform(images)
-        draws = model.sample(latents, n_samples=args.n_samples, random_state=args.seed)
-        if args.frame == "input":  # each input's orientation, for residual maps
-            draws = model.to_input_frame(draws, images)
+                     **_fits_options(args)) as (images, ids):
+        # what MinuetEncoder.reconstruct gives: the mean of --n-samples draws, in the
+        # input's orientation (or as drawn), from the model's own seed unless --seed
+        draws = model.sample(np.asarray(model.transform(images)), n_samples=args.n_samples,
+                             random_state=args.seed)
+        turn = model.to_input_frame if args.frame == "input" else (lambda x, _: x)
+        mean = turn(draws.mean(axis=1), images)
+        draws = turn(draws, images) if args.keep_draws else None
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    np.save(args.out, draws)
-    print(f"wrote {args.out} {draws.shape} (rows in the order of the input; "
-          f"{args.frame} frame)")
+    if Path(args.out).suffix.lower() == ".npy":  # arrays only, rows in the input's order
+        np.save(args.out, mean if draws is None else draws)
+    else:
+        write_reconstructions(args.out, mean, draws, ids, {
+            "model": str(args.model), "frame": args.frame, "n_samples": args.n_samples})
+    print(f"wrote {args.out} {mean.shape} (rows in the order of the input; the mean of "
+          f"{args.n_samples} draw(s); {args.frame} frame)")
 
 
 def _predict(args):
@@ -381,16 +389,23 @@ def build_parser():
     _add_out(p, ".parquet or .csv: identifiers and latents")
 
     p = _add(sub, "reconstruct", _reconstruct, "posterior reconstructions with a Minuet model",
-             "minuet reconstruct --model sim-grz-72-v2 --images x.npy --n-samples 5 --out r.npy")
+             "minuet reconstruct --model sim-grz-72-v2 --images cutouts/ --n-samples 5 "
+             "--out r.h5")
     p.add_argument("--model", required=True, help="model folder, or shipped weights by name")
     _add_images(p)
-    p.add_argument("--n-samples", type=int, default=1, help="reconstructions per galaxy")
+    p.add_argument("--n-samples", type=int, default=1,
+                   help="draws averaged per galaxy, as MinuetEncoder.reconstruct(n_samples=)")
+    p.add_argument("--keep-draws", action="store_true",
+                   help="also write every draw, (n, n_samples, C, H, W)")
     p.add_argument("--frame", choices=("input", "canonical"), default="input",
                    help="input: each reconstruction turned into its input's orientation (for "
                         "residual maps); canonical: as drawn, the major axis along x")
     _add_device(p)
-    _add_seed(p, "the starting noise")
-    _add_out(p, ".npy of shape (n, n_samples, C, H, W), in the units of the input")
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed of the starting noise (default: the model's own, as in "
+                        "Python)")
+    _add_out(p, ".h5/.hdf5: `reconstructions` (n, C, H, W) in the input's units, the "
+                "identifiers, and `draws` with --keep-draws; .npy: the array alone")
 
     p = _add(sub, "predict", _predict, "posterior summaries of redshift, mass and SFR",
              "minuet predict --model flow/ --features latents.parquet --out posteriors.csv")

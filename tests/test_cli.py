@@ -59,9 +59,15 @@ class TestSubcommands:
         assert main(["reconstruct", "--model", str(workdir / "minuet"), "--images",
                      str(workdir / "gal" / "images.npy"), "--n-samples", "2",
                      "--out", str(tmp_path / "r.npy")]) == 0
-        assert np.load(tmp_path / "r.npy").shape == (40, 2, 3, 16, 16)
+        assert np.load(tmp_path / "r.npy").shape == (40, 3, 16, 16)  # the mean of 2 draws
+        assert main(["reconstruct", "--model", str(workdir / "minuet"), "--images",
+                     str(workdir / "gal" / "images.npy"), "--n-samples", "2", "--keep-draws",
+                     "--out", str(tmp_path / "d.npy")]) == 0
+        assert np.load(tmp_path / "d.npy").shape == (40, 2, 3, 16, 16)
 
-    def test_reconstruct_turns_the_draws_into_the_inputs_orientation(self, tmp_path):
+    def test_reconstruct_writes_what_python_gives_with_the_identifiers(self, tmp_path):
+        import h5py
+
         from minuet_sk import MinuetEncoder
         from minuet_sk.datasets import make_galaxies
 
@@ -70,10 +76,19 @@ class TestSubcommands:
         for frame in ("input", "canonical"):
             assert main(["reconstruct", "--model", "sim-grz-72-v2", "--images",
                          str(tmp_path / "x.npy"), "--n-samples", "2", "--frame", frame,
-                         "--device", "cpu", "--out", str(tmp_path / f"{frame}.npy")]) == 0
-        drawn, turned = np.load(tmp_path / "canonical.npy"), np.load(tmp_path / "input.npy")
+                         "--keep-draws", "--device", "cpu",
+                         "--out", str(tmp_path / f"{frame}.h5")]) == 0
         model = MinuetEncoder.from_pretrained(device="cpu")
-        np.testing.assert_allclose(turned, model.to_input_frame(drawn, images), atol=1e-6)
+        with h5py.File(tmp_path / "input.h5") as f:
+            # n_samples means what it means in Python: the mean of that many draws
+            np.testing.assert_allclose(f["reconstructions"][:],
+                                       model.reconstruct(images, n_samples=2), atol=1e-5)
+            assert f["draws"].shape == (4, 2, 3, 72, 72)
+            assert f["row"][:].tolist() == [0, 1, 2, 3] and f.attrs["frame"] == "input"
+            turned = f["reconstructions"][:]
+        with h5py.File(tmp_path / "canonical.h5") as f:
+            drawn = f["reconstructions"][:]
+        np.testing.assert_allclose(turned, model.to_input_frame(drawn, images), atol=1e-5)
         assert not np.allclose(turned, drawn)
 
     def test_predict_writes_posterior_summary(self, workdir, tmp_path):
