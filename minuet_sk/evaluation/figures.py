@@ -90,6 +90,20 @@ def _rotated(artifacts):
               "reconstruction of each copy (an orientation-free model draws the copies alike)")
 
 
+def _reobserved(artifacts):
+    """One held-out galaxy as observed and observed again in other ways (rows), beside each
+    encoder's reconstruction of it (columns), all on the first row's display scale."""
+    example = artifacts["reobserved"]
+    reference = example["inputs"][:1]
+    columns = {"input": example["inputs"], **example["recon"]}
+    rows = [[plotting.rgb_composite(images[i:i + 1], reference=reference)[0]
+             for images in columns.values()] for i in range(len(example["inputs"]))]
+    return plotting.plot_image_grid(
+        rows, row_labels=example["labels"], col_labels=list(columns),
+        title="One held-out galaxy observed again (rows), and each encoder's reconstruction "
+              "(a model of the galaxy, not of the night, draws the rows alike)")
+
+
 def write_figures(artifacts, out_dir):
     """Draw the benchmark's figures as PNG files in ``out_dir/figures``.
 
@@ -140,6 +154,8 @@ def write_figures(artifacts, out_dir):
         artifacts["encoders"]["minuet"], X[:1], artifacts["latents"]["minuet"],
         title="minuet latent traversals (each row varies one latent from its 5% to 95% "
               "quantile)")))
+    if "reobserved" in artifacts:
+        figures.append(("9_reobserved", lambda: _reobserved(artifacts)))
     if "real" in artifacts:
         real = artifacts["real"]
         figures += [(f"8_real_neighbours_{name}", lambda name=name: plotting.plot_neighbours(

@@ -339,6 +339,13 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
         results["reobservation"] = questions.reobservation(
             models, data, rows, {name: z[:len(rows)] for name, z in latents_test.items()},
             prepare, config)
+        # the picture's galaxy: an elongated one (a turn shows) of typical brightness
+        truth = data.truth.iloc[rows]
+        shown = truth[truth["axis_ratio"] < 0.6] if (truth["axis_ratio"] < 0.6).any() else truth
+        row = int(rows[np.argmin(np.abs(truth["mag_r"].to_numpy() - shown["mag_r"].median())
+                                 + 1e3 * ~truth.index.isin(shown.index))])
+        artifacts["reobserved"] = questions.reobserved_example(models, data, row, prepare,
+                                                                config)
     if config.real_galaxies:
         stage("real galaxies")
         results["real_galaxies"], X_real, latents_real = questions.real_galaxies(

@@ -372,3 +372,23 @@ def reobservation(encoders, galaxies, rows, latents, prepare, config):
                                                             for v in latent.values())},
                      "stability": stability, "factor_bias": bias}
     return out
+
+
+def reobserved_example(encoders, galaxies, row, prepare, config):
+    """One galaxy observed as it was and under each re-observation of
+    :data:`REOBSERVATIONS`, and each encoder's reconstruction of each (Minuet's turned into
+    the input's orientation): ``{"inputs": (1 + k, C, H, W), "recon": {name: ...}}`` in the
+    encoders' (stretched) units, for the report's picture."""
+    from minuet_sk.datasets import reobserve
+
+    images = [galaxies.images[row]] + [
+        reobserve(galaxies, rows=[row], random_state=config.seed + k, **kwargs).images[0]
+        for k, kwargs in enumerate(REOBSERVATIONS.values())]
+    X = prepare(np.stack(images))
+    recon = {}
+    for name, encoder in encoders.items():
+        Z = np.asarray(encoder.transform(X))
+        drawn = np.asarray(encoder.inverse_transform(Z)).reshape(X.shape)
+        turn = getattr(encoder, "to_input_frame", lambda images, X: images)
+        recon[name] = turn(drawn, X)
+    return {"inputs": X, "recon": recon, "labels": ["as observed", *REOBSERVATIONS]}

@@ -50,6 +50,7 @@ _FIGURE_TITLES = {
     "4b_probe_roc": "Galaxy Zoo probes: ROC curves",
     "5b_rotated_copies": "Rotated and mirrored copies, and their reconstructions",
     "6_latent_traversals": "Latent traversals",
+    "9_reobserved": "The same galaxy observed again: the galaxy or the night?",
 }
 
 
