@@ -322,6 +322,61 @@ class PropertyPosterior:
             covered, index=self._targets(), name=f"coverage_{level:g}"
         )
 
+    def tarp(self, y, *, n_references=10, n_alpha=50, random_state=0):
+        """Calibration of the joint posterior of all targets, as a referee's number: the
+        TARP expected coverage (Lemos et al. 2023; :func:`minuet_sk.metrics.tarp_coverage`),
+        averaged over ``n_references`` draws of the random reference points so that one
+        lucky draw is not the figure.
+
+        Parameters
+        ----------
+        y : array-like of shape (n,) or (n, k), or DataFrame with the target names
+            True values, as in :meth:`pit` (pandas objects aligned by identifier).
+        n_references : int, default=10
+            Independent sets of reference points averaged.
+        n_alpha : int, default=50
+            Credibility levels on a regular grid of ``n_alpha + 1`` points in [0, 1].
+        random_state : int, RandomState instance or None, default=0
+            Draws the reference points (an int: the same figure every call).
+
+        Returns
+        -------
+        pandas.Series
+            ``max_deviation`` (the largest ``|ECP - alpha|`` of the averaged curve; 0 for a
+            calibrated posterior), ``max_deviation_spread`` (its standard deviation over the
+            reference draws) and ``pvalue`` (the median over them of the KS test of uniform
+            credibilities); ``attrs["curve"]`` holds the averaged curve, a DataFrame of
+            ``alpha`` and ``ecp``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> centre = rng.standard_normal((400, 2))
+        >>> post = PropertyPosterior(centre[:, None] + rng.standard_normal((400, 300, 2)))
+        >>> result = post.tarp(centre + rng.standard_normal((400, 2)))
+        >>> bool(result["max_deviation"] < 0.05)
+        True
+        >>> list(result.attrs["curve"].columns)
+        ['alpha', 'ecp']
+        """
+        from sklearn.utils import check_random_state
+
+        truth = self._truth(y)
+        rng = check_random_state(random_state)
+        runs = [metrics.tarp_coverage(truth, self.samples, n_alpha=n_alpha,
+                                      random_state=rng.randint(0, 2**31 - 1))
+                for _ in range(int(n_references))]
+        ecp = np.mean([run.ecp for run in runs], axis=0)
+        alpha = runs[0].alpha
+        result = pd.Series({
+            "max_deviation": float(np.abs(ecp - alpha).max()),
+            "max_deviation_spread": float(np.std([run.max_deviation for run in runs])),
+            "pvalue": float(np.median([run.pvalue for run in runs])),
+        }, name="tarp")
+        result.attrs["curve"] = pd.DataFrame({"alpha": alpha, "ecp": ecp})
+        return result
+
     def to_frame(self):
         """Tidy summary: one row per galaxy and target.
 

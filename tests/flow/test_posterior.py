@@ -281,3 +281,33 @@ class TestTruthsAlignedByIdentifier:
         plain = PropertyPosterior(post.samples, ["redshift"])  # no identifiers given
         shuffled = truth.sample(frac=1.0, random_state=0)
         np.testing.assert_allclose(plain.pit(shuffled), plain.pit(shuffled.to_numpy()))
+
+
+class TestTarp:
+    """TARP expected coverage as a method, averaged over reference draws."""
+
+    @staticmethod
+    def posterior(width):
+        rng = np.random.default_rng(3)
+        centre = rng.standard_normal((500, 2))
+        draws = centre[:, None] + width * rng.standard_normal((500, 300, 2))
+        return PropertyPosterior(draws, ["redshift", "log_mstar"]), \
+            centre + rng.standard_normal((500, 2))
+
+    def test_a_calibrated_posterior_passes_and_an_overconfident_one_fails(self):
+        calibrated, truth = self.posterior(1.0)
+        good = calibrated.tarp(truth)
+        assert good["max_deviation"] < 0.05 and good["pvalue"] > 0.01
+        narrow, truth = self.posterior(0.5)
+        bad = narrow.tarp(truth)
+        assert bad["max_deviation"] > 0.15 and bad["pvalue"] < 1e-3
+        curve = good.attrs["curve"]
+        assert curve["alpha"].iloc[0] == 0 and curve["alpha"].iloc[-1] == 1
+        assert (np.diff(curve["ecp"]) >= 0).all()
+
+    def test_the_same_figure_every_call_and_an_average_over_references(self):
+        post, truth = self.posterior(1.0)
+        pd.testing.assert_series_equal(post.tarp(truth), post.tarp(truth))
+        one = post.tarp(truth, n_references=1)
+        many = post.tarp(truth, n_references=20)
+        assert one["max_deviation_spread"] == 0 and many["max_deviation_spread"] > 0
