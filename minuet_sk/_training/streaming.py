@@ -8,6 +8,7 @@ rows so that out-of-core sources are read in contiguous chunks.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -228,10 +229,12 @@ def fill_missing(images, missing):
     images[rows] = np.where(missing[rows], sky, part)
 
 
-def _sky_pattern(shape, _cache={}):  # noqa: B006 (a cache of fixed draws, by shape)
-    if shape not in _cache:
-        _cache[shape] = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    return _cache[shape]
+@functools.lru_cache(maxsize=8)
+def _sky_pattern(shape):
+    """Fixed standard normal draws of one image's ``shape`` (read-only, shared)."""
+    pattern = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    pattern.flags.writeable = False
+    return pattern
 
 
 class ImageBatches(IterableDataset):

@@ -257,13 +257,13 @@ def make_galaxies(n_samples=1000, *, image_size=72, bands="grz", pixel_scale=0.2
 
 def _per_galaxy(value, n, rng, draw, name):
     """``value`` for each of ``n`` galaxies: a scalar repeated, an array of length n, or
-    ``"random"`` (``draw(rng, n)``); None stays None."""
+    ``"random"`` (``draw(rng, n)``, where ``draw`` is given); None stays None."""
     if value is None:
         return None
     if isinstance(value, str):
-        if value != "random":
-            raise ValueError(f"{name} must be a number, one per galaxy, or 'random'; "
-                             f"got {value!r}.")
+        if value != "random" or draw is None:
+            allowed = "a number, one per galaxy" + (", or 'random'" if draw else "")
+            raise ValueError(f"{name} must be {allowed}; got {value!r}.")
         return draw(rng, n)
     value = np.asarray(value, dtype=np.float64)
     if value.ndim == 0 or (name == "shift" and value.shape == (2,)):

@@ -340,10 +340,9 @@ def run_benchmark(config="quick", *, out_dir=None, progress=True):
             models, data, rows, {name: z[:len(rows)] for name, z in latents_test.items()},
             prepare, config)
         # the picture's galaxy: an elongated one (a turn shows) of typical brightness
-        truth = data.truth.iloc[rows]
+        truth = data.truth.iloc[rows]  # labels are positions in the simulation
         shown = truth[truth["axis_ratio"] < 0.6] if (truth["axis_ratio"] < 0.6).any() else truth
-        row = int(rows[np.argmin(np.abs(truth["mag_r"].to_numpy() - shown["mag_r"].median())
-                                 + 1e3 * ~truth.index.isin(shown.index))])
+        row = int((shown["mag_r"] - shown["mag_r"].median()).abs().idxmin())
         artifacts["reobserved"] = questions.reobserved_example(models, data, row, prepare,
                                                                 config)
     if config.real_galaxies:

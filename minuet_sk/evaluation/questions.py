@@ -356,8 +356,8 @@ def reobservation(encoders, galaxies, rows, latents, prepare, config):
     out = {}
     for name, encoder in encoders.items():
         Z = np.asarray(latents[name], np.float64)
-        rho = {f"{name}{i}": {c: float(spearmanr(Z[:, i], conditions[c])[0])
-                              for c in conditions} for i in range(Z.shape[1])}
+        rho = {latent: {c: float(spearmanr(Z[:, i], conditions[c])[0]) for c in conditions}
+               for i, latent in enumerate(encoder.get_feature_names_out())}
         r2 = {c: float(cross_val_score(LinearRegression(), Z, conditions[c], cv=3,
                                        scoring="r2").mean()) for c in conditions}
         fits = {f: LinearRegression().fit(Z, factors[f]) for f in factors}

@@ -124,8 +124,8 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
     units of ``y`` (the standardisation Jacobian included).
 
     Training maximises the likelihood with Adam, with learning-rate annealing and early
-    stopping on a held-out validation split; the weights of the best validation epoch are
-    kept.
+    stopping on a held-out validation split; a moving average of the weights is validated,
+    and that of the best validation epoch is kept.
 
     Draws are reproducible per galaxy: the base noise of a galaxy is seeded by the fit's
     ``random_state`` and a hash of its feature row, so a galaxy's posterior does not depend

@@ -322,6 +322,8 @@ class TestReobserve:
             reobserve({"images": galaxies.images})
         with pytest.raises(ValueError, match="rotation"):
             reobserve(galaxies, rotation="sideways")
+        with pytest.raises(ValueError, match="seeing must be a number, one per galaxy;"):
+            reobserve(galaxies, seeing="random")  # no distribution to draw seeing from
         some = reobserve(galaxies, rows=[5, 2], noiseless=True, random_state=0)
         np.testing.assert_array_equal(
             some.images, reobserve(galaxies, noiseless=True, random_state=0).images[[5, 2]])
