@@ -196,10 +196,15 @@ def _read_cutout(path, bands, image_size, unit, pixel_scale, zeros_as_missing, s
     return center_crop(data, image_size), ra, dec, scale, zeroed, guesses, padded
 
 
+def _first_files(files, shown=5):
+    """``"a, b, c and 4 more"``: the first ``shown`` files of a warning's list."""
+    rest = f" and {len(files) - shown} more" if len(files) > shown else ""
+    return ", ".join(map(str, files[:shown])) + rest
+
+
 def _warn_padded(padded, image_size):
     if padded:
-        shown = ", ".join(map(str, padded[:5])) + (f" and {len(padded) - 5} more"
-                                                   if len(padded) > 5 else "")
+        shown = _first_files(padded)
         warnings.warn(
             f"{len(padded)} cutout(s) smaller than image_size={image_size} were centred and "
             f"padded with missing pixels (NaN), which the encoders fill with each cutout's "
@@ -214,9 +219,7 @@ def _warn_guessed(guessed, unit):
     for name, text in _GUESSES.items():
         files = [path for path, guesses in guessed if name in guesses]
         if files:
-            shown = ", ".join(map(str, files[:5])) + (f" and {len(files) - 5} more"
-                                                       if len(files) > 5 else "")
-            lines.append(f"  {text.replace('`unit`', str(unit))}: {shown}")
+            lines.append(f"  {text.replace('`unit`', str(unit))}: {_first_files(files)}")
     warnings.warn(
         f"{len(guessed)} file(s) read on assumptions their headers do not state:\n"
         + "\n".join(lines) + "\nCheck them, or refuse such files with the strict mode "
