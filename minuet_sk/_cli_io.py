@@ -27,7 +27,8 @@ ID_COLUMNS = ("row", "id", "filename", "ra", "dec")
 
 TABLE_SUFFIXES = (".parquet", ".csv")
 # Latents carry the model that made them: in Parquet as DataFrame.attrs (metadata, which
-# pandas keeps), in CSV as a column of this name (read back into attrs).
+# pandas keeps), in CSV as a column of this name (read back into attrs). The attrs key is
+# encoders._latent_features.LATENT_ID, written out: importing it would load torch here.
 _LATENT_ID = "minuet_sk.latent_id"
 _CSV_LATENT_ID = "latent_id"
 

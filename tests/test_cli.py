@@ -381,6 +381,13 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(command, tm
     assert "is a file, not a folder" in capsys.readouterr().err
 
 
+def test_the_cli_reads_latents_under_the_encoders_key():
+    from minuet_sk import _cli_io
+    from minuet_sk.encoders._latent_features import LATENT_ID
+
+    assert _cli_io._LATENT_ID == LATENT_ID
+
+
 @pytest.mark.parametrize("table", ["latents.csv", "latents.parquet"])
 def test_latents_of_one_encoder_are_refused_by_another_encoders_flow(tmp_path, capsys, table):
     images = tmp_path / "x.npy"
