@@ -362,7 +362,7 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         """
         if self.pretrained is not None:  # the weights, as they are
             take_pretrained(self, self._USAGE_PARAMS)
-            validate_data(self, X, dtype=np.float64, reset=False)
+            self._validate_x(X)  # X must be what the weights take, as in predict
             return self
         names = _target_names(y)
         self.features_id_ = X.attrs.get(LATENT_ID) if isinstance(X, pd.DataFrame) else None
