@@ -52,7 +52,14 @@ class LatentFeaturesMixin:
         """Which fitted model makes these latents: ``"<class>/<weights' name>:<fingerprint>"``,
         the name being the pretrained weights' (or ``fitted``) and the fingerprint the first
         12 hex digits of the SHA-256 of the fitted arrays. Latents in a DataFrame carry it
-        (``frame.attrs["minuet_sk.latent_id"]``)."""
+        (``frame.attrs["minuet_sk.latent_id"]``).
+
+        Examples
+        --------
+        >>> from minuet_sk import MinuetEncoder
+        >>> MinuetEncoder.from_pretrained(device="cpu").latent_id_
+        'MinuetEncoder/sim-grz-72-v2:d8ee1aaec3c8'
+        """
         check_is_fitted(self, "_n_features_out")
         digest = hashlib.sha256()
         for name, value in sorted(self._fitted_arrays().items()):

@@ -612,6 +612,16 @@ class MinuetEncoder(BaseImageEncoder):
         Returns
         -------
         ndarray of the shape of ``images``
+
+        Examples
+        --------
+        >>> from minuet_sk.datasets import make_galaxies
+        >>> model = MinuetEncoder.from_pretrained(device="cpu").set_params(sampling_steps=5)
+        >>> X = make_galaxies(2, random_state=0).images
+        >>> drawn = model.inverse_transform(model.transform(X)).reshape(X.shape)
+        >>> turned = model.to_input_frame(drawn, X)  # residuals: X - turned
+        >>> turned.shape
+        (2, 3, 72, 72)
         """
         check_is_fitted(self)
         images = np.asarray(images, dtype=np.float32)
