@@ -198,7 +198,7 @@ class AcceleratedImageNet(AccelerateMixin, ImageNet):
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
-        x, weight = self._to_device(batch)
+        x, weight, *reference = self._to_device(batch)
         n, rows = len(x), self._rows(len(x))
         share = (rows.stop - rows.start) * self.accelerator.num_processes / n
         if share == 0:
@@ -207,7 +207,7 @@ class AcceleratedImageNet(AccelerateMixin, ImageNet):
             rows = slice(0, 1)
         view = RankView(self.ddp_module_, self.module_, rows, n)
         with self._autocast():
-            loss = self.criterion_(view, x, weight, self.loss_generator, True)
+            loss = self.criterion_(view, x, weight, self.loss_generator, True, *reference)
         local = loss.float() * share
         self.accelerator.backward(local)
         return {"loss": self.accelerator.reduce(local.detach(), "mean"), "y_pred": None}

@@ -67,14 +67,16 @@ def residual_peak(module, x, weight, fraction=0.005):
     return top.clamp_min(0).sum(dim=1) / counted
 
 
-def fixed_noise_loss(module, x, weight):
+def fixed_noise_loss(module, x, weight, reference=None):
     """Per-pixel weighted denoising loss at evenly spread times and seeded noise (no rotation),
-    and the weights it was weighed with: the same value for the same images every time."""
+    and the weights it was weighed with: the same value for the same images every time.
+    The denoiser rebuilds ``reference`` (default ``x``) from the latents of ``x``."""
     n, steps = len(x), module.diffusion.diffusion_steps
     t = ((torch.arange(n, device=x.device) + 0.5) * steps / n).long()
     generator = torch.Generator(device=x.device).manual_seed(FIXED_NOISE_SEED)
     noise = torch.randn(x.shape, generator=generator, device=x.device)
-    per_pixel = module.loss(x, x, t, noise, weight, reduction="none")
+    goal = x if reference is None else reference
+    per_pixel = module.loss(x, goal, t, noise, weight, reduction="none")
     return per_pixel, torch.broadcast_to(module.mixed_weights(weight, x.shape), x.shape)
 
 
@@ -92,6 +94,11 @@ class DenoisingLoss(torch.nn.Module):
         image, or its canonical frame (second-moment major axis along x, so that the
         denoiser need not average a galaxy over orientations the latents cannot know).
 
+    Called with ``reference`` (images aligned with ``x``: the same galaxies at reference
+    conditions), the denoiser rebuilds those, in the frame ``target_frame`` says, from the
+    latents of ``x``: what the latents must carry is then the galaxy, not the conditions of
+    ``x``.
+
     In validation (``training=False``) the loss is :func:`fixed_noise_loss`'s weighted mean:
     the same noise and times in every epoch, so epochs compare.
     """
@@ -101,13 +108,14 @@ class DenoisingLoss(torch.nn.Module):
         self.orientation_invariant = orientation_invariant
         self.target_frame = target_frame
 
-    def forward(self, module, x, weight, generator, training):
+    def forward(self, module, x, weight, generator, training, reference=None):
         if not training:
-            per_pixel, weight = fixed_noise_loss(module, x, weight)
+            per_pixel, weight = fixed_noise_loss(module, x, weight, reference)
             return per_pixel.sum() / weight.sum().clamp_min(1e-12)
         n, device = len(x), x.device
+        goal = x if reference is None else reference
         if self.target_frame == "canonical":
-            theta_target = canonical_orientation_matrices(x, weight)
+            theta_target = canonical_orientation_matrices(goal, weight)
         else:
             theta_target = random_orientation_matrices(n, generator, device)
         if not self.orientation_invariant:
@@ -126,11 +134,11 @@ class DenoisingLoss(torch.nn.Module):
         if alike and bool((one_band == 1).all()):
             # equal weights stay equal under a rotation (reflection padding): no need to
             # rotate them, nor to weigh the loss (7% of a training step at the defaults)
-            target, target_weight = orient(x, theta_target), None
+            target, target_weight = orient(goal, theta_target), None
         else:
             # the weights ride with the image through one grid (the same values as rotating
             # them apart, for less); weights alike in every band as one band
-            both = orient(torch.cat([x, one_band if alike else weight], 1), theta_target)
+            both = orient(torch.cat([goal, one_band if alike else weight], 1), theta_target)
             target, target_weight = both[:, : x.shape[1]], both[:, x.shape[1]:]
         return module.loss(orient(x, theta_encoder), target, t, noise, target_weight)
 
@@ -151,8 +159,8 @@ class NegativeELBO(torch.nn.Module):
         self.n_components = n_components
         self.beta = beta
 
-    def forward(self, module, x, weight, generator, training):
+    def forward(self, module, x, weight, generator, training, reference=None):
         shape = (len(x), self.n_components)
         eps = torch.randn(shape, generator=generator, device=generator.device).to(x.device)
-        log_lik, kl = module.elbo_terms(x, weight, eps)
+        log_lik, kl = module.elbo_terms(x, weight, eps, reference)
         return -(log_lik - self.beta * kl).mean() / x[0].numel()

@@ -120,10 +120,13 @@ class ImageNet(NeuralNet):
     def _autocast(self):
         return autocast(self.device, self.mixed_precision)
 
-    def get_loss(self, x, weight, training=False, generator=None):
+    def get_loss(self, x, weight, reference=None, *, training=False, generator=None):
+        """The criterion's loss of a batch; ``reference`` (images the decoder rebuilds
+        instead of ``x``) is passed on only when given."""
         generator = self.loss_generator if generator is None else generator
+        extra = () if reference is None else (reference,)
         with self._autocast():
-            return self.criterion_(self.module_, x, weight, generator, training)
+            return self.criterion_(self.module_, x, weight, generator, training, *extra)
 
     def _to_device(self, batch):
         return [t.to(self.device, non_blocking=True) for t in batch]
@@ -142,16 +145,16 @@ class ImageNet(NeuralNet):
 
     def validation_step(self, batch, **fit_params):
         self._set_training(False)
-        x, weight, index = batch
+        *tensors, index = batch
         with torch.no_grad():
-            loss = self.get_loss(*self._to_device((x, weight)), training=False,
+            loss = self.get_loss(*self._to_device(tensors), training=False,
                                  generator=self._validation_generator(index))
         return {"loss": loss, "y_pred": None}
 
 
 class NumberedBatches:
-    """Re-iterable ``(x, weight, index)`` validation batches: every ``step``-th batch of
-    ``dataset`` from the ``start``-th, with its index.
+    """Re-iterable validation batches with their index, ``(x, weight[, reference], index)``:
+    every ``step``-th batch of ``dataset`` from the ``start``-th.
 
     Examples
     --------
@@ -164,8 +167,8 @@ class NumberedBatches:
 
     def __iter__(self):
         numbered = itertools.islice(enumerate(self.dataset), self.start, None, self.step)
-        for index, (x, weight) in numbered:
-            yield x, weight, index
+        for index, batch in numbered:
+            yield *batch, index
 
 
 def autocast(device, mixed_precision="auto"):

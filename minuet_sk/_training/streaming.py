@@ -95,6 +95,15 @@ def _read_weights(weights, part, image_shape):
     return np.asarray(rows, dtype=np.float32).reshape((len(rows), -1) + tuple(image_shape[1:]))
 
 
+def _read_aligned(source, part):
+    """The images of ``source`` (an ImageSource) at the rows of ``part``: an index array
+    (in-memory images, whose reference is in memory too) or a list of ``(start, stop)``
+    blocks (out-of-core images, whose reference may be either)."""
+    if source.in_memory and not (isinstance(part, np.ndarray) and part.ndim == 1):
+        return source.read(expand_blocks(np.asarray(part)))
+    return source.read(part)
+
+
 class MaskWeights:
     """Per-pixel loss weights from boolean masks, read like an out-of-core weight array.
 
@@ -257,12 +266,18 @@ class ImageBatches(IterableDataset):
     pin_memory : bool, default=False
         Return tensors in page-locked host memory, for fast non-blocking copies to a GPU
         (needs CUDA).
+    reference : ImageSource or None, default=None
+        Images aligned row by row with ``source`` (the same galaxies at reference
+        conditions, what the decoder learns to rebuild), read with the same indices and
+        standardised alike.
 
     Notes
     -----
     Each batch is a pair of float32 tensors of shape ``(n, C, H, W)``: the standardised
-    images with missing (NaN) pixels set to 0, and weights that are 0 at missing pixels and
-    ``pixel_weight`` (default 1) elsewhere. ``len()`` is the number of images.
+    images with missing pixels filled with sky (:func:`fill_missing`), and weights that are
+    0 at missing pixels and ``pixel_weight`` (default 1) elsewhere; with ``reference``, a
+    triple whose third tensor is the standardised reference images (missing pixels filled
+    alike, and weighing 0 as well). ``len()`` is the number of images.
 
     Examples
     --------
@@ -276,9 +291,12 @@ class ImageBatches(IterableDataset):
 
     def __init__(
         self, source, blocks, batch_size, median, scale, generator=None, pixel_weight=None,
-        pin_memory=False,
+        pin_memory=False, reference=None,
     ):
+        if reference is not None and len(reference) != len(source):
+            raise ValueError(f"reference holds {len(reference)} images; X holds {len(source)}.")
         self.source = source
+        self.reference = reference
         self.blocks = np.asarray(blocks, dtype=np.int64).reshape(-1, 2)
         if not source.in_memory:  # never read more than a chunk at once
             self.blocks = _subdivide(self.blocks, CHUNK_IMAGES)
@@ -324,17 +342,27 @@ class ImageBatches(IterableDataset):
     def _empty(self, shape):
         return torch.empty(shape, dtype=torch.float32, pin_memory=self.pin_memory)
 
-    def _to_tensors(self, images, pixel_weight):
+    def _standardised(self, images):
+        """Standardised ``images`` as a tensor (missing pixels filled), and where they miss."""
         missing = np.isnan(images)
-        x, weight = self._empty(images.shape), self._empty(images.shape)
-        x_np, weight_np = x.numpy(), weight.numpy()
+        x = self._empty(images.shape)
+        x_np = x.numpy()
         np.subtract(images, self.median, out=x_np)
         np.divide(x_np, self.scale, out=x_np)
         fill_missing(x_np, missing)
+        return x, missing
+
+    def _to_tensors(self, images, pixel_weight, reference=None):
+        x, missing = self._standardised(images)
+        if reference is not None:
+            goal, missing_there = self._standardised(reference)
+            missing |= missing_there
+        weight = self._empty(images.shape)
+        weight_np = weight.numpy()
         np.logical_not(missing, out=weight_np, casting="unsafe")
         if pixel_weight is not None:
             weight_np *= pixel_weight
-        return x, weight
+        return (x, weight) if reference is None else (x, weight, goal)
 
     def __iter__(self):
         rest = None  # images (and weights) left over from the previous chunk
@@ -342,6 +370,8 @@ class ImageBatches(IterableDataset):
             arrays = [self.source.read(part)]
             if self.pixel_weight is not None:
                 arrays.append(_read_weights(self.pixel_weight, part, self.image_shape))
+            if self.reference is not None:
+                arrays.append(_read_aligned(self.reference, part))
             if self.generator is not None and not self.source.in_memory:
                 perm = torch.randperm(len(arrays[0]), generator=self.generator).numpy()
                 arrays = [a[perm] for a in arrays]
@@ -356,7 +386,9 @@ class ImageBatches(IterableDataset):
             yield self._batch(rest)
 
     def _batch(self, arrays):
-        return self._to_tensors(arrays[0], arrays[1] if len(arrays) > 1 else None)
+        images, *rest = arrays
+        weight = rest.pop(0) if self.pixel_weight is not None else None
+        return self._to_tensors(images, weight, rest[0] if rest else None)
 
 
 def check_pixel_weight(pixel_weight, n, shape):

@@ -35,7 +35,7 @@ from .._persistence import (
 from .._training.checkpoint import EpochCheckpoint, resume, write_checkpoint
 from .._training.net import ImageNet, autocast, epoch_records
 from .._training.params import TRAINING_CONSTRAINTS, resolve_device
-from .._training.sources import ImageSource, is_out_of_core
+from .._training.sources import ImageSource, is_out_of_core, read_rows
 from .._training.streaming import (
     ImageBatches,
     band_statistics,
@@ -223,7 +223,7 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, pixel_weight=None):
+    def fit(self, X, y=None, pixel_weight=None, reference=None):
         """Fit the encoder (or continue training it, see ``warm_start``/``checkpoint_dir``).
 
         Parameters
@@ -237,6 +237,14 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
             Non-negative per-pixel loss weights (e.g. 0.9 on the central galaxy's
             segmentation mask and 0.1 elsewhere); in memory or out of core like ``X``.
             Missing pixels always weigh 0.
+        reference : array-like of the shape of X, or None
+            What the decoder learns to rebuild from the latents of each image of ``X``, in
+            the same units and row order: the same galaxies at fixed reference conditions
+            (for simulated galaxies, :func:`~minuet_sk.datasets.reobserve` with
+            ``noiseless=True`` and a fixed ``seeing``). The latents then need not carry the
+            depth, seeing and noise of ``X``: what describes them is the galaxy. None (real
+            cutouts, which have no such version): ``X`` itself. In memory or out of core
+            like ``X``; a pixel missing in either weighs 0.
 
         Returns
         -------
@@ -250,11 +258,12 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
                 return self
             continuing = True  # fine-tune them
         return self._fit(
-            X, pixel_weight, epochs=self.max_epochs, continuing=continuing, validate=True
+            X, pixel_weight, reference, epochs=self.max_epochs, continuing=continuing,
+            validate=True,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None, pixel_weight=None):
+    def partial_fit(self, X, y=None, pixel_weight=None, reference=None):
         """Train one epoch on ``X`` (initialising the encoder on the first call).
 
         No validation split and no early stopping: every image of ``X`` is used.
@@ -266,6 +275,8 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
             Ignored.
         pixel_weight : array-like of the shape of X, or None
             Per-pixel loss weights, as in :meth:`fit`.
+        reference : array-like of the shape of X, or None
+            What the decoder rebuilds, as in :meth:`fit`.
 
         Returns
         -------
@@ -274,7 +285,8 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
         if getattr(self, "pretrained", None) is not None and not hasattr(self, "net_"):
             take_pretrained(self, self._USAGE_PARAMS)
         return self._fit(
-            X, pixel_weight, epochs=1, continuing=hasattr(self, "net_"), validate=False
+            X, pixel_weight, reference, epochs=1, continuing=hasattr(self, "net_"),
+            validate=False,
         )
 
     def transform(self, X):
@@ -316,7 +328,7 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
             self._fit_stretch(source.image_shape)
         return self._stretched(source)
 
-    def _fit(self, X, pixel_weight, *, epochs, continuing, validate):
+    def _fit(self, X, pixel_weight, reference, *, epochs, continuing, validate):
         source = self._input_source(X, reset=not continuing)
         n, shape = len(source), source.image_shape
         pixel_weight = check_pixel_weight(pixel_weight, n, shape)
@@ -329,6 +341,15 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
                 epochs = 0 if stopped_early else max(0, self.max_epochs - len(self.history_))
             else:
                 self._initialize(source)
+        if reference is not None:
+            if source.in_memory and is_out_of_core(reference):
+                reference = read_rows(reference, 0, n)  # X is in memory: so is its reference
+            try:
+                reference = self._input_source(reference, reset=False)
+            except ValueError as error:
+                raise ValueError(f"reference: {error}") from error
+            if len(reference) != n:
+                raise ValueError(f"reference holds {len(reference)} images; X holds {n}.")
         net = self.net_
         if continuing:  # the settings of this call, not those the net was built with
             net.set_params(lr=self.lr, optimizer__weight_decay=self.weight_decay,
@@ -339,6 +360,7 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
         common = {
             "source": source, "batch_size": self.batch_size, "median": self.band_median_,
             "scale": self.band_scale_, "pin_memory": self._pin_memory(),
+            "reference": reference,
         }
         train_weight = (self._training_weights(source, train_blocks, pixel_weight)
                         if epochs > 0 else pixel_weight)

@@ -24,7 +24,8 @@ __all__ = ["PRESETS", "MinuetEncoder"]
 #: and ``HostImgTransceiverScore``): 3-pixel patches (576 tokens on 72x72 images), width 256,
 #: 4 encoder and 4 decoder blocks, feed-forward widths 32 (encoder) and 128 (denoiser),
 #: dropout 0.1, linear betas 1e-4..0.02 over 1000 steps, epsilon prediction, batch 128, 200
-#: deterministic DDIM steps, unmasked loss. It needs a GPU.
+#: deterministic DDIM steps, unmasked loss, the encoder and the denoiser on randomly rotated
+#: and mirrored copies, no moving average of the weights. It needs a GPU.
 PRESETS = {
     "paper": {
         "patch_size": 3, "width": 256, "encoder_depth": 4, "decoder_depth": 4, "n_heads": 4,
@@ -32,7 +33,8 @@ PRESETS = {
         "refiner_channels": 0, "whiten_bands": False,
         "diffusion_steps": 1000, "noise_schedule": "linear", "prediction": "epsilon",
         "sampling_steps": 200, "eta": 0.0, "batch_size": 128, "lr": 1e-4,
-        "masked_loss": False,
+        "masked_loss": False, "target_frame": "random", "encoder_frame": "random",
+        "ema_decay": None,
     },
 }
 
@@ -143,27 +145,31 @@ class MinuetEncoder(BaseImageEncoder):
         0.85-0.93 with it and 0.73-0.76 without it. The reconstructions' surroundings are
         invented (set False to model the whole stamp). See the user guide and
         ``benchmarks/notes/minuet.md``.
-    target_frame : {"random", "canonical"}, default="random"
-        The orientation in which the denoiser learns to rebuild each training galaxy: a
-        random rotation and mirror image (the paper's augmentation), or the galaxy's
-        canonical frame, its second-moment major axis along x, while the encoder still sees
-        a random orientation. Latents that cannot know the orientation make a random target
-        a blur of orientations, whose best prediction is a round galaxy; the canonical
-        frame removes that, and reconstructions come out in it. To be screened.
-    encoder_frame : {"random", "canonical"}, default="random"
+    target_frame : {"canonical", "random"}, default="canonical"
+        The orientation in which the denoiser learns to rebuild each training galaxy: the
+        galaxy's canonical frame, its second-moment major axis along x, or a random rotation
+        and mirror image (the paper's augmentation), while the encoder still sees a random
+        orientation. Latents that cannot know the orientation make a random target a blur
+        of orientations, whose best prediction is a round galaxy: measured at equal compute,
+        the canonical target lifted the linear R^2 of the axis ratio from the latents from
+        0.22 to 0.71, and reconstructions come out in the canonical frame
+        (:meth:`reconstruct` turns them back). ``"random"`` in the paper preset.
+    encoder_frame : {"canonical", "random"}, default="canonical"
         ``"canonical"``: the encoder turns every image into its canonical frame before it
         encodes it, in training and in :meth:`transform` (the second-moment major axis of
         the light within a Gaussian window about the centre, one eighth of the stamp wide,
         along x; :meth:`~minuet_sk.nn.autoencoder.DiffusionAutoencoder.canonical_frame`), and
         training varies the four flips that keep it there. The latents then do not depend on
-        the orientation by construction, and the encoder need not learn to recognise an
-        elongated galaxy at every angle. ``"random"``: the paper's way, the encoder sees a
-        randomly rotated and mirrored copy and learns to ignore the orientation.
-    ema_decay : float in (0, 1) or None, default=None
+        the orientation by construction (a quarter turn or a mirror image gives exactly the
+        same latents), and the encoder need not learn to recognise an elongated galaxy at
+        every angle. ``"random"``: the paper's way, the encoder sees a randomly rotated and
+        mirrored copy and learns to ignore the orientation (the paper preset).
+    ema_decay : float in (0, 1) or None, default=0.999
         Keep an exponential moving average of the weights, updated after every optimiser
-        step, and encode, decode and save with it (the standard for diffusion models;
-        0.999 is common). The decay warms up, ``min(ema_decay, (1 + n) / (10 + n))`` after
-        ``n`` steps, as diffusers' ``EMAModel``. None uses the trained weights as they are.
+        step, and encode, decode and save with it (the standard for diffusion models). The
+        decay warms up, ``min(ema_decay, (1 + n) / (10 + n))`` after ``n`` steps, as
+        diffusers' ``EMAModel``. None uses the trained weights as they are (the paper
+        preset).
     max_epochs : int, default=20
     batch_size : int, default=128
     lr : float, default=1e-3
@@ -300,9 +306,9 @@ class MinuetEncoder(BaseImageEncoder):
         eta=0.0,
         orientation_invariant=True,
         masked_loss=True,
-        target_frame="random",
-        encoder_frame="random",
-        ema_decay=None,
+        target_frame="canonical",
+        encoder_frame="canonical",
+        ema_decay=0.999,
         max_epochs=20,
         batch_size=128,
         lr=1e-3,

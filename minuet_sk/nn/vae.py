@@ -136,7 +136,7 @@ class ConvVAE(nn.Module):
     def forward(self, x):
         return self.encode(x)
 
-    def elbo_terms(self, x, weight, eps=None):
+    def elbo_terms(self, x, weight, eps=None, reference=None):
         """Per-image Gaussian log-likelihood and KL term.
 
         Parameters
@@ -145,6 +145,8 @@ class ConvVAE(nn.Module):
         eps : Tensor of shape (n, n_latents) or None
             Standard-normal noise for the reparametrised sample ``mean + std * eps``;
             None decodes the posterior mean (deterministic).
+        reference : Tensor of shape (n, C, H, W) or None
+            What the decoder should rebuild from the latents of ``x`` (default ``x``).
 
         Returns
         -------
@@ -153,10 +155,11 @@ class ConvVAE(nn.Module):
         mean, log_var = self.encode(x)
         z = mean if eps is None else mean + torch.exp(0.5 * log_var) * eps
         recon = self.decode(z).float()
+        goal = x if reference is None else reference
         log_sigma = self.log_sigma
         if self.learn_sigma and self.training:
-            log_sigma = self._batch_log_sigma(x, recon, weight)
-        return gaussian_log_likelihood(x, recon, log_sigma, weight), gaussian_kl(
+            log_sigma = self._batch_log_sigma(goal, recon, weight)
+        return gaussian_log_likelihood(goal, recon, log_sigma, weight), gaussian_kl(
             mean.float(), log_var.float()
         )
 

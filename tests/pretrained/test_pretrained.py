@@ -86,8 +86,11 @@ def test_cross_validation_of_a_pipeline_uses_the_weights(model, raw):
 def test_parameters_the_weights_fix_are_refused_clearly(model, raw):
     with pytest.raises(ValueError, match=r"width=64 \(here 32\).*from_pretrained"):
         clone(model).set_params(width=32).fit(raw)
-    with pytest.raises(ValueError, match="encoder_frame='canonical'"):
+    with pytest.raises(ValueError, match="were trained with stretch=.*AsinhStretch"):
         MinuetEncoder(pretrained="sim-grz-72-v2", device="cpu").fit(raw)
+    with pytest.raises(ValueError, match="encoder_frame='canonical'"):
+        MinuetEncoder(pretrained="sim-grz-72-v2", stretch=AsinhStretch(), device="cpu",
+                      encoder_frame="random").fit(raw)
     trained = clone(model).set_params(pretrained=None, max_epochs=1, batch_size=8,
                                       random_state=0)
     assert trained.fit(raw[:16]).n_iter_ == 1  # trained afresh, on request
