@@ -56,7 +56,10 @@ class Pipeline(sk_pipeline.Pipeline):
         -------
         Pipeline
             ``[("minuetencoder", encoder), ("flowpropertyregressor", flow)]``, fitted; its
-            ``fit`` and every clone's load the same weights.
+            ``fit`` and every clone's load the same weights. The encoder's output is pandas
+            (``set_output``): images given as a DataFrame indexed by ID (the ``data`` of
+            :func:`~minuet_sk.datasets.load_fits_cutouts`) get posteriors indexed by the
+            same IDs.
 
         Examples
         --------
@@ -72,7 +75,10 @@ class Pipeline(sk_pipeline.Pipeline):
         from minuet_sk.encoders import MinuetEncoder
         from minuet_sk.flow import FlowPropertyRegressor
 
-        encoder = MinuetEncoder.from_pretrained(encoder, device=device)
+        # latents as a DataFrame: a DataFrame's index (a FITS Bunch's ``data``, indexed by
+        # ID) becomes the posterior's, and the flow checks which encoder made them
+        encoder = MinuetEncoder.from_pretrained(encoder, device=device).set_output(
+            transform="pandas")
         flow = FlowPropertyRegressor.from_pretrained(
             _flow_for(encoder) if flow is None else flow, device=device)
         return make_pipeline(encoder, flow)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
+import pandas as pd
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from sklearn.utils import Bunch
@@ -248,6 +249,28 @@ def _warn_skipped(skipped):
         warnings.warn(f"Skipped {len(skipped)} unreadable file(s):\n{listing}", stacklevel=3)
 
 
+def cutout_ids(filenames):
+    """Identifiers of cutouts read from ``filenames``: each file's name without its
+    directory and FITS extension (``.fits``, ``.fits.gz``, ...), or, where two files share a
+    name, every file's normalised path. A pandas Index named ``id``.
+
+    Examples
+    --------
+    >>> list(cutout_ids(["a/J1.fits", "a/J2.fits.gz"]))
+    ['J1', 'J2']
+    >>> list(cutout_ids(["a/J1.fits", "./b/J1.fits"]))
+    ['a/J1.fits', 'b/J1.fits']
+    """
+    paths = [os.path.normpath(str(f)) for f in filenames]
+    names = []
+    for path in paths:
+        name = os.path.basename(path)
+        suffix = next((x for x in FITS_SUFFIXES if name.lower().endswith(x)), "")
+        names.append(name[: len(name) - len(suffix)] if suffix else name)
+    unique = len(set(names)) == len(names)
+    return pd.Index(names if unique else paths, name="id", dtype=object)
+
+
 def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
                       unit="nanomaggy", pixel_scale=DECALS_PIXEL_SCALE,
                       zeros_as_missing=True, strict=False):
@@ -300,6 +323,11 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
     -------
     Bunch
         ``images`` float32 ndarray of shape (n, n_bands, image_size, image_size);
+        ``ids`` the galaxies' identifiers, a pandas Index named ``id`` (the file names
+        without their FITS extension, or the paths where two files share a name);
+        ``data`` the same pixels as a DataFrame ``(n, n_bands * image_size**2)`` indexed
+        by ``ids`` (no copy): with ``set_output(transform="pandas")`` an encoder's latents
+        of ``data``, and the posteriors of a flow on them, carry these IDs as their index;
         ``filenames`` list of str; ``ra``, ``dec`` float64 ndarrays in degrees of the
         cutout centres, from the celestial WCS of the header when there is one, else
         from ``RA``/``DEC`` (or ``RA_OBJ``/``DEC_OBJ``, ``OBJRA``/``OBJDEC``) keywords,
@@ -319,8 +347,8 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
     >>> hdu.header["BANDS"] = "grz"
     >>> hdu.writeto(os.path.join(tmp, "galaxy.fits"))
     >>> cut = load_fits_cutouts(tmp, bands="rz", image_size=72)
-    >>> cut.images.shape, cut.bands
-    ((1, 2, 72, 72), ('r', 'z'))
+    >>> cut.images.shape, cut.bands, list(cut.ids), cut.data.shape
+    ((1, 2, 72, 72), ('r', 'z'), ['galaxy'], (1, 10368))
     """
     _check_on_error(on_error)
     bands = tuple(bands)
@@ -358,8 +386,13 @@ def load_fits_cutouts(paths, *, bands="grz", image_size=72, on_error="raise",
     _warn_zeroed(zeroed)
     _warn_guessed(guessed, unit)
     shape = (0, len(bands), image_size, image_size)
+    images = np.stack(images) if images else np.empty(shape, dtype=np.float32)
+    ids = cutout_ids(kept)
     return Bunch(
-        images=np.stack(images) if images else np.empty(shape, dtype=np.float32),
+        images=images,
+        data=pd.DataFrame(images.reshape(len(images), int(np.prod(images.shape[1:]))),
+                          index=ids, copy=False),
+        ids=ids,
         filenames=kept,
         ra=np.asarray(ras, dtype=np.float64),
         dec=np.asarray(decs, dtype=np.float64),

@@ -71,6 +71,25 @@ def test_the_shipped_encoder_encodes_and_rebuilds_a_real_cutout():
     assert 0.5 < rebuilt[centre].sum() / images[centre].sum() < 2.0
 
 
+def test_ids_run_from_the_files_to_the_latents_and_the_posteriors(tmp_path):
+    import shutil
+
+    from minuet_sk import Pipeline
+
+    for folder in ("north", "south"):  # two files of the same name
+        (tmp_path / folder).mkdir()
+        shutil.copy(NATIVE, tmp_path / folder / NATIVE.name)
+    cut = load_fits_cutouts([tmp_path / "north", NATIVE, tmp_path / "south"])
+    model = Pipeline.from_pretrained(device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no feature-name warning on the way
+        latents = model[0].transform(cut.data)
+        posterior = model.predict_dist(cut.data, n_samples=20)
+    assert latents.index.equals(cut.ids) and posterior.index.equals(cut.ids)
+    assert len(set(cut.ids)) == 3 and cut.ids[0].endswith("north/dr5_native_0p262.fits")
+    np.testing.assert_array_equal(latents.to_numpy(), model[0].transform(cut.images))
+
+
 def _minuet(*args):
     return subprocess.run([sys.executable, "-m", "minuet_sk.cli", *map(str, args)],
                           check=False, capture_output=True, text=True, timeout=300)

@@ -259,6 +259,25 @@ class TestFitsPaths:
         assert len(by_dir.filenames) == 3
         np.testing.assert_array_equal(by_dir.images, by_list.images)
 
+    def test_ids_index_the_pixels_and_skip_with_their_files(self, tmp_path):
+        for name in ("J1", "J2", "bad"):
+            write_cube(tmp_path / f"{name}.fits.gz", band_cube(72), BANDS="grz" if name != "bad"
+                       else "gr")
+        cut = load_fits_cutouts(tmp_path, on_error="skip")
+        assert list(cut.ids) == ["J1", "J2"] and cut.ids.name == "id"
+        assert list(cut.data.index) == list(cut.ids) and cut.data.shape == (2, 3 * 72 * 72)
+        np.testing.assert_array_equal(cut.data.to_numpy().reshape(cut.images.shape),
+                                      cut.images)
+
+    def test_ids_are_paths_where_two_files_share_a_name(self, tmp_path):
+        for folder in ("a", "b"):
+            (tmp_path / folder).mkdir()
+            write_cube(tmp_path / folder / "J1.fits", band_cube(72), BANDS="grz")
+        cut = load_fits_cutouts([tmp_path / "a" / "J1.fits", tmp_path / "b" / ".." / "b" /
+                                 "J1.fits"])
+        assert list(cut.ids) == [str(tmp_path / "a" / "J1.fits"), str(tmp_path / "b" /
+                                                                       "J1.fits")]
+
     def test_empty_directory_and_pattern(self, tmp_path):
         with pytest.raises(ValueError, match="No FITS files"):
             load_fits_cutouts(tmp_path)
