@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 import sys
 from pathlib import Path
 
@@ -453,12 +454,19 @@ def main(argv=None):
     """Run ``minuet``; returns the exit status (0 ok, 1 a bug inside, 2 a user mistake)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"minuet {args.command}: warning: {_cli_wording(message)}", file=sys.stderr)
+
     try:
-        args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            args.func(args)
     except (CLIError, OSError, ValueError) as err:  # bad files, options or data
         if args.debug:
             raise
-        print(f"minuet {args.command}: error: {_first_line(err)}", file=sys.stderr)
+        print(f"minuet {args.command}: error: {_cli_wording(_first_line(err))}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"minuet {args.command}: interrupted", file=sys.stderr)
@@ -474,6 +482,19 @@ def main(argv=None):
               "report it.", file=sys.stderr)
         return 1
     return 0
+
+
+def _cli_wording(text):
+    """``text`` with the advice that only a Python caller can follow put as the command line
+    would (``pixel_scale=None`` has no flag: the model fixes how cutouts are read)."""
+    text = str(text)
+    if "=None" not in text and "strict=True" not in text:
+        return text
+    from minuet_sk.datasets._fits_units import PYTHON_ONLY_ADVICE
+
+    for python, cli in PYTHON_ONLY_ADVICE.items():
+        text = text.replace(python, cli)
+    return text
 
 
 def _first_line(err):

@@ -475,3 +475,22 @@ def test_the_same_galaxy_gets_the_same_posterior_from_the_cli_and_python(tmp_pat
     post = FlowPropertyRegressor.from_pretrained(device="cpu").predict_dist(latents,
                                                                            n_samples=200)
     np.testing.assert_allclose(from_cli["median"], post.to_frame()["median"], rtol=1e-5)
+
+
+def test_reader_advice_is_worded_for_the_command_line(tmp_path, capsys):
+    """The FITS reader's Python advice (``unit=None``, ``pixel_scale=None``,
+    ``strict=True``) has no flag: the CLI says what a command-line user can do."""
+    from astropy.io import fits
+
+    from minuet_sk.datasets import load_fits_cutouts
+
+    cube = np.ones((3, 72, 72), np.float32)
+    fits.PrimaryHDU(cube, header=fits.Header({"BANDS": "grz", "BUNIT": "furlongs"})).writeto(
+        tmp_path / "odd.fits")
+    with pytest.raises(ValueError, match=r"read it with unit=None\."):
+        load_fits_cutouts(tmp_path / "odd.fits")  # Python keeps its own advice
+    assert main(["encode", "--model", "sim-grz-72-v2", "--images", str(tmp_path / "odd.fits"),
+                 "--device", "cpu", "--out", str(tmp_path / "z.csv")]) == 2
+    error = capsys.readouterr().err
+    assert "BUNIT='furlongs'" in error and "(nanomaggy, Jy...)." in error
+    assert "=None" not in error

@@ -55,6 +55,16 @@ def flux_factor(header, unit, path):
                          "say) first.") from None
 
 
+#: Advice in the reader's messages that only a Python caller can follow, and what the
+#: command line says instead (it reads cutouts as its model takes them: no unit or scale
+#: of its own to give).
+PYTHON_ONLY_ADVICE = {
+    ", or pass pixel_scale=None to read them as they are.": ".",
+    " or read it with unit=None.": ".",
+    "with the strict mode (strict=True; minuet --strict)": "with --strict",
+}
+
+
 # Spellings of flux units that astronomers write and astropy does not parse (case aside:
 # "MJy" is megajansky, so jansky prefixes keep their case).
 _UNIT_ALIASES = {"nanomaggies": "nanomaggy", "nmaggy": "nanomaggy", "nmaggies": "nanomaggy",

@@ -110,6 +110,8 @@ def test_the_cli_refuses_a_resampled_cutout_and_says_how_to_get_one(tmp_path):
     assert result.returncode != 0
     assert "dr3_resampled_0p100.fits" in result.stderr and "pixscale=0.262" in result.stderr
     assert "Traceback" not in result.stderr
+    # advice a command-line user can follow: no Python keyword (the model fixes the scale)
+    assert "=None" not in result.stderr and "with reproject)." in result.stderr
 
 
 def test_the_cli_skips_unreadable_cutouts_when_asked_and_lists_them(tmp_path):
@@ -124,7 +126,8 @@ def test_the_cli_skips_unreadable_cutouts_when_asked_and_lists_them(tmp_path):
                      "--on-error", "skip", "--device", "cpu", "--out", out)
     assert result.returncode == 0, result.stderr
     # every bad file listed, with why; the good one encoded, named as a user writes it
-    assert "Skipped 2" in result.stderr
+    assert "minuet encode: warning: Skipped 2" in result.stderr
+    assert "=None" not in result.stderr and ".py:" not in result.stderr  # no source line
     assert "dr3_resampled_0p100.fits" in result.stderr and "dr3_zeroed_gr_0p130" in result.stderr
     table = pd.read_csv(out)
     assert table["filename"].tolist() == [str(folder / NATIVE.name)]
@@ -140,3 +143,5 @@ def test_the_cli_strict_mode_refuses_what_a_header_leaves_unsaid(tmp_path):
     relaxed = _minuet("encode", "--model", "sim-grz-72-v2", "--images", bare, "--device",
                       "cpu", "--out", tmp_path / "z.csv")
     assert relaxed.returncode == 0 and "assumptions" in relaxed.stderr
+    assert "refuse such files with --strict" in relaxed.stderr
+    assert "strict=True" not in relaxed.stderr
