@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import warnings
 import sys
+import warnings
 from pathlib import Path
 
 from minuet_sk._cli_io import (
