@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 from pathlib import Path
 
 from minuet_sk import plotting
@@ -104,6 +106,31 @@ def _reobserved(artifacts):
               "(a model of the galaxy, not of the night, draws the rows alike)")
 
 
+def _named_latents(fig, prefix):
+    """Name the latents on ``fig``'s axis labels as the encoders name them
+    (``get_feature_names_out``: ``minuet0``, ...) rather than ``latent 0``."""
+    for ax in fig.axes:
+        for label in (ax.xaxis.label, ax.yaxis.label):
+            number = re.fullmatch(r"latent (\d+)", label.get_text())
+            if number:
+                label.set_text(f"{prefix}{number[1]}")
+    return fig
+
+
+def _title_above_axes(fig):
+    """Wrap the suptitle to the figure's width and put it just above the axes and their
+    titles: at its default place a figure without a layout engine keeps its top margin
+    under the title, a blank band that ``bbox_inches="tight"`` does not crop."""
+    text = fig.get_suptitle()
+    if not text or fig.get_layout_engine() is not None:
+        return
+    renderer = fig.canvas.get_renderer()
+    boxes = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()]
+    top = max(box.y1 for box in boxes if box is not None) / fig.bbox.height
+    fig.suptitle(textwrap.fill(text, max(40, int(11 * fig.get_figwidth()))), fontsize=10,
+                 va="bottom", y=top + 3 / 72 / fig.get_figheight())
+
+
 def write_figures(artifacts, out_dir):
     """Draw the benchmark's figures as PNG files in ``out_dir/figures``.
 
@@ -134,10 +161,10 @@ def write_figures(artifacts, out_dir):
     figures = [
         ("1_reconstructions", lambda: _reconstructions(artifacts)),
         ("2_power_spectra", lambda: _power_spectra(artifacts)),
-        ("3_latents_by_redshift", lambda: plotting.plot_latent_corner(
+        ("3_latents_by_redshift", lambda: _named_latents(plotting.plot_latent_corner(
             artifacts["latents"]["minuet"], colour=artifacts["y_test"]["redshift"],
             colour_label="redshift",
-            title="Minuet latents coloured by redshift (held-out galaxies)")),
+            title="Minuet latents coloured by redshift (held-out galaxies)"), "minuet")),
         ("4_posteriors", lambda: _posteriors(artifacts)),
         ("4a_posterior_calibration", lambda: _calibration(artifacts)),
         ("4a_predicted_vs_true", lambda: _predicted_vs_true(artifacts)),
@@ -150,10 +177,11 @@ def write_figures(artifacts, out_dir):
                     X, artifacts["latents"][name],
                     title=f"Nearest neighbours in {name} latent space"))
                 for name in artifacts["latents"]]
-    figures.append(("6_latent_traversals", lambda: plotting.plot_latent_traversals(
-        artifacts["encoders"]["minuet"], X[:1], artifacts["latents"]["minuet"],
-        title="minuet latent traversals (each row varies one latent from its 5% to 95% "
-              "quantile)")))
+    figures.append(("6_latent_traversals", lambda: _named_latents(
+        plotting.plot_latent_traversals(
+            artifacts["encoders"]["minuet"], X[:1], artifacts["latents"]["minuet"],
+            title="minuet latent traversals (each row varies one latent from its 5% to 95% "
+                  "quantile)"), "minuet")))
     if "reobserved" in artifacts:
         figures.append(("9_reobserved", lambda: _reobserved(artifacts)))
     if "real" in artifacts:
@@ -166,6 +194,7 @@ def write_figures(artifacts, out_dir):
     paths = []
     for stem, make in figures:
         fig = make()
+        _title_above_axes(fig)
         path = folder / f"{stem}.png"
         fig.savefig(path, dpi=90, bbox_inches="tight")
         matplotlib.pyplot.close(fig)

@@ -2,6 +2,7 @@
 end to end on a tiny configuration: the harness, not the figures."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -88,6 +89,10 @@ def test_markdown_and_report(tiny_run):
     assert "5b_rotated_copies" in [p.stem for p in paths]
     page = write_report(out).read_text()
     assert page.count("<img") == len(paths) and page.count("<table") >= 7
+    sections = re.findall(r"<h2 id='section-(\d+)'>", page)
+    assert sections == [str(n) for n in range(1, 10)]
+    assert all(f"<th>{name}0</th>" in page for name in ("minuet", "vae", "pca"))
+    assert not re.search(r"latent ?\d", page)
 
 
 def test_best_of_a_row_in_bold_and_the_smallest_absolute_bias():
