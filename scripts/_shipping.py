@@ -3,11 +3,11 @@
 import time
 
 
-def fit_and_ship(model, out, *fit_args):
-    """Fit ``model`` on ``fit_args``, then save it to ``out`` as users get it: no progress
-    bars, and the GPU where there is one. Returns the fit's wall seconds."""
+def fit_and_ship(model, out, *fit_args, **fit_kwargs):
+    """Fit ``model`` on ``fit_args`` and ``fit_kwargs``, then save it to ``out`` as users get
+    it: no progress bars, and the GPU where there is one. Returns the fit's wall seconds."""
     start = time.perf_counter()
-    model.fit(*fit_args)
+    model.fit(*fit_args, **fit_kwargs)
     seconds = time.perf_counter() - start
     model.set_params(verbose=0, device="auto", checkpoint_dir=None)
     model.save(out)

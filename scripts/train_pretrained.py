@@ -7,8 +7,12 @@ Reproducible: the data, the split and the initialisation are fixed by ``--seed``
 A long run is resumable: with ``--checkpoint-dir DIR`` every epoch is checkpointed, and the
 same command started again continues where the last one stopped (the checkpoint of a run
 that outlives a session may be committed under ``training_runs/``, which the package does
-not ship). ``--params`` adds MinuetEncoder parameters (JSON) to the shipped recipe, ``--out``
-names another folder (e.g. ``minuet_sk/pretrained/sim-grz-72-v2``). The run
+not ship). ``--params`` adds MinuetEncoder parameters (JSON) to the defaults (the recipe of
+the newest shipped weights), ``--out`` names another folder (e.g.
+``minuet_sk/pretrained/sim-grz-72-v3``). ``--reference-seeing FWHM`` trains the decoder to
+rebuild each galaxy at reference conditions (``fit(X, reference=...)``): rendered again by the
+simulator noiseless, at that r-band seeing, centred on its pixel, so that the latents need not
+carry the conditions of the observation (``benchmarks/screen_reobservation.py``). The run
 
 writes ``minuet_sk/pretrained/sim-grz-72/`` (``model.safetensors`` + ``config.json``, the
 format of ``MinuetEncoder.save``) and ``training.json`` beside them (data, settings, wall time,
@@ -33,7 +37,7 @@ from sklearn.model_selection import cross_val_score
 
 from minuet_sk import AsinhStretch, EigengalaxyPCA, MinuetEncoder, __version__, metrics
 from minuet_sk._training.masks import BACKGROUND_WEIGHT, MASK_WEIGHT  # for the card; not public
-from minuet_sk.datasets import make_galaxies
+from minuet_sk.datasets import make_galaxies, reobserve
 
 OUT = Path(__file__).resolve().parents[1] / "minuet_sk" / "pretrained" / "sim-grz-72"
 
@@ -108,6 +112,8 @@ def main(argv=None):
     parser.add_argument("--params", default="{}", help="more MinuetEncoder parameters, JSON")
     parser.add_argument("--checkpoint-dir", type=Path,
                         help="checkpoint every epoch there, and resume from it")
+    parser.add_argument("--reference-seeing", type=float,
+                        help="rebuild each galaxy noiseless at this r-band FWHM (arcsec)")
     parser.add_argument("--masked", action=argparse.BooleanOptionalAction,
                         default=MinuetEncoder().masked_loss,
                         help="masked_loss (0.9 on the central galaxy, 0.1 elsewhere)")
@@ -115,8 +121,12 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     data = make_galaxies(args.n, image_size=72, random_state=args.seed)
-    simulate_s = time.perf_counter() - start
     X = data.images
+    reference = None
+    if args.reference_seeing is not None:
+        reference = reobserve(data, noiseless=True, seeing=args.reference_seeing,
+                              shift=(0.0, 0.0), random_state=args.seed).images
+    simulate_s = time.perf_counter() - start
     # a fixed number of epochs on all the images: the validation loss (fixed noise) moves
     # too little to pick the epoch whose latents describe the galaxies best
     extra = json.loads(args.params)
@@ -125,7 +135,7 @@ def main(argv=None):
                           validation_fraction=0.0, early_stopping=False,
                           masked_loss=args.masked, random_state=args.seed, verbose=1,
                           checkpoint_dir=args.checkpoint_dir, **extra)
-    fit_s = fit_and_ship(model, args.out, X)
+    fit_s = fit_and_ship(model, args.out, X, reference=reference)
     card = {
         "name": args.out.name,
         "package_version": __version__,
@@ -133,6 +143,9 @@ def main(argv=None):
                        "(simulated DECaLS-like grz cutouts, r < 19, with neighbours), "
                        f"AsinhStretch() with default parameters (softening "
                        f"{AsinhStretch().softening:g})"),
+        "reference": (None if reference is None else
+                      "the decoder rebuilt each galaxy at reference conditions: reobserve("
+                      f"noiseless=True, seeing={args.reference_seeing:g}, shift=(0, 0))"),
         "stretch_softening": AsinhStretch().softening,  # the model's own stretch
         "command": " ".join(["python", "scripts/train_pretrained.py",
                              *map(shlex.quote, sys.argv[1:] if argv is None else argv)]),
