@@ -47,9 +47,11 @@ def _calibration(artifacts):
 
     posterior = artifacts["posteriors"]["minuet"]
     y = artifacts["y_test"][list(TARGETS)]
-    fig, (pit_ax, coverage_ax) = plt.subplots(1, 2, figsize=(8, 3.6), layout="constrained")
+    fig, (pit_ax, coverage_ax, tarp_ax) = plt.subplots(1, 3, figsize=(12, 3.6),
+                                                       layout="constrained")
     plotting.plot_pit(posterior, y, ax=pit_ax)
     plotting.plot_coverage(posterior, y, ax=coverage_ax)
+    plotting.plot_tarp(posterior, y, ax=tarp_ax)
     fig.suptitle("Calibration of the flow's posteriors on Minuet latents (held-out galaxies)")
     return fig
 

@@ -259,6 +259,7 @@ def posteriors(features_train, y_train, features_test, y_test, config):
         "crps": posterior.crps(y_test).mean().to_dict(),
         "coverage_68": posterior.coverage(y_test, level=0.68).to_dict(),
         "coverage_95": posterior.coverage(y_test, level=0.95).to_dict(),
+        "tarp": posterior.tarp(y_test[list(posterior.names)]).to_dict(),
         "fit_seconds": fit_seconds,
         "samples_per_s": posterior.samples.shape[0] * posterior.samples.shape[1] / sample_seconds,
     }

@@ -78,6 +78,13 @@ def question_tables(results):
                    pd.DataFrame({n: {**{f"68% {k}": v for k, v in p["coverage_68"].items()},
                                      **{f"95% {k}": v for k, v in p["coverage_95"].items()}}
                                  for n, p in posts.items()}), None))
+    if all("tarp" in p for p in posts.values()):
+        tables.append((("3. Physical posteriors: joint calibration of all targets, TARP "
+                        "(Lemos et al. 2023): largest |expected coverage - credibility| and "
+                        "its spread over 10 sets of reference points"),
+                       pd.DataFrame({n: {"max deviation": p["tarp"]["max_deviation"],
+                                         "spread": p["tarp"]["max_deviation_spread"]}
+                                     for n, p in posts.items()}), "lower"))
     tables.append(("4. Similarity search: precision@5 among latent neighbours",
                    pd.DataFrame({n: enc[n]["similarity"] for n in names}), "higher"))
     tables.append((("5. Orientation: latent shift under rotations/flips "

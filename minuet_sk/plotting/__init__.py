@@ -26,6 +26,7 @@ from ._posteriors import (
     plot_posterior_corner,
     plot_posteriors,
     plot_predicted_vs_true,
+    plot_tarp,
 )
 from ._roc import plot_roc
 
@@ -44,5 +45,6 @@ __all__ = [
     "plot_predicted_vs_true",
     "plot_reconstructions",
     "plot_roc",
+    "plot_tarp",
     "rgb_composite",
 ]

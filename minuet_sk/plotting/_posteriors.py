@@ -313,6 +313,63 @@ def plot_coverage(posterior, y, *, levels=None, ax=None):
     return ax.figure
 
 
+def plot_tarp(posterior, y, *, n_references=10, ax=None):
+    """The TARP expected coverage of the joint posterior against the credibility level.
+
+    :meth:`PropertyPosterior.tarp <minuet_sk.PropertyPosterior.tarp>` (Lemos et al. 2023)
+    asks, for random reference points, how often the truth is closer to the reference than a
+    fraction ``alpha`` of the posterior draws: of all targets together, not one at a time.
+    Calibrated posteriors lie on the diagonal, within the grey band (+-2 sigma binomial
+    scatter for ``n`` galaxies); below it they are over-confident, above it under-confident.
+    The legend gives the largest deviation from the diagonal (the referee's number) and its
+    spread over the ``n_references`` draws of reference points averaged.
+
+    Parameters
+    ----------
+    posterior : PropertyPosterior
+    y : array-like of shape (n,) or (n, k), or DataFrame with the target names
+        True values (pandas objects aligned by identifier, as in ``tarp``).
+    n_references : int, default=10
+        Sets of reference points averaged.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from minuet_sk import PropertyPosterior
+    >>> rng = np.random.default_rng(0)
+    >>> centre = rng.normal(size=(300, 2))
+    >>> post = PropertyPosterior(centre[:, None] + rng.normal(size=(300, 100, 2)))
+    >>> fig = plot_tarp(post, centre + rng.normal(size=(300, 2)), n_references=3)
+    >>> len(fig.axes[0].get_lines()[0].get_xdata())
+    51
+    """
+    result = posterior.tarp(y, n_references=n_references)
+    curve = result.attrs["curve"]
+    n = posterior.samples.shape[0]
+    ax = one_axes(ax, (3.6, 3.0))
+    grid = np.linspace(0, 1, 101)
+    scatter = 2 * np.sqrt(grid * (1 - grid) / n)
+    ax.fill_between(grid, grid - scatter, grid + scatter, color="0.85", lw=0,
+                    label=rf"calibrated $\pm2\sigma$ (n={n:,})")
+    ax.plot(curve["alpha"], curve["ecp"], color="C3",
+            label=(f"all {len(posterior.names)} targets: max dev. "
+                   f"{result['max_deviation']:.3f} +- {result['max_deviation_spread']:.3f}"))
+    ax.plot([0, 1], [0, 1], color="k", lw=0.8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("credibility level alpha")
+    ax.set_ylabel("expected coverage (TARP)")
+    ax.set_title("Joint calibration, TARP (diagonal when calibrated)", fontsize=9)
+    ax.legend(fontsize=7)
+    return ax.figure
+
+
 def plot_predicted_vs_true(posterior, y, *, level=0.68, max_points=2000, axes=None):
     """Posterior median against the truth, one panel per target, with credible intervals.
 

@@ -43,6 +43,7 @@ def test_results_json_has_every_question(tiny_run):
         assert set(enc["probes"]) == set(PROBE_TASKS)
         assert {"sigma_nmad", "outlier_fraction", "bias"} == set(enc["posteriors"]["redshift"])
         assert set(enc["posteriors"]["coverage_68"]) == {"redshift", "log_mstar", "log_sfr"}
+        assert 0 <= enc["posteriors"]["tarp"]["max_deviation"] <= 1
         assert {"rot90", "flip_lr", "mean"} <= set(enc["orientation"])
         assert {"fit_seconds", "transform_galaxies_per_s",
                 "inverse_transform_galaxies_per_s", "flow_samples_per_s"} <= set(enc["cost"])

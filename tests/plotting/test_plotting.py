@@ -246,6 +246,20 @@ class TestPosteriorFigures:
         line = plotting.plot_coverage(post, y, levels=[0.5, 0.9]).axes[0].get_lines()[0]
         assert np.all(line.get_ydata() < np.array([0.5, 0.9]) - 0.1)
 
+    def test_tarp_of_a_calibrated_posterior_follows_the_diagonal(self, _agg):
+        post, y = self._toy()
+        fig, ax = _agg.subplots()
+        assert plotting.plot_tarp(post, y, ax=ax) is fig
+        curve, diagonal = ax.get_lines()
+        np.testing.assert_allclose(curve.get_ydata(), curve.get_xdata(), atol=0.06)
+        expected = post.tarp(y)["max_deviation"]
+        assert f"max dev. {expected:.3f}" in ax.get_legend().get_texts()[1].get_text()
+
+    def test_tarp_of_an_over_confident_posterior_falls_off_the_diagonal(self, _agg):
+        post, y = self._toy(width=0.5)
+        curve = plotting.plot_tarp(post, y, n_references=3).axes[0].get_lines()[0]
+        assert np.abs(curve.get_ydata() - curve.get_xdata()).max() > 0.15
+
     def test_corner_hides_the_upper_triangle_and_marks_the_truth(self, _agg):
         post, y = self._toy(n=5)
         fig = _agg.figure()
