@@ -250,7 +250,7 @@ class TestPosteriorFigures:
         post, y = self._toy()
         fig, ax = _agg.subplots()
         assert plotting.plot_tarp(post, y, ax=ax) is fig
-        curve, diagonal = ax.get_lines()
+        curve, _ = ax.get_lines()
         np.testing.assert_allclose(curve.get_ydata(), curve.get_xdata(), atol=0.06)
         expected = post.tarp(y)["max_deviation"]
         assert f"max dev. {expected:.3f}" in ax.get_legend().get_texts()[1].get_text()
