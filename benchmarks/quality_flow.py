@@ -6,8 +6,16 @@ the simulator is not installed): two feature sets, (a) true magnitudes + size + 
 training seconds, sigma_NMAD, outlier fraction, bias, CRPS, 68%/95% coverage, mean log
 density and the TARP p-value per property; k-nearest-neighbour and random-forest point
 estimates on the same split; the redshift's sigma_NMAD, outlier fraction and bias of each
-model in quartiles of r magnitude and of true redshift (the photo-z convention); and the time and memory of ``predict_dist`` for 1,000 draws of
-each of 10,000 galaxies.
+model in quartiles of r magnitude and of true redshift (the photo-z convention); and the
+time and memory of ``predict_dist`` for 1,000 draws of each of 10,000 galaxies.
+
+Calibration over several fits (``--seeds``, default 5): the same split, flows trained with
+``random_state`` seed, seed + 1, ...; per fit the 68% and 95% coverage of each property and
+the TARP largest deviation of the joint posterior (``PropertyPosterior.tarp``, averaged over
+10 sets of reference points), summarised as mean, standard deviation, minimum and maximum
+over the fits, so that one lucky fit is not the figure. Targets (issue "Posteriors for a
+whole survey"): TARP max deviation <= 0.02, coverage within +-0.02 of 0.68 and 0.95. The TARP
+curves of every fit are drawn in ``tarp_curves.png``.
 
 Run from the repository root::
 
@@ -37,7 +45,7 @@ from sklearn.preprocessing import StandardScaler
 
 from minuet_sk import FlowPropertyRegressor, metrics
 
-from _common import command, machine, record
+from _common import command, machine, record, results_dir
 from _data import photometry_features, stretched_pixels
 
 TARGETS = ["redshift", "log_mstar", "log_sfr"]
@@ -139,6 +147,53 @@ def baselines(X_train, X_test, y_train, y_test, seed):
     return out, predictions
 
 
+def calibration_over_seeds(X_train, X_test, y_train, y_test, seeds):
+    """68%/95% coverage per property and the TARP largest deviation of flows fitted with
+    each of ``seeds`` on the same split: per fit, and summarised over the fits. Also the
+    TARP curve of each fit (``alpha``, ``ecp``), for the figure."""
+    runs, curves = [], []
+    for seed in seeds:
+        flow = FlowPropertyRegressor(random_state=seed)
+        flow.fit(X_train, pd.DataFrame(y_train, columns=TARGETS))
+        post = flow.predict_dist(X_test)
+        tarp = post.tarp(y_test)
+        run = {"seed": seed, "tarp_max_deviation": float(tarp["max_deviation"]),
+               "tarp_pvalue": float(tarp["pvalue"])}
+        for level in (0.68, 0.95):
+            coverage = post.coverage(y_test, level)
+            run.update({f"coverage_{round(100 * level)}_{name}": float(coverage[name])
+                        for name in TARGETS})
+        runs.append(run)
+        curves.append(tarp.attrs["curve"])
+    table = pd.DataFrame(runs).set_index("seed")
+    summary = {column: {"mean": float(table[column].mean()), "std": float(table[column].std()),
+                        "min": float(table[column].min()), "max": float(table[column].max())}
+               for column in table.columns}
+    return {"per_seed": runs, "summary": summary}, curves
+
+
+def plot_tarp_curves(curves_by_set, path):
+    """One panel per feature set: the TARP curve of every fit, and the diagonal."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves_by_set), figsize=(3.6 * len(curves_by_set), 3.4),
+                             layout="constrained", squeeze=False)
+    for ax, (name, curves) in zip(axes[0], curves_by_set.items()):
+        for k, curve in enumerate(curves):
+            ax.plot(curve["alpha"], curve["ecp"], lw=1, color=f"C{k}")
+        ax.plot([0, 1], [0, 1], color="k", lw=0.8)
+        ax.set_aspect("equal")
+        ax.set_xlabel("credibility level alpha")
+        ax.set_ylabel("expected coverage (TARP)")
+        ax.set_title(f"{name}: {len(curves)} fits", fontsize=9)
+    fig.suptitle("Joint calibration of the flow's posteriors (held-out galaxies)", fontsize=10)
+    fig.savefig(path, dpi=70)
+    plt.close(fig)
+
+
 def binned_photoz(z_true, z_pred, mag_r, n_bins=4):
     """Photo-z users' figures per bin: sigma_NMAD, outlier fraction (|dz| / (1 + z) > 0.15)
     and bias of each model's redshift, in quantile bins of r magnitude and of true redshift.
@@ -229,6 +284,14 @@ def markdown(report):
                     f"{t['outlier_fraction']:.3f} | {t['bias']:+.4f} | {crps} | {c68} | {c95} |"
                 )
         lines.append("")
+        ensemble = res["calibration_over_seeds"]["summary"]
+        n_fits = len(res["calibration_over_seeds"]["per_seed"])
+        lines += [(f"Calibration over {n_fits} fits (seeds; mean, std, min, max; "
+                   "`tarp_curves.png`):"), "",
+                  "| figure | mean | std | min | max |", "|---|---|---|---|---|"]
+        lines += [f"| {k} | {v['mean']:.3f} | {v['std']:.3f} | {v['min']:.3f} | {v['max']:.3f} |"
+                  for k, v in ensemble.items()]
+        lines.append("")
         for by, rows in res.get("binned_redshift", {}).items():
             models = [k for k in rows[0] if k not in ("low", "high", "n")]
             lines += [f"Redshift by {by} bin (sigma_NMAD / outliers / bias):", "",
@@ -265,6 +328,8 @@ def main():
     parser.add_argument("--throughput-galaxies", type=int, default=10000)
     parser.add_argument("--quick", action="store_true", help="400 galaxies, 1,000 for speed")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=5,
+                        help="flows fitted per feature set for the calibration figures")
     parser.add_argument(
         "--threads", type=int, default=2, help="torch threads (use 1 on a crowded machine)"
     )
@@ -287,7 +352,7 @@ def main():
         "n_test": len(index_test),
         "feature_sets": {},
     }
-    flows = {}
+    flows, tarp_curves = {}, {}
     for name, X in features.items():
         X_train, X_test = X[index_train], X[index_test]
         if name == "images":
@@ -299,8 +364,11 @@ def main():
         scores, predictions = baselines(X_train, X_test, y_train, y_test, args.seed)
         z_pred = {"flow (median)": median[:, 0],
                   **{model: pred[:, 0] for model, pred in predictions.items()}}
+        ensemble, tarp_curves[name] = calibration_over_seeds(
+            X_train, X_test, y_train, y_test, range(args.seed, args.seed + args.seeds))
         report["feature_sets"][name] = {
             "flow": flow_result,
+            "calibration_over_seeds": ensemble,
             "baselines": scores,
             # r magnitude: column 1 of the photometry features
             "binned_redshift": binned_photoz(
@@ -313,9 +381,10 @@ def main():
     )
     report["load_average_at_end"] = os.getloadavg()
     print(json.dumps(report["throughput"]))
+    plot_tarp_curves(tarp_curves, results_dir("quality_flow") / "tarp_curves.png")
     record("quality_flow", figures=report, headline=headline(report), seed=args.seed,
            target="sigma_NMAD(z) small, 68%/95% coverage near 0.68/0.95",
-           settings={"n_galaxies": args.n_galaxies, "quick": args.quick,
+           settings={"n_galaxies": args.n_galaxies, "quick": args.quick, "seeds": args.seeds,
                      "throughput_galaxies": args.throughput_galaxies, "threads": args.threads},
            markdown=markdown(report))
 
@@ -327,6 +396,10 @@ def headline(report):
         z = res["flow"]["per_target"]["redshift"]
         parts.append(f"{name}: sigma_NMAD(z) {z['sigma_nmad']:.3f}, cov68(z) "
                      f"{z.get('coverage_68', float('nan')):.2f}")
+    for name, res in report["feature_sets"].items():
+        tarp = res["calibration_over_seeds"]["summary"]["tarp_max_deviation"]
+        parts.append(f"{name}: TARP max dev. {tarp['mean']:.3f} ({tarp['min']:.3f}-"
+                     f"{tarp['max']:.3f} over the fits)")
     tp = report["throughput"]
     return "; ".join(parts) + f"; {tp['samples_per_second']:.3g} draws/s"
 
