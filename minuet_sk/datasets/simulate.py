@@ -376,7 +376,8 @@ def reobserve(galaxies, *, conditions="same", depth_shift=0.0, seeing=None, rota
         for i in range(n)]
     if offsets is not None:
         observed["shift_x"], observed["shift_y"] = offsets[:, 0], offsets[:, 1]
-    seeds = [_galaxy_seeds(params["seed"], params["n_samples"])[i] for i in rows]
+    every_seed = _galaxy_seeds(params["seed"], params["n_samples"])
+    seeds = [every_seed[i] for i in rows]
     rows = truth.to_dict("records")
     chunks = [slice(i, i + _CHUNK) for i in range(0, n, _CHUNK)]
     colours = _physics.field_galaxy_colours()
