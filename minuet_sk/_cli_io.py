@@ -17,6 +17,7 @@ __all__ = [
     "load_model",
     "open_images",
     "read_table",
+    "read_table_head",
     "split_identifiers",
     "write_table",
 ]
@@ -37,12 +38,19 @@ class CLIError(Exception):
     """A user mistake, reported as one line without a traceback."""
 
 
-def check_output(path, suffixes=TABLE_SUFFIXES):
+def check_output(path, suffixes=TABLE_SUFFIXES, *, folder=False):
     """Refuse an output name before any work is done: a wrong suffix, a folder, a folder to
-    write into that does not exist or cannot be written."""
+    write into that does not exist or cannot be written. With ``folder``, a name without a
+    suffix is a folder to write into (refused when it is a file)."""
     path = Path(path)
+    if folder and not path.suffix:
+        if path.is_file():
+            raise CLIError(f"cannot write into {path}: it is a file, not a folder")
+        check_writable_folder(path, f"cannot write {path}")
+        return
     if path.suffix.lower() not in suffixes:
-        raise CLIError(f"cannot write {path}: use a {' or '.join(suffixes)} file name")
+        raise CLIError(f"cannot write {path}: use a {' or '.join(suffixes)} file name"
+                       + (" or a folder" if folder else ""))
     if path.is_dir():
         raise CLIError(f"cannot write {path}: it is a folder")
     check_writable_folder(path.parent, f"cannot write {path}")
@@ -133,16 +141,39 @@ def read_table(path):
     if suffix == ".parquet":
         return pd.read_parquet(path)  # pandas keeps DataFrame.attrs in Parquet's metadata
     if suffix == ".csv":
-        frame = pd.read_csv(path)
-        if _CSV_LATENT_ID in frame.columns:  # which model made the latents: back to attrs
-            made_by = frame.pop(_CSV_LATENT_ID).dropna().unique()
-            if len(made_by) > 1:
-                raise CLIError(f"{path} mixes the latents of several models: {list(made_by)}")
-            frame.attrs = {_LATENT_ID: str(made_by[0])} if len(made_by) else {}
-        return frame
+        return _latent_id_to_attrs(pd.read_csv(path), path)
     if suffix == ".npy":
         return pd.DataFrame(np.load(path))
     raise CLIError(f"cannot read {path}: expected .parquet, .csv or .npy")
+
+
+def read_table_head(path, n_rows=100):
+    """The columns of a .parquet or .csv table, as :func:`read_table` gives them, with at
+    most its first ``n_rows`` rows (none of a Parquet file: its schema says the types); None
+    for files of arrays (.npy, .h5/.hdf5), which have no columns."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise CLIError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_schema(path).empty_table().to_pandas()
+    if suffix == ".csv":
+        return _latent_id_to_attrs(pd.read_csv(path, nrows=n_rows), path)
+    return None
+
+
+def _latent_id_to_attrs(frame, path):
+    """A CSV table's ``latent_id`` column (which model made the latents) back in attrs."""
+    if _CSV_LATENT_ID in frame.columns:
+        made_by = frame.pop(_CSV_LATENT_ID).dropna().unique()
+        if len(made_by) > 1:
+            raise CLIError(f"{path} mixes the latents of several models: {list(made_by)}")
+        frame.attrs = {_LATENT_ID: str(made_by[0])} if len(made_by) else {}
+    return frame
 
 
 def split_identifiers(frame, features=None):

@@ -15,6 +15,7 @@ from minuet_sk._cli_io import (
     note_input_units,
     open_images,
     read_table,
+    read_table_head,
     split_identifiers,
     write_reconstructions,
     write_table,
@@ -188,22 +189,27 @@ def _reconstruct(args):
 
 
 def _predict(args):
-    check_output(args.out)
+    check_output(args.out, folder=True)
+    if args.keep_draws and Path(args.out).suffix.lower() == ".csv":
+        raise CLIError("--keep-draws needs a Parquet output: a .parquet file or a folder")
+    head = read_table_head(args.features)
     model = load_model(args.model, args.device)
     if not hasattr(model, "predict_dist"):
         raise CLIError(f"{type(model).__name__} does not predict posteriors; use a saved "
                        "FlowPropertyRegressor")
+    from minuet_sk.flow import write_posterior_catalogue
+
+    # identifiers carried, features fed (by the names the flow was fitted on, when it has
+    # them); rows are numbered 0..n-1 in the galaxy column, and the table's attrs say which
+    # encoder made the latents: the flow refuses another's
     fitted_on = getattr(model, "feature_names_in_", None)
-    ids, X = split_identifiers(read_table(args.features),
-                               None if fitted_on is None else list(fitted_on))
-    # rows numbered 0..n-1: the summary's galaxy column picks each row's identifiers; the
-    # table's attrs say which encoder made the latents, and the flow refuses another's
-    features = X.reset_index(drop=True)
-    if fitted_on is None:
-        features = features.set_axis(range(features.shape[1]), axis=1)
-    posterior = model.predict_dist(features, n_samples=args.n_samples)
-    summary = posterior.to_frame()
-    write_table(ids.iloc[summary["galaxy"]].reset_index(drop=True).join(summary), args.out)
+    id_columns = None if head is None else list(split_identifiers(
+        head, None if fitted_on is None else list(fitted_on))[0].columns)
+    out = write_posterior_catalogue(
+        model, args.features, args.out, chunk_size=args.chunk_size,
+        n_samples=args.n_samples, keep_draws=args.keep_draws, id_columns=id_columns,
+        dataset=args.dataset, restart=args.restart)
+    print(f"wrote {out}")
 
 
 def _neighbors(args):
@@ -409,14 +415,29 @@ def build_parser():
                 "identifiers, and `draws` with --keep-draws; .npy: the array alone")
 
     p = _add(sub, "predict", _predict, "posterior summaries of redshift, mass and SFR",
-             "minuet predict --model flow/ --features latents.parquet --out posteriors.csv")
+             "minuet predict --model flow/ --features latents.parquet --out posteriors.csv"
+             "\n  minuet predict --model sim-grz-72-v2-flow --features latents.parquet "
+             "--out catalogue/   # a Parquet file per chunk")
     p.add_argument("--model", required=True, help="folder of a saved FlowPropertyRegressor")
     p.add_argument("--features", required=True,
-                   help="latents table (.parquet/.csv); identifier columns are carried over")
+                   help="latents table (.parquet/.csv; identifier columns are carried over), "
+                        "or an array of latents (.npy, .h5/.hdf5), read a chunk at a time")
+    p.add_argument("--dataset", help="HDF5 features: the dataset of latents (default: the "
+                   "file's only one)")
     p.add_argument("--n-samples", type=int,
                    help="posterior draws per galaxy (default: the model's n_samples)")
+    p.add_argument("--chunk-size", type=int, default=10_000,
+                   help="galaxies predicted and written at a time: memory holds one chunk's "
+                        "draws")
+    p.add_argument("--keep-draws", action="store_true",
+                   help="also write every draw, a `draws` column (Parquet outputs only)")
+    p.add_argument("--restart", action="store_true",
+                   help="discard what an earlier, interrupted run wrote to --out and start "
+                        "afresh (by default the same command goes on after the last chunk "
+                        "written, and other settings are refused)")
     _add_device(p)
-    _add_out(p, ".parquet or .csv: identifiers and posterior summaries")
+    _add_out(p, ".parquet or .csv file, or a folder (a Parquet file per chunk): identifiers "
+                "and posterior summaries")
 
     p = _add(sub, "neighbors", _neighbors, "nearest galaxies in latent space (a galaxy is "
              "never its own neighbour)",

@@ -12,8 +12,9 @@ is reported lazily as ``(n, 15552)``, and it does not accept 4-D image stacks.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["predict", "predict_dist_frame", "transform"]
+__all__ = ["predict", "predict_dist_frame", "transform", "write_posterior_catalogue"]
 
 
 def _as_row_chunked(X):
@@ -118,7 +119,8 @@ def predict_dist_frame(estimator, X, **params):
     Returns
     -------
     dask.dataframe.DataFrame
-        One row per galaxy (index 0..n-1), the columns of ``PropertyPosterior.to_frame``.
+        The rows of ``PropertyPosterior.to_frame`` (one per galaxy and target), ``galaxy``
+        the galaxy's row in ``X`` (0..n-1), which is also the index.
 
     Examples
     --------
@@ -130,7 +132,8 @@ def predict_dist_frame(estimator, X, **params):
     >>> flow = FlowPropertyRegressor(n_transforms=1, hidden_features=8, max_epochs=2,
     ...                              n_samples=20, random_state=0).fit(X, y)
     >>> frame = parallel.predict_dist_frame(flow, da.from_array(X, chunks=(25, 2)))
-    >>> len(frame.compute()) == len(flow.predict_dist(X).to_frame())
+    >>> frame.compute().equals(flow.predict_dist(X).to_frame().set_index("galaxy",
+    ...                                                              drop=False))
     True
     """
     import dask
@@ -141,7 +144,8 @@ def predict_dist_frame(estimator, X, **params):
 
     def block(part, start):
         frame = estimator.predict_dist(np.asarray(part), **params).to_frame()
-        frame.index = np.arange(start, start + len(frame))
+        frame["galaxy"] += start  # the block's galaxies are rows start, start + 1, ...
+        frame.index = pd.Index(frame["galaxy"].to_numpy())
         return frame
 
     meta = block(np.asarray(X[:1]), 0).iloc[:0]
@@ -150,3 +154,85 @@ def predict_dist_frame(estimator, X, **params):
         for chunk, start in zip(X.to_delayed().ravel(), offsets[:-1])
     ]
     return dd.from_delayed(parts, meta=meta, divisions=tuple(offsets[:-1]) + (offsets[-1] - 1,))
+
+
+def write_posterior_catalogue(estimator, X, out, *, n_samples=None, keep_draws=False,
+                              id_columns=None, restart=False):
+    """Posterior summaries of every galaxy of a Dask collection to a catalogue, written by
+    Dask's workers, one part per block.
+
+    What :func:`minuet_sk.flow.write_posterior_catalogue` writes, with the blocks of ``X``
+    as its chunks: every task predicts one block and writes its part itself, so that neither
+    the draws nor the summaries pass through the client. Run again after a failure or a
+    kill, only the blocks without a part are computed.
+
+    Parameters
+    ----------
+    estimator : fitted estimator with ``predict_dist``
+        :class:`FlowPropertyRegressor` or a :class:`Pipeline` ending in one (then ``X`` may
+        be images).
+    X : dask.array.Array of shape (n, ...) or dask.dataframe.DataFrame
+        Chunked along galaxies. A DataFrame's index is the ``galaxy`` column (as in
+        ``predict_dist``) and its identifier columns are carried; an array's rows are
+        numbered ``0 .. n-1``.
+    out : str or path-like
+        A folder, or a ``.parquet`` or ``.csv`` file, as in
+        :func:`minuet_sk.flow.write_posterior_catalogue`; every worker must see it (a shared
+        disk).
+    n_samples, keep_draws, id_columns, restart
+        As in :func:`minuet_sk.flow.write_posterior_catalogue`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import dask, dask.array as da, numpy as np, pandas as pd
+    >>> from minuet_sk import FlowPropertyRegressor, parallel
+    >>> X = np.random.default_rng(0).normal(size=(60, 2)).astype("float32")
+    >>> flow = FlowPropertyRegressor(n_transforms=1, hidden_features=8, max_epochs=2,
+    ...                              n_samples=20, random_state=0).fit(X, X[:, 0])
+    >>> out = os.path.join(tempfile.mkdtemp(), "catalogue")
+    >>> with dask.config.set(scheduler="threads"):
+    ...     _ = parallel.write_posterior_catalogue(flow, da.from_array(X, chunks=(25, 2)), out)
+    >>> len([name for name in os.listdir(out) if name.startswith("part-")])
+    3
+    >>> pd.read_parquet(out)["galaxy"].tolist() == list(range(60))
+    True
+    """
+    import dask
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from .flow._catalogue import _Catalogue, _check_features, _id_columns
+
+    catalogue = _Catalogue(out, keep_draws=keep_draws)
+    if isinstance(X, dd.DataFrame):  # its index names the galaxies
+        head, blocks = X.head(1, npartitions=-1), X.to_delayed()
+        starts, chunks, n_rows = [None] * len(blocks), {"partitions": X.npartitions}, None
+    else:
+        X = _as_row_chunked(X)
+        head, blocks = np.asarray(X[:1]), X.to_delayed().ravel()
+        starts = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).tolist()
+        chunks, n_rows = list(X.chunks[0]), int(X.shape[0])
+    if not len(head):
+        raise ValueError("X holds no galaxies: there is nothing to predict.")
+    ids = _id_columns(estimator, head, id_columns)
+    _check_features(estimator, head, ids)
+    settings = catalogue.settings(estimator, n_samples, head, ids, chunk_size=chunks,
+                                  n_rows=n_rows)
+    done = catalogue.open(settings, restart=restart)
+    if done is None:  # complete already
+        return catalogue.out
+
+    def write(block, part, start):
+        labels = block.index if start is None else pd.RangeIndex(start, start + len(block))
+        catalogue.write_part(part, estimator, block, labels, ids, n_samples)
+
+    dask.compute(*[dask.delayed(write)(block, part, start)
+                   for part, (block, start) in enumerate(zip(blocks, starts))
+                   if part not in done])
+    return catalogue.finish()

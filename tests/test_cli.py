@@ -494,3 +494,75 @@ def test_reader_advice_is_worded_for_the_command_line(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "BUNIT='furlongs'" in error and "(nanomaggy, Jy...)." in error
     assert "=None" not in error
+
+
+def _predict(workdir, out, *options, features=None):
+    return main(["predict", "--model", str(workdir / "flow"), "--features",
+                 str(features or workdir / "z.parquet"), "--n-samples", "20", *options,
+                 "--out", str(out)])
+
+
+def test_predict_in_chunks_resumes_after_an_interruption(workdir, tmp_path, monkeypatch,
+                                                         capsys):
+    from minuet_sk.flow import _catalogue
+
+    assert _predict(workdir, tmp_path / "whole.csv") == 0
+    write, written, stop_after = _catalogue._Catalogue.write_part, [], [1]
+
+    def recorded(self, part, *args):  # Ctrl-C once ``stop_after`` parts are written
+        if stop_after and len(written) == stop_after[0]:
+            raise KeyboardInterrupt
+        written.append(part)
+        write(self, part, *args)
+
+    monkeypatch.setattr(_catalogue._Catalogue, "write_part", recorded)
+    assert _predict(workdir, tmp_path / "cat", "--chunk-size", "16") == 130
+    assert "interrupted" in capsys.readouterr().err and written == [0]
+    stop_after.clear()
+    assert _predict(workdir, tmp_path / "cat", "--chunk-size", "16") == 0
+    assert written == [0, 1, 2]  # 40 galaxies in 3 chunks: the first is not redone
+    whole, chunked = pd.read_csv(tmp_path / "whole.csv"), pd.read_parquet(tmp_path / "cat")
+    assert list(chunked.columns) == list(whole.columns)
+    assert chunked["row"].tolist() == whole["row"].tolist() == np.repeat(range(40), 3).tolist()
+    np.testing.assert_allclose(chunked[["mean", "median", "std", "p16", "p84"]],
+                               whole[["mean", "median", "std", "p16", "p84"]], rtol=1e-5)
+
+
+def test_predict_refuses_another_runs_catalogue_unless_restarted(workdir, tmp_path, capsys):
+    assert _predict(workdir, tmp_path / "cat") == 0
+    assert _predict(workdir, tmp_path / "cat", "--chunk-size", "7") == 2
+    error = capsys.readouterr().err
+    assert "another run (its chunk_size differ)" in error and "--restart" in error
+    assert _predict(workdir, tmp_path / "cat", "--chunk-size", "7", "--restart") == 0
+    assert len(list((tmp_path / "cat").glob("part-*.parquet"))) == 6  # 40 galaxies by 7
+
+
+def test_predict_keeps_the_draws_in_parquet_only(workdir, tmp_path, monkeypatch, capsys):
+    assert _predict(workdir, tmp_path / "p.parquet", "--keep-draws") == 0
+    draws = pd.read_parquet(tmp_path / "p.parquet")["draws"]
+    assert len(draws) == 120 and {len(d) for d in draws} == {20}
+
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output was checked")
+
+    monkeypatch.setattr("minuet_sk.cli.load_model", must_not_load)
+    assert _predict(workdir, tmp_path / "p.csv", "--keep-draws") == 2
+    assert "--keep-draws needs a Parquet output" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("not a folder")
+    assert _predict(workdir, tmp_path / "a_file" / "cat") == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_predict_reads_latents_from_an_hdf5_dataset(workdir, tmp_path, capsys):
+    import h5py
+
+    latents = pd.read_parquet(workdir / "z.parquet").filter(like="minuet").to_numpy()
+    with h5py.File(tmp_path / "z.h5", "w") as f:
+        f["latents"], f["flags"] = latents, np.zeros(len(latents))
+    assert _predict(workdir, tmp_path / "h5.csv", features=tmp_path / "z.h5") == 2
+    assert "name the features' one" in capsys.readouterr().err
+    assert _predict(workdir, tmp_path / "h5.csv", "--dataset", "latents",
+                    features=tmp_path / "z.h5") == 0
+    assert _predict(workdir, tmp_path / "table.csv") == 0
+    from_h5, from_table = pd.read_csv(tmp_path / "h5.csv"), pd.read_csv(tmp_path / "table.csv")
+    pd.testing.assert_frame_equal(from_h5, from_table.drop(columns="row"))

@@ -115,5 +115,8 @@ def test_the_recipe_for_your_own_cutouts_runs_as_written(tmp_path, monkeypatch):
                namespace)
     assert namespace["latents"].shape == (12, 5)
     assert set(namespace["summary"]["target"]) == {"redshift", "log_mstar", "log_sfr"}
+    ids = namespace["cutouts"].ids  # the file names, from the files to the posteriors
+    assert namespace["latents"].index.equals(ids) and namespace["posterior"].index.equals(ids)
+    assert set(namespace["summary"]["galaxy"]) == set(ids)
     assert namespace["recon"].shape == (4, 3, 72, 72)
     assert (namespace["folder"].parent / "my_minuet" / "config.json").is_file()
