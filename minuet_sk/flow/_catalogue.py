@@ -159,15 +159,21 @@ def write_posterior_catalogue(estimator, features, out, *, chunk_size=10_000, n_
             return catalogue.out
         from tqdm.auto import tqdm
 
-        with tqdm(total=source.n_rows, unit=" galaxies", desc="posteriors",
-                  disable=not progress) as bar:
+        bar = None  # shown once the first chunk is through: a bad table fails alone
+        try:
             for part, (start, size, read) in enumerate(source.chunks()):
                 if part not in done:
                     chunk = read()
                     labels = chunk.index if source.indexed else pd.RangeIndex(start,
                                                                               start + size)
                     catalogue.write_part(part, estimator, chunk, labels, ids, n_samples)
+                if bar is None:
+                    bar = tqdm(total=source.n_rows, unit=" galaxies", desc="posteriors",
+                               disable=not progress)
                 bar.update(size)
+        finally:
+            if bar is not None:
+                bar.close()
     return catalogue.finish()
 
 
