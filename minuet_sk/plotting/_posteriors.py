@@ -296,21 +296,10 @@ def plot_coverage(posterior, y, *, levels=None, ax=None):
     truth = posterior._truth(y)
     coverage = np.array([posterior.coverage(truth, level).to_numpy() for level in levels])
     ax = one_axes(ax, (3.6, 3.0))
-    grid = np.linspace(0, 1, 101)
-    scatter = 2 * np.sqrt(grid * (1 - grid) / len(truth))
-    ax.fill_between(grid, grid - scatter, grid + scatter, color="0.85", lw=0,
-                    label=rf"calibrated $\pm2\sigma$ (n={len(truth):,})")
     for j, name in enumerate(posterior.names):
         ax.plot(levels, coverage[:, j], marker=".", label=name)
-    ax.plot([0, 1], [0, 1], color="k", lw=0.8)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_aspect("equal")
-    ax.set_xlabel("credible level of the central interval")
-    ax.set_ylabel("fraction of truths inside")
-    ax.set_title("Coverage (diagonal when calibrated)", fontsize=9)
-    ax.legend(fontsize=7)
-    return ax.figure
+    return _calibration_frame(ax, len(truth), "credible level of the central interval",
+                              "fraction of truths inside", "Coverage")
 
 
 def plot_tarp(posterior, y, *, n_references=10, ax=None):
@@ -352,21 +341,31 @@ def plot_tarp(posterior, y, *, n_references=10, ax=None):
     curve = result.attrs["curve"]
     n = posterior.samples.shape[0]
     ax = one_axes(ax, (3.6, 3.0))
-    grid = np.linspace(0, 1, 101)
-    scatter = 2 * np.sqrt(grid * (1 - grid) / n)
-    ax.fill_between(grid, grid - scatter, grid + scatter, color="0.85", lw=0,
-                    label=rf"calibrated $\pm2\sigma$ (n={n:,})")
     ax.plot(curve["alpha"], curve["ecp"], color="C3",
             label=(f"all {len(posterior.names)} targets: max dev. "
                    f"{result['max_deviation']:.3f} +- {result['max_deviation_spread']:.3f}"))
+    return _calibration_frame(ax, n, "credibility level alpha", "expected coverage (TARP)",
+                              "Joint calibration, TARP")
+
+
+def _calibration_frame(ax, n, xlabel, ylabel, title):
+    """The frame of a calibration plot drawn on ``ax``: the diagonal of calibrated
+    posteriors with its +-2 sigma binomial band for ``n`` galaxies, unit square, labels,
+    legend (the band first). Returns the figure."""
+    grid = np.linspace(0, 1, 101)
+    scatter = 2 * np.sqrt(grid * (1 - grid) / n)
+    band = ax.fill_between(grid, grid - scatter, grid + scatter, color="0.85", lw=0,
+                           label=rf"calibrated $\pm2\sigma$ (n={n:,})")
     ax.plot([0, 1], [0, 1], color="k", lw=0.8)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_aspect("equal")
-    ax.set_xlabel("credibility level alpha")
-    ax.set_ylabel("expected coverage (TARP)")
-    ax.set_title("Joint calibration, TARP (diagonal when calibrated)", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title} (diagonal when calibrated)", fontsize=9)
+    handles, labels = ax.get_legend_handles_labels()
+    order = [handles.index(band)] + [i for i, h in enumerate(handles) if h is not band]
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=7)
     return ax.figure
 
 
