@@ -14,6 +14,7 @@ __all__ = [
     "ID_COLUMNS",
     "CLIError",
     "check_output",
+    "csv_latent_id_to_attrs",
     "load_model",
     "open_images",
     "read_table",
@@ -141,7 +142,7 @@ def read_table(path):
     if suffix == ".parquet":
         return pd.read_parquet(path)  # pandas keeps DataFrame.attrs in Parquet's metadata
     if suffix == ".csv":
-        return _latent_id_to_attrs(pd.read_csv(path), path)
+        return csv_latent_id_to_attrs(pd.read_csv(path), path)
     if suffix == ".npy":
         return pd.DataFrame(np.load(path))
     raise CLIError(f"cannot read {path}: expected .parquet, .csv or .npy")
@@ -162,16 +163,18 @@ def read_table_head(path, n_rows=100):
 
         return pq.read_schema(path).empty_table().to_pandas()
     if suffix == ".csv":
-        return _latent_id_to_attrs(pd.read_csv(path, nrows=n_rows), path)
+        return csv_latent_id_to_attrs(pd.read_csv(path, nrows=n_rows), path)
     return None
 
 
-def _latent_id_to_attrs(frame, path):
-    """A CSV table's ``latent_id`` column (which model made the latents) back in attrs."""
+def csv_latent_id_to_attrs(frame, path):
+    """A CSV table's ``latent_id`` column (which model made the latents) back in attrs;
+    ValueError where the rows name several models. Shared by :func:`read_table` and the
+    chunked reader of :func:`minuet_sk.flow.write_posterior_catalogue`."""
     if _CSV_LATENT_ID in frame.columns:
         made_by = frame.pop(_CSV_LATENT_ID).dropna().unique()
         if len(made_by) > 1:
-            raise CLIError(f"{path} mixes the latents of several models: {list(made_by)}")
+            raise ValueError(f"{path} mixes the latents of several models: {list(made_by)}")
         frame.attrs = {_LATENT_ID: str(made_by[0])} if len(made_by) else {}
     return frame
 

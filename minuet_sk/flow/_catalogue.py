@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._cli_io import csv_latent_id_to_attrs
 from .._persistence import atomic_write_bytes, to_jsonable
-from ..encoders._latent_features import LATENT_ID
 from ._posterior import PropertyPosterior
 
 __all__ = ["write_posterior_catalogue"]
@@ -33,9 +33,6 @@ __all__ = ["write_posterior_catalogue"]
 _FORMAT = "minuet_sk.posterior_catalogue"
 _FORMAT_VERSION = 1
 _MANIFEST = "_catalogue.json"
-#: ``minuet encode``'s CSV files say which encoder made the latents in a column of this name
-#: (a CSV file has no metadata; ``minuet_sk._cli_io`` writes it).
-_CSV_LATENT_ID = "latent_id"
 #: The columns of ``PropertyPosterior.to_frame`` and the draws: no identifier may take them.
 _SUMMARY_COLUMNS = ("galaxy", "target", "mean", "median", "std", "p16", "p84", "draws")
 _SINGLE_FILES = (".parquet", ".csv")
@@ -523,13 +520,7 @@ def _parquet_chunks(path, chunk_size, files):
 def _csv_chunks(path, chunk_size):
     with pd.read_csv(path, chunksize=chunk_size) as reader:
         for chunk in reader:
-            if _CSV_LATENT_ID in chunk.columns:  # which encoder made the latents: to attrs
-                made_by = chunk.pop(_CSV_LATENT_ID).dropna().unique()
-                if len(made_by) > 1:
-                    raise ValueError(f"{path} mixes the latents of several models: "
-                                     f"{list(made_by)}")
-                chunk.attrs = {LATENT_ID: str(made_by[0])} if len(made_by) else {}
-            yield chunk
+            yield csv_latent_id_to_attrs(chunk, path)
 
 
 def _hdf5_dataset(path, dataset, files):

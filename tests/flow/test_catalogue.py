@@ -172,6 +172,29 @@ class TestImagesThroughAPipeline:
             write_posterior_catalogue(signed, tmp_path / "z.parquet", tmp_path / "cat.csv")
         assert sorted(p.name for p in tmp_path.iterdir()) == ["z.parquet"]
 
+    @pytest.mark.parametrize("made_by, message", [
+        (["MinuetEncoder/other:bbbbbbbbbbbb"] * N, "made by MinuetEncoder/other"),
+        (["MinuetEncoder/mine:aaaaaaaaaaaa"] * (N - 1) + ["MinuetEncoder/other:bbbbbbbbbbbb"],
+         "mixes the latents of several models"),
+    ])
+    def test_a_csv_says_which_encoder_in_its_latent_id_column(self, flow, table, tmp_path,
+                                                               made_by, message):
+        """``minuet encode`` writes the encoder's identity to CSV as a column: read back
+        (a chunk at a time) it is checked as Parquet's metadata is."""
+        fitted_on = table[FEATURES].copy()
+        fitted_on.attrs[LATENT_ID] = "MinuetEncoder/mine:aaaaaaaaaaaa"
+        signed = clone(flow).fit(fitted_on, fitted_on[["x0", "x1"]].set_axis(
+            ["redshift", "log_mstar"], axis=1))
+        table.assign(latent_id=made_by).to_csv(tmp_path / "z.csv", index=False)
+        with pytest.raises(ValueError, match=message):
+            write_posterior_catalogue(signed, tmp_path / "z.csv", tmp_path / "cat.csv",
+                                      chunk_size=CHUNK)
+        table.assign(latent_id="MinuetEncoder/mine:aaaaaaaaaaaa").to_csv(
+            tmp_path / "mine.csv", index=False)
+        write_posterior_catalogue(signed, tmp_path / "mine.csv", tmp_path / "ok.csv",
+                                  chunk_size=CHUNK)
+        assert read(tmp_path / "ok.csv")["galaxy"].nunique() == N
+
 
 class _Killed(Exception):
     """Stands for a kill: raised from inside the run."""
