@@ -33,7 +33,7 @@ from .._training.flow_loop import ROWS_PER_BATCH, train_flow
 from .._training.params import TRAINING_CONSTRAINTS, resolve_device
 from .._validation import iter_batches
 from ..encoders._latent_features import LATENT_ID, latent_fingerprint
-from ..nn.flows import build_spline_flow, flow_sample
+from ..nn.flows import build_spline_flow, flow_log_prob, flow_sample
 from ._bounds import check_bounds, from_unbounded, log_abs_det, to_unbounded
 from ._checkpoint import FlowCheckpoint
 from ._posterior import PropertyPosterior
@@ -501,6 +501,11 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
     def log_prob(self, X, y):
         """Exact log density ``log p(y | x)`` of each row, in the original units of ``y``.
 
+        Computed by :func:`~minuet_sk.nn.flows.flow_log_prob` (nflows' density pass with
+        splines that never fail a batch on rounding): -inf where ``y`` lies outside its
+        bounds (``target_bounds``), NaN only for a row whose own terms are not finite,
+        whatever the other rows of its batch.
+
         Parameters
         ----------
         X : array-like of shape (n, n_features)
@@ -722,7 +727,8 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         return (samples, log_prob) if return_log_prob else samples
 
     def _log_prob_validated(self, X, y):
-        """Exact log density in y's units; -inf where ``y`` lies outside its support."""
+        """Exact log density in y's units; -inf where ``y`` lies outside its support, NaN
+        for a row whose terms are not finite."""
         u = to_unbounded(y, self.target_low_, self.target_high_)
         outside = np.isnan(u).any(axis=1)
         u[outside] = 0.0
@@ -732,14 +738,9 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         self.flow_.eval()
         with torch.no_grad():
             for start, stop in iter_batches(X, ROWS_PER_BATCH):
-                out[start:stop] = (
-                    self.flow_.log_prob(
-                        y_std[start:stop].to(self.device_),
-                        context=x_std[start:stop].to(self.device_),
-                    )
-                    .cpu()
-                    .numpy()
-                )
+                out[start:stop] = flow_log_prob(
+                    self.flow_, y_std[start:stop].to(self.device_),
+                    x_std[start:stop].to(self.device_)).cpu().numpy()
         out = out - np.log(self.y_scale_).sum() - log_abs_det(u, self.target_low_,
                                                              self.target_high_)
         out[outside] = -np.inf

@@ -1,4 +1,4 @@
-"""The forward rational-quadratic spline of nflows, laid out for many draws at once.
+"""The rational-quadratic spline of nflows, forward and inverse, laid out for many draws.
 
 nflows' :func:`~nflows.transforms.splines.rational_quadratic_spline` keeps each element's
 ``K`` bin parameters on the last axis, where softmax, cumulative sums and comparisons over
@@ -8,6 +8,13 @@ reduction over bins runs along contiguous rows of ``N`` elements, and only the t
 and derivatives around each element's bin are gathered (the softplus of the derivatives
 runs on those two, not on all ``K + 1``). The arithmetic is nflows' own, in the same order,
 so the results agree with it to float32 rounding (checked in the tests).
+
+The inverse solves each element's quadratic as nflows does, with one difference: nflows
+asserts that every discriminant is non-negative and fails the whole batch when rounding
+makes one slightly negative (nflows issue 87). For a monotone spline the discriminant is
+never negative in exact arithmetic, so here it is clipped at zero, which gives the root at
+the bin edge that rounding hid; an element whose parameters are not finite comes out NaN
+alone, without failing its batch.
 
 References
 ----------
@@ -22,7 +29,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["rq_spline_forward", "spline_layer_forward"]
+__all__ = ["rq_spline_forward", "rq_spline_inverse", "spline_layer_forward",
+           "spline_layer_inverse"]
 
 _BLOCK = 64
 
@@ -101,6 +109,73 @@ def rq_spline_forward(x, params, *, tail_bound, min_bin_width, min_bin_height,
     return torch.where(inside, y, x), torch.where(inside, logabsdet, 0.0)
 
 
+def rq_spline_inverse(y, params, *, tail_bound, min_bin_width, min_bin_height,
+                      min_derivative):
+    """The inverse of :func:`rq_spline_forward`, with the same parameters and layout.
+
+    nflows' inverse arithmetic (the root of each element's quadratic, its ``2c / (-b -
+    sqrt(disc))`` form), with the discriminant clipped at zero instead of asserted (see the
+    module's notes).
+
+    Parameters
+    ----------
+    y : torch.Tensor of shape (n,)
+    params : torch.Tensor of shape (3 * K - 1, n), contiguous
+    tail_bound, min_bin_width, min_bin_height, min_derivative : float
+        As for :func:`rq_spline_forward`.
+
+    Returns
+    -------
+    x : torch.Tensor of shape (n,)
+    logabsdet : torch.Tensor of shape (n,)
+        ``log |dx/dy|`` of each element (minus the forward one; 0 in the identity tails).
+
+    Examples
+    --------
+    >>> import torch
+    >>> options = dict(tail_bound=3.0, min_bin_width=1e-3, min_bin_height=1e-3,
+    ...                min_derivative=1e-3)
+    >>> params = torch.randn(23, 4, generator=torch.Generator().manual_seed(0))
+    >>> x = torch.tensor([-5.0, -1.0, 0.5, 2.9])
+    >>> y, lad = rq_spline_forward(x, params, **options)
+    >>> back, back_lad = rq_spline_inverse(y, params, **options)
+    >>> torch.allclose(back, x, atol=1e-5), torch.allclose(back_lad, -lad, atol=1e-5)
+    (True, True)
+    """
+    n_bins = (params.shape[0] + 1) // 3
+    inside = (y >= -tail_bound) & (y <= tail_bound)
+    yc = y.clamp(-tail_bound, tail_bound)
+    widths = _knots(params[:n_bins], -tail_bound, tail_bound, min_bin_width)
+    heights = _knots(params[n_bins : 2 * n_bins], -tail_bound, tail_bound, min_bin_height)
+    index = (yc >= heights[1:n_bins]).sum(dim=0, keepdim=True)
+    after = index + 1
+    x0 = widths.gather(0, index)[0]
+    bin_width = widths.gather(0, after)[0] - x0
+    y0 = heights.gather(0, index)[0]
+    bin_height = heights.gather(0, after)[0] - y0
+    edge = math.log(math.expm1(1 - min_derivative))
+    raw = F.pad(params[2 * n_bins :], (0, 0, 1, 1), value=edge)
+    d0 = min_derivative + F.softplus(raw.gather(0, index)[0])
+    d1 = min_derivative + F.softplus(raw.gather(0, after)[0])
+
+    delta = bin_height / bin_width
+    above = yc - y0
+    slope_sum = d0 + d1 - 2 * delta
+    a = above * slope_sum + bin_height * (delta - d0)
+    b = bin_height * d0 - above * slope_sum
+    c = -delta * above
+    discriminant = (b.pow(2) - 4 * a * c).clamp(min=0.0)
+    root = (2 * c) / (-b - torch.sqrt(discriminant))
+    x = root * bin_width + x0
+    theta_one_minus_theta = root * (1 - root)
+    denominator = delta + slope_sum * theta_one_minus_theta
+    derivative_numerator = delta.pow(2) * (
+        d1 * root.pow(2) + 2 * delta * theta_one_minus_theta + d0 * (1 - root).pow(2)
+    )
+    logabsdet = torch.log(derivative_numerator) - 2 * torch.log(denominator)
+    return torch.where(inside, x, y), torch.where(inside, -logabsdet, 0.0)
+
+
 def spline_layer_forward(x, hidden, weight, bias, **spline):
     """A linear layer that makes each element's spline parameters, then the splines.
 
@@ -137,6 +212,29 @@ def spline_layer_forward(x, hidden, weight, bias, **spline):
     >>> y.shape, lad.shape
     (torch.Size([5, 2]), torch.Size([5]))
     """
+    return _spline_layer(rq_spline_forward, x, hidden, weight, bias, spline)
+
+
+def spline_layer_inverse(y, hidden, weight, bias, **spline):
+    """:func:`spline_layer_forward` with the inverse splines (:func:`rq_spline_inverse`):
+    ``x`` of shape (m, k) and ``log |dx/dy|`` of shape (m,), summed over the columns.
+
+    Examples
+    --------
+    >>> import torch
+    >>> options = dict(tail_bound=3.0, min_bin_width=1e-3, min_bin_height=1e-3,
+    ...                min_derivative=1e-3)
+    >>> x, hidden, weight = torch.randn(5, 2), torch.randn(5, 4), torch.randn(2 * 23, 4)
+    >>> y, lad = spline_layer_forward(x, hidden, weight, torch.zeros(2 * 23), **options)
+    >>> back, back_lad = spline_layer_inverse(y, hidden, weight, torch.zeros(2 * 23),
+    ...                                       **options)
+    >>> torch.allclose(back, x, atol=1e-4), torch.allclose(back_lad, -lad, atol=1e-4)
+    (True, True)
+    """
+    return _spline_layer(rq_spline_inverse, y, hidden, weight, bias, spline)
+
+
+def _spline_layer(splines, x, hidden, weight, bias, spline):
     m, k = x.shape
     n_params = weight.shape[0] // k
     padded = m + (-m % _BLOCK)
@@ -151,5 +249,5 @@ def spline_layer_forward(x, hidden, weight, bias, **spline):
     columns = x.new_empty((k, padded))
     columns[:, m:] = 0.0
     columns[:, :m] = x.T
-    y, logabsdet = rq_spline_forward(columns.view(-1), params.view(n_params, -1), **spline)
+    y, logabsdet = splines(columns.view(-1), params.view(n_params, -1), **spline)
     return y.view(k, padded)[:, :m].T, logabsdet.view(k, padded)[:, :m].sum(0)
