@@ -13,8 +13,9 @@ The inverse solves each element's quadratic as nflows does, with one difference:
 asserts that every discriminant is non-negative and fails the whole batch when rounding
 makes one slightly negative (nflows issue 87). For a monotone spline the discriminant is
 never negative in exact arithmetic, so here it is clipped at zero, which gives the root at
-the bin edge that rounding hid; an element whose parameters are not finite comes out NaN
-alone, without failing its batch.
+the bin edge that rounding hid, and the root is kept in its bin ([0, 1], where exact
+arithmetic puts it), so that its log-determinant stays finite; an element whose parameters
+are not finite comes out NaN alone, without failing its batch.
 
 References
 ----------
@@ -165,7 +166,9 @@ def rq_spline_inverse(y, params, *, tail_bound, min_bin_width, min_bin_height,
     b = bin_height * d0 - above * slope_sum
     c = -delta * above
     discriminant = (b.pow(2) - 4 * a * c).clamp(min=0.0)
-    root = (2 * c) / (-b - torch.sqrt(discriminant))
+    # in exact arithmetic the root lies in [0, 1]; rounding in very steep bins can push it
+    # (and nflows' result) just outside, where the derivative below would turn negative
+    root = ((2 * c) / (-b - torch.sqrt(discriminant))).clamp(0.0, 1.0)
     x = root * bin_width + x0
     theta_one_minus_theta = root * (1 - root)
     denominator = delta + slope_sum * theta_one_minus_theta
@@ -224,7 +227,9 @@ def spline_layer_inverse(y, hidden, weight, bias, **spline):
     >>> import torch
     >>> options = dict(tail_bound=3.0, min_bin_width=1e-3, min_bin_height=1e-3,
     ...                min_derivative=1e-3)
-    >>> x, hidden, weight = torch.randn(5, 2), torch.randn(5, 4), torch.randn(2 * 23, 4)
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> x, hidden = torch.randn(5, 2, generator=gen), torch.randn(5, 4, generator=gen)
+    >>> weight = 0.5 * torch.randn(2 * 23, 4, generator=gen)
     >>> y, lad = spline_layer_forward(x, hidden, weight, torch.zeros(2 * 23), **options)
     >>> back, back_lad = spline_layer_inverse(y, hidden, weight, torch.zeros(2 * 23),
     ...                                       **options)

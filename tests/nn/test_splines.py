@@ -83,6 +83,19 @@ def test_a_discriminant_that_rounding_makes_negative_fails_nothing():
     torch.testing.assert_close(x.double(), exact, rtol=0, atol=1e-4)
 
 
+def test_in_very_steep_bins_the_root_stays_in_its_bin():
+    # parameters of scale 20 (the conditioners' output for features far outside the
+    # training set): rounding pushes some of nflows' roots out of their bin, where the
+    # derivative is negative and its log NaN; here the root is kept in [0, 1]
+    inputs, params = random_case(200_000, torch.float32, seed=0, scale=20.0)
+    inputs = inputs.clamp(-3.0, 3.0)
+    _, theirs = nflows(inputs, params, inverse=True)
+    assert not torch.isfinite(theirs).all()
+    x, lad = rq_spline_inverse(inputs, params.T.contiguous(), **OPTIONS)
+    assert torch.isfinite(x).all() and torch.isfinite(lad).all()
+    assert (x.abs() <= 3.0 + 1e-5).all()  # inside the spline, to float32 rounding
+
+
 def test_an_element_with_broken_parameters_is_nan_alone():
     y, params = random_case(64, torch.float32, seed=2)
     y = y.clamp(-2.9, 2.9)  # inside the spline, where the parameters are used
