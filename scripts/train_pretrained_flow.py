@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from _shipping import fit_and_ship
 
@@ -32,9 +31,10 @@ TARGETS = ["redshift", "log_mstar", "log_sfr"]
 
 def latents_and_targets(encoder, n, seed):
     data = make_galaxies(n, image_size=72, random_state=seed)
-    latents = pd.DataFrame(encoder.transform(data.images),
-                           columns=encoder.get_feature_names_out())
-    return latents, data.target[TARGETS].reset_index(drop=True)
+    # pandas output: the latents carry the encoder's latent_id_, which the flow records
+    # (features_id_) so that it refuses another encoder's latents
+    latents = encoder.set_output(transform="pandas").transform(data.images)
+    return latents.reset_index(drop=True), data.target[TARGETS].reset_index(drop=True)
 
 
 def held_out_quality(model, encoder, name, n, seed):

@@ -189,7 +189,7 @@ class MinuetEncoder(BaseImageEncoder):
     warm_start : bool, default=False
     checkpoint_dir : str, path-like or None, default=None
     pretrained : str, path-like or None, default=None
-        Shipped weights (``"sim-grz-72-v2"``) or a folder written by :meth:`save`, that
+        Shipped weights (``"sim-grz-72-v3"``) or a folder written by :meth:`save`, that
         ``fit`` loads instead of training; with ``warm_start=True`` it fine-tunes them.
         Build such a model with :meth:`from_pretrained` (its parameters are the weights');
         ``clone``, ``cross_val_score`` and ``GridSearchCV`` then keep the weights.
@@ -369,21 +369,26 @@ class MinuetEncoder(BaseImageEncoder):
         self.accelerator = accelerator
 
     @classmethod
-    def from_pretrained(cls, name="sim-grz-72-v2", *, device="auto"):
+    def from_pretrained(cls, name="sim-grz-72-v3", *, device="auto"):
         """A trained model, ready for raw cutouts: weights shipped with the package, or a
         folder written by :meth:`save` (offline; nothing is downloaded).
 
-        ``"sim-grz-72-v2"`` (the default) was trained by ``scripts/train_pretrained.py`` for
+        ``"sim-grz-72-v3"`` (the default) was trained by ``scripts/train_pretrained.py`` for
         150 epochs on 20,000 simulated 72x72 grz galaxies
-        (``make_galaxies(20000, random_state=2027)``, r < 19; 3.7 hours of one CPU thread),
-        with the masked loss, canonical encoder and target frames (its latents do not move
-        when a galaxy is turned or mirrored, except for the few whose frame is ambiguous:
-        nearly round, or too symmetric to tell a mirror image) and a moving average of the
-        weights.
+        (``make_galaxies(20000, random_state=2027)``, r < 19), with the masked loss,
+        canonical encoder and target frames (its latents do not move when a galaxy is
+        turned or mirrored, except for the few whose frame is ambiguous: nearly round, or
+        too symmetric to tell a mirror image), a moving average of the weights, and a
+        decoder that rebuilds each galaxy at reference conditions (``fit(X,
+        reference=...)``: noiseless, at 1.28" seeing, centred), so that its latents describe
+        the galaxy rather than the depth and seeing of the cutout; its reconstructions are
+        the galaxy as the reference shows it. ``"sim-grz-72-v2"`` (the same recipe, its
+        decoder rebuilding the cutouts as observed, with one latent that tracks the seeing
+        and the sky noise) and
         ``"sim-grz-72"``, the first shipped weights (40 epochs on 5,000 galaxies, random
-        frames), stays for latents made with it. Each folder's ``training.json`` records
+        frames), stay for latents made with them. Each folder's ``training.json`` records
         the data, settings, loss curve and held-out quality (summarised in the user
-        guide's *Shipped weights*). Neither has seen real survey images. Each carries its
+        guide's *Shipped weights*). None has seen real survey images. Each carries its
         preprocessing: ``stretch`` is the ``AsinhStretch()`` (softening 100) it was trained
         after, so it takes grz cutouts in nanomaggies at 0.262"/pixel, 72x72, as they
         come::
@@ -399,7 +404,7 @@ class MinuetEncoder(BaseImageEncoder):
 
         Parameters
         ----------
-        name : str or path-like, default="sim-grz-72-v2"
+        name : str or path-like, default="sim-grz-72-v3"
             A folder of ``minuet_sk/pretrained`` (shipped weights), or the path of a folder
             written by :meth:`save`.
         device : str or None, default="auto"
@@ -415,7 +420,7 @@ class MinuetEncoder(BaseImageEncoder):
         --------
         >>> model = MinuetEncoder.from_pretrained(device="cpu")
         >>> model.image_shape_, model.stretch_.softening, model.pretrained
-        ((3, 72, 72), 100.0, 'sim-grz-72-v2')
+        ((3, 72, 72), 100.0, 'sim-grz-72-v3')
         >>> from sklearn.base import clone
         >>> clone(model).fit(np.zeros((2, 3, 72, 72), np.float32)).n_iter_  # the weights, kept
         150

@@ -134,20 +134,35 @@ def test_fine_tuning_continues_from_the_shipped_weights(model, raw):
     assert min(corr) > 0.9
 
 
-def test_v2_is_the_default_and_its_latents_ignore_orientation(raw):
-    v2 = MinuetEncoder.from_pretrained(device="cpu")
-    assert v2.pretrained_ == "sim-grz-72-v2" and v2.encoder_frame == "canonical"
-    card = json.loads((resources.files("minuet_sk") / "pretrained" / "sim-grz-72-v2"
+def test_v3_is_the_default_and_its_latents_ignore_orientation(raw):
+    v3 = MinuetEncoder.from_pretrained(device="cpu")
+    assert v3.pretrained_ == "sim-grz-72-v3" and v3.encoder_frame == "canonical"
+    card = json.loads((resources.files("minuet_sk") / "pretrained" / "sim-grz-72-v3"
                        / "training.json").read_text())
     assert card["epochs_run"] == 150 and card["images_seen"] == 3_000_000
     assert card["stretch_softening"] == AsinhStretch().softening
-    Z = v2.transform(raw)
+    # its decoder rebuilt each galaxy at reference conditions, and the card says which
+    assert "noiseless=True, seeing=1.28" in card["reference"]
+    # the recipe of the shipped weights is the class's defaults
+    defaults = MinuetEncoder().get_params()
+    assert {k: v3.get_params()[k] for k in ("encoder_frame", "target_frame", "ema_decay")} == {
+        k: defaults[k] for k in ("encoder_frame", "target_frame", "ema_decay")}
+    Z = v3.transform(raw)
     assert Z.shape == (24, 5) and np.all(Z.std(axis=0) > 0)
     # the canonical frame: turned copies give the same latents, unless the frame itself is
     # ambiguous (nearly round second moments, or light too symmetric to tell a mirror)
     for turned in (np.rot90(raw, 1, axes=(2, 3)), raw[..., ::-1]):
-        moved = np.abs(v2.transform(np.ascontiguousarray(turned)) - Z).max(axis=1)
+        moved = np.abs(v3.transform(np.ascontiguousarray(turned)) - Z).max(axis=1)
         assert np.mean(moved < 1e-4) >= 0.9
+
+
+@pytest.mark.parametrize("name", ["sim-grz-72", "sim-grz-72-v2"])
+def test_older_weights_keep_loading(raw, name):
+    older = MinuetEncoder.from_pretrained(name, device="cpu")
+    assert older.pretrained_ == name
+    Z = older.transform(raw)
+    assert Z.shape == (24, 5) and np.all(Z.std(axis=0) > 0)
+    assert older.latent_id_ != MinuetEncoder.from_pretrained(device="cpu").latent_id_
 
 
 def test_the_default_flow_reads_the_default_encoders_latents():
@@ -156,10 +171,10 @@ def test_the_default_flow_reads_the_default_encoders_latents():
     from minuet_sk import FlowPropertyRegressor
 
     flow = FlowPropertyRegressor.from_pretrained(device="cpu")
-    assert flow.pretrained_ == flow.pretrained == "sim-grz-72-v2-flow"
-    card = json.loads((resources.files("minuet_sk") / "pretrained" / "sim-grz-72-v2-flow"
+    assert flow.pretrained_ == flow.pretrained == "sim-grz-72-v3-flow"
+    card = json.loads((resources.files("minuet_sk") / "pretrained" / "sim-grz-72-v3-flow"
                        / "training.json").read_text())
-    assert "'sim-grz-72-v2'" in card["what"] and "--encoder sim-grz-72-v2" in card["command"]
+    assert "'sim-grz-72-v3'" in card["what"] and "--encoder sim-grz-72-v3" in card["command"]
     galaxies = make_galaxies(60, random_state=12)
     latents = MinuetEncoder.from_pretrained(device="cpu").set_output(
         transform="pandas").transform(galaxies.images)
@@ -170,12 +185,12 @@ def test_the_default_flow_reads_the_default_encoders_latents():
 def test_padded_and_clipped_cutouts_keep_their_latents(raw):
     from minuet_sk.datasets._cutouts import center_crop
 
-    v2 = MinuetEncoder.from_pretrained(device="cpu")
-    Z = v2.transform(raw)
+    shipped = MinuetEncoder.from_pretrained(device="cpu")
+    Z = shipped.transform(raw)
     spread = Z.std(axis=0)
     for spoilt in (center_crop(center_crop(raw, 64), 72),  # smaller cutouts, padded
                    np.where(np.arange(72) < 10, np.nan, raw)):  # a survey edge
-        Z_spoilt = v2.transform(spoilt)
+        Z_spoilt = shipped.transform(spoilt)
         # the missing pixels are filled with each cutout's sky: not a noiseless patch that
         # the latent tracking the noise reads as another night (shift 1.05 spreads before)
         assert np.median(np.abs(Z_spoilt - Z) / spread, axis=0).max() < 0.35
@@ -190,23 +205,23 @@ def test_latents_say_which_encoder_made_them_and_a_flow_refuses_anothers(raw):
 
     v1 = MinuetEncoder.from_pretrained("sim-grz-72", device="cpu").set_output(
         transform="pandas")
-    v2 = MinuetEncoder.from_pretrained(device="cpu").set_output(transform="pandas")
-    Z1, Z2 = v1.transform(raw), v2.transform(raw)
-    assert Z1.attrs["minuet_sk.latent_id"] == v1.latent_id_ != v2.latent_id_
-    assert list(Z1.columns) == list(Z2.columns)  # the names alone cannot tell them apart
+    v3 = MinuetEncoder.from_pretrained(device="cpu").set_output(transform="pandas")
+    Z1, Z3 = v1.transform(raw), v3.transform(raw)
+    assert Z1.attrs["minuet_sk.latent_id"] == v1.latent_id_ != v3.latent_id_
+    assert list(Z1.columns) == list(Z3.columns)  # the names alone cannot tell them apart
     flow = FlowPropertyRegressor.from_pretrained(device="cpu")
     # the shipped flows know the shipped encoders by their weights' fingerprint
-    assert flow.features_id_ == v2.latent_id_
+    assert flow.features_id_ == v3.latent_id_
     assert FlowPropertyRegressor.from_pretrained("sim-grz-72-flow").features_id_ == v1.latent_id_
     with pytest.raises(ValueError, match=r"made by MinuetEncoder/sim-grz-72:.*trained on"):
         flow.predict_dist(Z1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # plain arrays of latents: no check, no warning
-        assert flow.predict(Z2.to_numpy()).shape == (len(raw), 3)
-    np.testing.assert_allclose(flow.predict(Z2), flow.predict(Z2.to_numpy()))
+        assert flow.predict(Z3.to_numpy()).shape == (len(raw), 3)
+    np.testing.assert_allclose(flow.predict(Z3), flow.predict(Z3.to_numpy()))
     # the same weights under another name make the same latents: accepted
-    renamed = Z2.copy()
-    renamed.attrs["minuet_sk.latent_id"] = v2.latent_id_.replace("sim-grz-72-v2", "mine")
+    renamed = Z3.copy()
+    renamed.attrs["minuet_sk.latent_id"] = v3.latent_id_.replace("sim-grz-72-v3", "mine")
     assert flow.predict(renamed).shape == (len(raw), 3)
     # the shipped encoder and its flow as one model
     both = Pipeline.from_pretrained("sim-grz-72", device="cpu")
@@ -217,11 +232,11 @@ def test_latents_say_which_encoder_made_them_and_a_flow_refuses_anothers(raw):
 def test_a_flow_trained_on_latents_remembers_their_encoder(raw):
     from minuet_sk import FlowPropertyRegressor
 
-    v2 = MinuetEncoder.from_pretrained(device="cpu").set_output(transform="pandas")
-    Z = v2.transform(raw)
+    shipped = MinuetEncoder.from_pretrained(device="cpu").set_output(transform="pandas")
+    Z = shipped.transform(raw)
     flow = FlowPropertyRegressor(n_transforms=2, hidden_features=8, max_epochs=2,
                                  random_state=0, device="cpu").fit(Z, Z["minuet0"])
-    assert flow.features_id_ == v2.latent_id_
+    assert flow.features_id_ == shipped.latent_id_
     other = Z.copy()
     other.attrs["minuet_sk.latent_id"] = "MinuetEncoder/fitted:000000000000"
     with pytest.raises(ValueError, match="another encoder's latents"):
@@ -229,14 +244,14 @@ def test_a_flow_trained_on_latents_remembers_their_encoder(raw):
 
 
 def test_reconstructions_turn_back_into_the_inputs_orientation(raw):
-    v2 = MinuetEncoder.from_pretrained(device="cpu").set_params(sampling_steps=5)
+    shipped = MinuetEncoder.from_pretrained(device="cpu").set_params(sampling_steps=5)
     turned = np.ascontiguousarray(np.rot90(raw, 1, axes=(2, 3)))
-    drawn = v2.reconstruct(raw, frame="canonical")
+    drawn = shipped.reconstruct(raw, frame="canonical")
     # the canonical frame takes the orientation away: a turned galaxy is drawn alike
-    moved = np.abs(v2.reconstruct(turned, frame="canonical") - drawn).max(axis=(1, 2, 3))
+    moved = np.abs(shipped.reconstruct(turned, frame="canonical") - drawn).max(axis=(1, 2, 3))
     assert np.mean(moved < 1e-3 * np.abs(drawn).max()) >= 0.9
     # "input" gives it back: the turned galaxy's reconstruction is the turned reconstruction
-    back, back_turned = v2.reconstruct(raw), v2.reconstruct(turned)
+    back, back_turned = shipped.reconstruct(raw), shipped.reconstruct(turned)
     np.testing.assert_allclose(np.rot90(back, 1, axes=(2, 3)), back_turned, atol=1e-4)
 
     def pixel_correlation(images):
@@ -245,4 +260,4 @@ def test_reconstructions_turn_back_into_the_inputs_orientation(raw):
     # like with like: pixel by pixel, the turned reconstructions match the inputs better
     assert pixel_correlation(back) > pixel_correlation(drawn) + 0.03
     with pytest.raises(ValueError, match="frame must be"):
-        v2.reconstruct(raw, frame="sky")
+        shipped.reconstruct(raw, frame="sky")
