@@ -46,6 +46,34 @@ def _knots(unnormalized, low, high, min_size):
     return knots
 
 
+def _bins(values, params, tail_bound, min_bin_width, min_bin_height, min_derivative, *,
+          inverse):
+    """What both directions need of each element's bin: ``inside`` (within the spline),
+    the values clamped to it, the bin's left knot and width, bottom knot and height, and
+    the derivatives at its two ends. The bin is found among the heights' knots for the
+    inverse, the widths' for the forward."""
+    n_bins = (params.shape[0] + 1) // 3
+    inside = (values >= -tail_bound) & (values <= tail_bound)
+    clamped = values.clamp(-tail_bound, tail_bound)
+    widths = _knots(params[:n_bins], -tail_bound, tail_bound, min_bin_width)
+    heights = _knots(params[n_bins : 2 * n_bins], -tail_bound, tail_bound, min_bin_height)
+    # the bin of each element: nflows counts knots <= value with the last knot nudged up by
+    # 1e-6, which for a value in [left, right] is the count of interior knots <= value
+    knots = heights if inverse else widths
+    index = (clamped >= knots[1:n_bins]).sum(dim=0, keepdim=True)
+    after = index + 1
+    x0 = widths.gather(0, index)[0]
+    bin_width = widths.gather(0, after)[0] - x0
+    y0 = heights.gather(0, index)[0]
+    bin_height = heights.gather(0, after)[0] - y0
+    # boundary derivatives whose softplus plus min_derivative is 1 (nflows' linear tails)
+    edge = math.log(math.expm1(1 - min_derivative))
+    raw = F.pad(params[2 * n_bins :], (0, 0, 1, 1), value=edge)
+    d0 = min_derivative + F.softplus(raw.gather(0, index)[0])
+    d1 = min_derivative + F.softplus(raw.gather(0, after)[0])
+    return inside, clamped, x0, bin_width, y0, bin_height, d0, d1
+
+
 def rq_spline_forward(x, params, *, tail_bound, min_bin_width, min_bin_height,
                       min_derivative):
     """Monotone rational-quadratic spline on ``[-tail_bound, tail_bound]``, identity outside.
@@ -78,24 +106,8 @@ def rq_spline_forward(x, params, *, tail_bound, min_bin_width, min_bin_height,
     >>> y.tolist(), lad[0].item()  # identity outside; equal bins keep the knots in place
     ([-5.0, 0.0, 1.5], 0.0)
     """
-    n_bins = (params.shape[0] + 1) // 3
-    inside = (x >= -tail_bound) & (x <= tail_bound)
-    xc = x.clamp(-tail_bound, tail_bound)
-    widths = _knots(params[:n_bins], -tail_bound, tail_bound, min_bin_width)
-    heights = _knots(params[n_bins : 2 * n_bins], -tail_bound, tail_bound, min_bin_height)
-    # the bin of each element: nflows counts knots <= x with the last knot nudged up by 1e-6,
-    # which for x in [left, right] is the count of interior knots <= x
-    index = (xc >= widths[1:n_bins]).sum(dim=0, keepdim=True)
-    after = index + 1
-    x0 = widths.gather(0, index)[0]
-    bin_width = widths.gather(0, after)[0] - x0
-    y0 = heights.gather(0, index)[0]
-    bin_height = heights.gather(0, after)[0] - y0
-    # boundary derivatives whose softplus plus min_derivative is 1 (nflows' linear tails)
-    edge = math.log(math.expm1(1 - min_derivative))
-    raw = F.pad(params[2 * n_bins :], (0, 0, 1, 1), value=edge)
-    d0 = min_derivative + F.softplus(raw.gather(0, index)[0])
-    d1 = min_derivative + F.softplus(raw.gather(0, after)[0])
+    inside, xc, x0, bin_width, y0, bin_height, d0, d1 = _bins(
+        x, params, tail_bound, min_bin_width, min_bin_height, min_derivative, inverse=False)
 
     delta = bin_height / bin_width
     theta = (xc - x0) / bin_width
@@ -143,21 +155,8 @@ def rq_spline_inverse(y, params, *, tail_bound, min_bin_width, min_bin_height,
     >>> torch.allclose(back, x, atol=1e-5), torch.allclose(back_lad, -lad, atol=1e-5)
     (True, True)
     """
-    n_bins = (params.shape[0] + 1) // 3
-    inside = (y >= -tail_bound) & (y <= tail_bound)
-    yc = y.clamp(-tail_bound, tail_bound)
-    widths = _knots(params[:n_bins], -tail_bound, tail_bound, min_bin_width)
-    heights = _knots(params[n_bins : 2 * n_bins], -tail_bound, tail_bound, min_bin_height)
-    index = (yc >= heights[1:n_bins]).sum(dim=0, keepdim=True)
-    after = index + 1
-    x0 = widths.gather(0, index)[0]
-    bin_width = widths.gather(0, after)[0] - x0
-    y0 = heights.gather(0, index)[0]
-    bin_height = heights.gather(0, after)[0] - y0
-    edge = math.log(math.expm1(1 - min_derivative))
-    raw = F.pad(params[2 * n_bins :], (0, 0, 1, 1), value=edge)
-    d0 = min_derivative + F.softplus(raw.gather(0, index)[0])
-    d1 = min_derivative + F.softplus(raw.gather(0, after)[0])
+    inside, yc, x0, bin_width, y0, bin_height, d0, d1 = _bins(
+        y, params, tail_bound, min_bin_width, min_bin_height, min_derivative, inverse=True)
 
     delta = bin_height / bin_width
     above = yc - y0
