@@ -52,6 +52,19 @@ class TestKnownAnswer:
         np.testing.assert_allclose(post.log_prob(y_test), reg.log_prob(X_test, y_test))
 
 
+def steep_flow(kind, gen):
+    """A float64 flow of 3 targets and 4 context features, its weights perturbed (from
+    ``gen``) so that its splines are steep: ``kind`` is "autoregressive", "coupling" or
+    "embedding" (a MAF with a context embedding)."""
+    options = {"autoregressive": {}, "coupling": {"transform": "coupling"},
+               "embedding": {"embedding_features": 8, "num_blocks": 1}}[kind]
+    flow = build_spline_flow(3, 4, n_transforms=3, hidden_features=16, **options)
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=gen))
+    return flow.double()
+
+
 class TestFlowModule:
     @pytest.mark.parametrize("k", [1, 3])
     def test_shapes_gradients_and_round_trip(self, k):
@@ -83,14 +96,9 @@ class TestFlowModule:
         # must do nflows' own arithmetic, also for draws in the linear tails (|y| > 3). In
         # float64 the two agree to rounding; these perturbed weights make the splines so
         # steep that float32 rounding alone moves log densities by ~1e-4 (in nflows too).
-        options = {"autoregressive": {}, "coupling": {"transform": "coupling"},
-                   "embedding": {"embedding_features": 8, "num_blocks": 1}}[kind]
-        flow = build_spline_flow(3, 4, n_transforms=3, hidden_features=16, **options)
         gen = torch.Generator().manual_seed(1)
+        flow = steep_flow(kind, gen)
         with torch.no_grad():
-            for p in flow.parameters():
-                p.add_(0.3 * torch.randn(p.shape, generator=gen))
-            flow = flow.double()
             context = torch.randn(6, 4, generator=gen, dtype=torch.float64)
             noise = 2.0 * torch.randn(6, 50, 3, generator=gen, dtype=torch.float64)
             samples, log_prob = flow_sample(flow, context, noise, return_log_prob=True)
@@ -108,14 +116,8 @@ class TestFlowModule:
     @pytest.mark.parametrize("kind", ["autoregressive", "coupling", "embedding"])
     def test_log_prob_equals_nflows_including_tails(self, kind):
         # flow_log_prob is nflows' density pass with the bins-first inverse splines
-        options = {"autoregressive": {}, "coupling": {"transform": "coupling"},
-                   "embedding": {"embedding_features": 8, "num_blocks": 1}}[kind]
-        flow = build_spline_flow(3, 4, n_transforms=3, hidden_features=16, **options)
         gen = torch.Generator().manual_seed(4)
-        with torch.no_grad():
-            for p in flow.parameters():
-                p.add_(0.3 * torch.randn(p.shape, generator=gen))
-        flow = flow.double()
+        flow = steep_flow(kind, gen)
         context = torch.randn(300, 4, generator=gen, dtype=torch.float64)
         y = 2.0 * torch.randn(300, 3, generator=gen, dtype=torch.float64)
         assert (y.abs() > 3).any()
