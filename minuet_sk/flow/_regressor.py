@@ -23,6 +23,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._allocator import keep_freed_memory
 from .._persistence import (
     SavedModelMixin,
     check_tensor_shapes,
@@ -41,6 +42,7 @@ from ._posterior import PropertyPosterior
 __all__ = ["FlowPropertyRegressor"]
 
 _SEED_MAX = 2**31 - 1
+DRAWS_PER_THREAD = 2**14  # per sampling batch (benchmarks/notes/flow_speed.md)
 
 
 def _row_seed(row):
@@ -710,9 +712,10 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         mean = torch.as_tensor(self.y_mean_, dtype=torch.float32, device=self.device_)
         log_jacobian = float(np.log(self.y_scale_).sum())
         self.flow_.eval()
-        # about 2**13 draws per thread: each elementwise op of a batch then spans every
-        # thread (torch splits an op into chunks of 2**15 elements), yet stays in cache
-        draws_per_batch = ROWS_PER_BATCH * max(1, torch.get_num_threads())
+        # batches of 2**14 draws per thread: fewer, longer elementwise passes; their
+        # tensors (up to ~6 MiB) come back from the heap when glibc keeps freed memory
+        keep_freed_memory()
+        draws_per_batch = DRAWS_PER_THREAD * max(1, torch.get_num_threads())
         for start, stop in iter_batches(X, max(1, draws_per_batch // n_samples)):
             context = self._standardise_x(X[start:stop]).to(self.device_)
             noise = torch.from_numpy(self._noise(X[start:stop], n_samples, random_state))

@@ -325,9 +325,11 @@ def _residual_hidden(net, inputs, context):
     n_in = inputs.shape[-1]
     weight = net.initial_layer.weight
     temps = F.linear(inputs, weight[:, :n_in], net.initial_layer.bias)
-    temps = temps + _per_row(net.initial_layer, context, weight[:, n_in:], bias=False)
+    # in place where autograd keeps no copy of the overwritten value (a linear layer's
+    # output), so that the large (n, s, hidden) tensors are not allocated again
+    temps.add_(_per_row(net.initial_layer, context, weight[:, n_in:], bias=False))
     for block in net.blocks:
         t = block.linear_layers[0](F.relu(temps))
-        t = block.linear_layers[1](F.relu(t))
-        temps = temps + t * torch.sigmoid(_per_row(block.context_layer, context))
+        t = block.linear_layers[1](F.relu(t, inplace=True))
+        temps = torch.addcmul(temps, t, torch.sigmoid(_per_row(block.context_layer, context)))
     return temps

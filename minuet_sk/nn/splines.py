@@ -241,17 +241,14 @@ def spline_layer_inverse(y, hidden, weight, bias, **spline):
 def _spline_layer(splines, x, hidden, weight, bias, spline):
     m, k = x.shape
     n_params = weight.shape[0] // k
-    padded = m + (-m % _BLOCK)
-    params = hidden.new_empty((n_params, k, padded))
-    params[..., m:] = 0.0
-    core = torch.mm(weight, hidden.T).view(k, n_params, m).transpose(0, 1)
-    bias = bias.view(k, n_params).T[..., None]
-    if torch.is_grad_enabled() and (core.requires_grad or bias.requires_grad):
-        params[..., :m] = core + bias  # (out= does not record gradients)
-    else:
-        torch.add(core, bias, out=params[..., :m])
-    columns = x.new_empty((k, padded))
-    columns[:, m:] = 0.0
-    columns[:, :m] = x.T
-    y, logabsdet = splines(columns.view(-1), params.view(n_params, -1), **spline)
-    return y.view(k, padded)[:, :m].T, logabsdet.view(k, padded)[:, :m].sum(0)
+    pad = -m % _BLOCK
+    if pad:
+        hidden = F.pad(hidden, (0, 0, 0, pad))
+    # the weight's rows reordered parameter-major, so that the product comes out in the
+    # splines' layout (n_params, k, m + pad) without a strided copy
+    weight = weight.view(k, n_params, -1).transpose(0, 1).reshape(n_params * k, -1)
+    bias = bias.view(k, n_params).T.reshape(-1, 1)
+    params = torch.addmm(bias, weight, hidden.T).view(n_params, -1)
+    columns = F.pad(x.T, (0, pad)).reshape(-1)
+    y, logabsdet = splines(columns, params, **spline)
+    return y.view(k, m + pad)[:, :m].T, logabsdet.view(k, m + pad)[:, :m].sum(0)
