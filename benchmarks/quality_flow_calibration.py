@@ -16,7 +16,10 @@ joint posterior (``PropertyPosterior.tarp``), the mean log density minus the tru
 epochs run and the seconds. The referee's targets (issue "Posteriors for a whole survey"):
 TARP <= 0.02 and every coverage within 0.02 of nominal. The tests
 assert KS p > 0.01, |coverage - nominal| < 0.04 (68%) and < 0.03 (95%), and a mean log
-density within 0.1 of the truth, for ``random_state=0`` on one thread.
+density within 0.1 of the truth, for ``random_state=0`` on one thread, on 2,000 test rows;
+"passing" applies that test here. On 20,000 rows its KS test detects PIT deviations ten
+times smaller (a KS statistic of 0.015 has p ~ 2e-4 there, p ~ 0.7 on 2,000 rows), so read
+the KS statistic, the coverages and TARP against the referee's targets.
 
 Run from the repository root (about 30 s a fit on one thread)::
 
