@@ -1,4 +1,5 @@
-"""GPU throughput of MinuetEncoder at 72x72 grz: transform galaxies/s and training images/s.
+"""GPU throughput of MinuetEncoder at 72x72 grz (transform galaxies/s, training images/s) and
+of the default flow's posterior draws.
 
 For each batch size, with and without ``torch.compile``, on ``device="cuda"`` (bf16
 autocast):
@@ -8,7 +9,11 @@ autocast):
 - ``encode``: the encoder network alone on a batch already on the GPU (the model's ceiling);
 - ``host batches``: the CPU side alone, standardising NumPy images into (pinned) torch
   batches, as ``transform`` does (the input pipeline's ceiling);
-- ``train``: training images/s of ``fit`` (the second epoch, after compilation).
+- ``train``: training images/s of ``fit`` (the second epoch, after compilation);
+- ``flow``: posterior draws/s of the default ``FlowPropertyRegressor`` (fitted for two
+  epochs on random features: a draw's cost does not depend on the weights) through
+  ``predict_dist`` of 1,000 draws for each of ``--flow-galaxies`` galaxies, float32 (best of
+  ``--repeats``; issue 37 asks for this figure where a GPU is lent).
 
 The issue's target is a transform of at least 100,000 galaxies/s on one H100-class GPU.
 Weights do not change the speed, so the encoder is initialised by one short fit on random
@@ -35,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from minuet_sk import MinuetEncoder, __version__
+from minuet_sk import FlowPropertyRegressor, MinuetEncoder, __version__
 
 # a benchmark of the batch streamer, an internal of transform and fit, must import it
 from minuet_sk._training.sources import ImageSource
@@ -113,6 +118,21 @@ def measure(args, shape, compile_, batch_size, X):
     return row
 
 
+def measure_flow(args):
+    """Posterior draws/s of the default flow on ``args.device``."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 6)).astype(np.float32)
+    y = X[:, :3] + 0.1 * rng.standard_normal((600, 3)).astype(np.float32)
+    reg = FlowPropertyRegressor(max_epochs=2, random_state=0, device=args.device).fit(X, y)
+    X_new = rng.standard_normal((args.flow_galaxies, 6)).astype(np.float32)
+    reg.predict_dist(X_new[:50])  # warm up
+    seconds = _time(lambda: reg.predict_dist(X_new, n_samples=1000), args.device,
+                    args.repeats)
+    draws = args.flow_galaxies * 1000
+    return {"galaxies": args.flow_galaxies, "draws": draws, "seconds": round(seconds, 3),
+            "draws_per_s": round(draws / seconds)}
+
+
 def _markdown(result):
     lines = [
         "# MinuetEncoder on a GPU", "",
@@ -130,6 +150,11 @@ def _markdown(result):
         lines.append(f"| {r['compile']} | {r['batch_size']} | {r['transform_galaxies_per_s']} "
                      f"| {r['encode_galaxies_per_s']} | {r['host_batches_galaxies_per_s']} "
                      f"| {r['train_images_per_s']} |")
+    flow = result.get("flow")
+    if flow:
+        lines += ["", (f"Default flow: {flow['draws']:,} posterior draws ({flow['galaxies']:,} "
+                       f"galaxies x 1,000) in {flow['seconds']} s, {flow['draws_per_s']:,} "
+                       "draws/s (float32).")]
     ok = [r for r in result["rows"] if "error" not in r]
     if ok:
         best = max(ok, key=lambda r: r["transform_galaxies_per_s"])
@@ -153,6 +178,8 @@ def main(argv=None):
     parser.add_argument("--encode-batches", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-compile", action="store_true", help="skip compile=True")
+    parser.add_argument("--flow-galaxies", type=int, default=100_000,
+                        help="galaxies x 1,000 draws per timed predict_dist of the flow")
     parser.add_argument("--tiny", action="store_true",
                         help="tiny model, 3x16x16 images, few batches: a smoke check")
     parser.add_argument("--out", default=None,
@@ -169,6 +196,7 @@ def main(argv=None):
     if args.tiny:
         shape, args.batch_sizes, args.n_transform = (3, 16, 16), [16], 64
         args.train_batches, args.encode_batches, args.repeats = 2, 2, 1
+        args.flow_galaxies = 100
     X = np.random.default_rng(0).normal(size=(args.n_transform,) + shape).astype(np.float32)
     torch.backends.cuda.matmul.allow_tf32 = True
     # every batch size builds new modules (and a last, smaller batch): let Dynamo keep
@@ -179,6 +207,8 @@ def main(argv=None):
         for batch_size in args.batch_sizes:
             rows.append(measure(args, shape, compile_, batch_size, X))
             print(json.dumps(rows[-1]), flush=True)
+    flow = measure_flow(args)
+    print(json.dumps({"flow": flow}), flush=True)
     result = {
         "command": "python benchmarks/bench_gpu.py " + " ".join(sys.argv[1:] if argv is None
                                                                  else argv),
@@ -187,7 +217,7 @@ def main(argv=None):
         "device_name": (torch.cuda.get_device_name(args.device)
                         if args.device.startswith("cuda") else platform.processor() or "CPU"),
         "preset": "tiny" if args.tiny else args.preset, "image_shape": list(shape),
-        "n_transform": args.n_transform, "rows": rows,
+        "n_transform": args.n_transform, "rows": rows, "flow": flow,
     }
     markdown = _markdown(result)
     print(markdown)
@@ -208,8 +238,10 @@ def headline(result):
     rows = result["rows"]
     best = {key: max((r.get(f"{key}_{unit}_per_s") or 0) for r in rows)
             for key, unit in (("transform", "galaxies"), ("train", "images"))}
+    flow = result.get("flow") or {}
     return (f"{result['device_name']}: transform {best['transform']:,.0f} galaxies/s, "
-            f"training {best['train']:,.0f} images/s")
+            f"training {best['train']:,.0f} images/s"
+            + (f", flow {flow['draws_per_s']:,} draws/s" if flow else ""))
 
 
 if __name__ == "__main__":
