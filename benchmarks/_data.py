@@ -7,7 +7,8 @@ out), or the analytic stand-in, stretched as asked. ``simulation_config`` and
 ``simulation_encoders``: the harness's encoders (:func:`minuet_sk.evaluation.harness.encoders`)
 for the questions that set shipped Minuet weights against PCA-5 and a VAE fitted here.
 ``photometry_features``: the flow questions' true-photometry features (magnitudes, colours,
-size) and ``stretched_pixels``: their asinh-stretched pixels for PCA. ``latent_r2``: held-out
+size) and ``stretched_pixels``: their asinh-stretched pixels for PCA. ``sampling_flow``: the
+default flow fitted briefly on random features, for the questions that time its draws. ``latent_r2``: held-out
 linear R^2 from latents to each truth. ``analytic_galaxies``: analytic grz galaxies for
 throughput and sanity benchmarks when the simulator is absent. Bulge (Sersic n=4) + disk (n=1)
 profiles of random half-light radius, B/T, axis ratio, position angle, r magnitude and
@@ -18,10 +19,21 @@ sky noise. Not physical: a stand-in with known truth.
 import numpy as np
 from sklearn.linear_model import LinearRegression
 
+from minuet_sk import FlowPropertyRegressor
 from minuet_sk.evaluation import BenchmarkConfig
 from minuet_sk.evaluation.harness import encoders, simulated_split
 
 PIXEL_SCALE = 0.262
+
+
+def sampling_flow(seed=0, device="cpu"):
+    """The default FlowPropertyRegressor fitted for two epochs on 600 rows of 6 random
+    features and 3 targets (a draw's cost does not depend on the weights), and the
+    generator that made them, to draw new features from."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((600, 6))
+    y = X[:, :3] + 0.1 * rng.standard_normal((600, 3))
+    return FlowPropertyRegressor(max_epochs=2, random_state=seed, device=device).fit(X, y), rng
 
 
 def photometry_features(truth):

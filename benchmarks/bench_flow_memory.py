@@ -19,9 +19,8 @@ import time
 import numpy as np
 import torch
 
-from minuet_sk import FlowPropertyRegressor
-
 from _common import record
+from _data import sampling_flow
 
 
 def main():
@@ -31,10 +30,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((600, 6))
-    y = X[:, :3] + 0.1 * rng.standard_normal((600, 3))
-    reg = FlowPropertyRegressor(max_epochs=2, random_state=0).fit(X, y)
+    reg, rng = sampling_flow(seed=0)
     X_new = rng.standard_normal((args.n_galaxies, 6))
     reg.predict_dist(X_new[:50])  # warm up: allocator, lazy imports
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

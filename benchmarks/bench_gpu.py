@@ -40,13 +40,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from minuet_sk import FlowPropertyRegressor, MinuetEncoder, __version__
+from minuet_sk import MinuetEncoder, __version__
 
 # a benchmark of the batch streamer, an internal of transform and fit, must import it
 from minuet_sk._training.sources import ImageSource
 from minuet_sk._training.streaming import ImageBatches
 
 from _common import record
+from _data import sampling_flow
 
 TINY = {"n_components": 2, "patch_size": 4, "width": 16, "encoder_depth": 1,
         "decoder_depth": 1, "n_heads": 2, "diffusion_steps": 20, "sampling_steps": 4}
@@ -120,10 +121,7 @@ def measure(args, shape, compile_, batch_size, X):
 
 def measure_flow(args):
     """Posterior draws/s of the default flow on ``args.device``."""
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((600, 6)).astype(np.float32)
-    y = X[:, :3] + 0.1 * rng.standard_normal((600, 3)).astype(np.float32)
-    reg = FlowPropertyRegressor(max_epochs=2, random_state=0, device=args.device).fit(X, y)
+    reg, rng = sampling_flow(seed=0, device=args.device)
     X_new = rng.standard_normal((args.flow_galaxies, 6)).astype(np.float32)
     reg.predict_dist(X_new[:50])  # warm up
     seconds = _time(lambda: reg.predict_dist(X_new, n_samples=1000), args.device,

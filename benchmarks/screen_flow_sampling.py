@@ -33,6 +33,7 @@ import time
 import numpy as np
 
 from _common import record
+from _data import sampling_flow
 
 SEED = 0
 # name -> (draws per thread, package's allocator thresholds, compile mode or None)
@@ -57,7 +58,6 @@ def _one(args):
     import torch
 
     import minuet_sk.flow._regressor as regressor
-    from minuet_sk import FlowPropertyRegressor
     from minuet_sk.nn import splines
 
     torch.set_num_threads(args.threads)
@@ -65,10 +65,7 @@ def _one(args):
     regressor.DRAWS_PER_THREAD = draws_per_thread
     if not thresholds:
         regressor.keep_freed_memory = lambda: False
-    rng = np.random.default_rng(SEED)
-    X = rng.standard_normal((600, 6))
-    y = X[:, :3] + 0.1 * rng.standard_normal((600, 3))
-    reg = FlowPropertyRegressor(max_epochs=2, random_state=SEED).fit(X, y)
+    reg, rng = sampling_flow(seed=SEED)
     X_new = rng.standard_normal((args.galaxies, 6))
     eager = reg.sample(X_new[:100], n_samples=1000)
     compile_seconds = identical = None
