@@ -143,8 +143,9 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
     checkpoint_dir : str, path-like or None
         When given, the training state is saved there (atomically) after every epoch, and a
         ``fit`` with the same directory resumes from it (up to ``max_epochs`` epochs in
-        all). Delete the directory to start afresh. The early-stopping counter restarts on
-        resumption.
+        all; a fine-tuning of ``pretrained`` weights with ``warm_start=True``: up to
+        ``max_epochs`` epochs of fine-tuning in all). Delete the directory to start afresh.
+        The early-stopping counter restarts on resumption.
     pretrained : str, path-like or None
         (Optional for a subclass.) Weights to start from: the name of shipped weights or a folder written by
         :meth:`save`. ``fit`` then loads them instead of training (the weights fix every
@@ -251,15 +252,20 @@ class BaseImageEncoder(SavedModelMixin, LatentFeaturesMixin, TransformerMixin, B
         self
         """
         continuing = self.warm_start and hasattr(self, "net_")
+        epochs = self.max_epochs
         if getattr(self, "pretrained", None) is not None and not continuing:
             take_pretrained(self, self._USAGE_PARAMS)
             if not self.warm_start:  # use the weights as they are
                 self._input_source(X, reset=False)  # X must be what they take
                 return self
             continuing = True  # fine-tune them
+            shipped_epochs = len(self.history_)
+            if self.checkpoint_dir is not None and resume(self, self.image_shape_):
+                # a fine-tuning of these weights stopped part-way: go on from where it was
+                tuned = len(self.history_) - shipped_epochs
+                epochs = 0 if self._stopped_early else max(0, epochs - tuned)
         return self._fit(
-            X, pixel_weight, reference, epochs=self.max_epochs, continuing=continuing,
-            validate=True,
+            X, pixel_weight, reference, epochs=epochs, continuing=continuing, validate=True,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)

@@ -134,6 +134,25 @@ def test_fine_tuning_continues_from_the_shipped_weights(model, raw):
     assert min(corr) > 0.9
 
 
+def test_a_stopped_fine_tuning_resumes_from_its_checkpoint(model, raw, tmp_path):
+    settings = {"warm_start": True, "early_stopping": False, "validation_fraction": 0.0,
+                "batch_size": 8, "random_state": 0}
+    whole = clone(model).set_params(max_epochs=2, **settings).fit(raw)
+    ckpt = tmp_path / "tuning"
+    clone(model).set_params(max_epochs=1, checkpoint_dir=ckpt, **settings).fit(raw)  # "killed"
+    resumed = clone(model).set_params(max_epochs=2, checkpoint_dir=ckpt, **settings).fit(raw)
+    # two epochs of fine-tuning in all, after the shipped ones, as if never stopped
+    assert resumed.n_iter_ == whole.n_iter_ == model.n_iter_ + 2
+    np.testing.assert_array_equal(resumed.transform(raw), whole.transform(raw))
+    # started again when done, it trains no more; another model's checkpoint is refused
+    again = clone(model).set_params(max_epochs=2, checkpoint_dir=ckpt, **settings).fit(raw)
+    assert again.n_iter_ == model.n_iter_ + 2
+    np.testing.assert_array_equal(again.transform(raw), whole.transform(raw))
+    other = MinuetEncoder.from_pretrained("sim-grz-72-v2", device="cpu")
+    with pytest.raises(ValueError, match="other values"):
+        clone(other).set_params(max_epochs=1, checkpoint_dir=ckpt, **settings).fit(raw)
+
+
 def test_v3_is_the_default_and_its_latents_ignore_orientation(raw):
     v3 = MinuetEncoder.from_pretrained(device="cpu")
     assert v3.pretrained_ == "sim-grz-72-v3" and v3.encoder_frame == "canonical"
