@@ -6,7 +6,7 @@ from minuet_sk.datasets.crossmatch import crossmatch
 from minuet_sk.datasets.fits import load_fits_cutouts
 from minuet_sk.datasets.galaxy10 import load_galaxy10_decals
 from minuet_sk.datasets.hubble import load_hubble_deep_field
-from minuet_sk.datasets.simulate import make_galaxies, reobserve
+from minuet_sk.datasets.simulate import make_galaxies, reobserve, reobserve_pairs
 from minuet_sk.datasets.survey import observe_as_survey
 from minuet_sk.datasets.zoo import gz_binary_labels
 
@@ -29,4 +29,5 @@ __all__ = [
     "read_gz_votes",
     "read_sed_catalog",
     "reobserve",
+    "reobserve_pairs",
 ]

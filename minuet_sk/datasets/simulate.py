@@ -24,7 +24,7 @@ from sklearn.utils import Bunch, check_random_state
 
 from minuet_sk.datasets import _cache, _physics, _render, _volunteers
 
-__all__ = ["make_galaxies", "reobserve"]
+__all__ = ["make_galaxies", "reobserve", "reobserve_pairs"]
 
 #: Part of the cache key: bump it whenever a change alters what the simulator draws.
 SIMULATOR_VERSION = 1
@@ -392,3 +392,71 @@ def reobserve(galaxies, *, conditions="same", depth_shift=0.0, seeing=None, rota
     return Bunch(images=images, data=images.reshape(n, -1), masks=masks,
                  target=observed[["redshift", "log_mstar", "log_sfr"]].copy(),
                  truth=observed, bands=bands, pixel_scale=float(pixel_scale), params=params)
+
+
+def reobserve_pairs(galaxies, n_views=3, *, reference_seeing=1.28, depth_range=0.5,
+                    n_jobs=None, random_state=None):
+    """Each simulated galaxy observed on ``n_views`` random nights, each observation paired
+    with the galaxy at reference conditions: what a Minuet whose latents describe the galaxy,
+    not the night, trains on (``fit(pairs.images, reference=pairs.reference)``).
+
+    A view is :func:`reobserve` with ``conditions="new"`` (seeing and depth drawn from the
+    simulator's nights), the depth then moved by a shift uniform in ``[-depth_range,
+    depth_range]`` magnitudes, a random sub-pixel shift and a random angle. Its reference is
+    the same galaxy turned by the same angle, noiseless, at ``reference_seeing``, centred on
+    its pixel: the encoder sees the night, the decoder rebuilds what does not depend on it,
+    and the two stay aligned (so are loss masks computed from the view).
+
+    Parameters
+    ----------
+    galaxies : Bunch
+        A simulation of :func:`make_galaxies`.
+    n_views : int, default=3
+        Observations of each galaxy.
+    reference_seeing : float, default=1.28
+        The reference's r-band FWHM in arcsec (the simulator's median seeing).
+    depth_range : float, default=0.5
+        The largest depth shift of a view, in magnitudes, either way.
+    n_jobs : int or None, default=None
+        Parallel joblib workers, as in :func:`make_galaxies`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the views' nights, angles, shifts and noise.
+
+    Returns
+    -------
+    Bunch
+        ``images`` and ``reference``, arrays of shape ``(n_views * n, C, H, W)`` (view
+        after view: row ``k * n + i`` is galaxy ``i``'s ``k``-th view); ``rows``, the
+        galaxy of each (for a split that keeps a galaxy's views together, e.g.
+        ``GroupKFold``); ``truth``, the conditions of each view (:func:`reobserve`'s, and
+        ``rotation``, the degrees by which the view and its reference turned).
+
+    Examples
+    --------
+    >>> from minuet_sk.datasets import make_galaxies, reobserve_pairs
+    >>> galaxies = make_galaxies(4, image_size=32, cache=False, random_state=0)
+    >>> pairs = reobserve_pairs(galaxies, n_views=2, random_state=1)
+    >>> pairs.images.shape, pairs.reference.shape, pairs.rows.tolist()
+    ((8, 3, 32, 32), (8, 3, 32, 32), [0, 1, 2, 3, 0, 1, 2, 3])
+    """
+    if not isinstance(n_views, numbers.Integral) or n_views < 1:
+        raise ValueError(f"n_views must be a positive integer; got {n_views!r}.")
+    if not np.isfinite(depth_range) or depth_range < 0:
+        raise ValueError(f"depth_range must be a non-negative number; got {depth_range!r}.")
+    n = len(galaxies.truth)
+    rng = np.random.default_rng(check_random_state(random_state).randint(0, 2**31 - 1, 4))
+    images, references, truths = [], [], []
+    for _ in range(n_views):
+        angle = rng.uniform(0.0, 360.0, n)
+        depth = rng.uniform(-depth_range, depth_range, n)
+        seed = int(rng.integers(2**31 - 1))
+        view = reobserve(galaxies, conditions="new", depth_shift=depth, rotation=angle,
+                         shift="random", n_jobs=n_jobs, random_state=seed)
+        images.append(view.images)
+        truths.append(view.truth.assign(rotation=angle))
+        references.append(reobserve(galaxies, noiseless=True, seeing=reference_seeing,
+                                    rotation=angle, shift=(0.0, 0.0), n_jobs=n_jobs,
+                                    random_state=seed).images)
+    return Bunch(images=np.concatenate(images), reference=np.concatenate(references),
+                 rows=np.tile(np.arange(n), n_views),
+                 truth=pd.concat(truths, ignore_index=True))

@@ -255,7 +255,8 @@ class TestReobserve:
     """The same simulated galaxies, observed again: same light, other noise and conditions."""
 
     @pytest.fixture(scope="class")
-    def galaxies(self):
+    @classmethod
+    def galaxies(cls):
         from minuet_sk.datasets import make_galaxies
 
         return make_galaxies(12, image_size=40, cache=False, random_state=3)
@@ -333,6 +334,47 @@ class TestReobserve:
 
             reobserve(Bunch(**sub))
 
+
+    def test_pairs_a_view_on_a_random_night_with_the_galaxy_at_reference(self, galaxies):
+        from minuet_sk.datasets import reobserve, reobserve_pairs
+
+        n = len(galaxies.truth)
+        pairs = reobserve_pairs(galaxies, n_views=2, reference_seeing=1.3, depth_range=0.4,
+                                random_state=6)
+        assert pairs.images.shape == pairs.reference.shape == (2 * n, 3, 40, 40)
+        np.testing.assert_array_equal(pairs.rows, np.tile(np.arange(n), 2))
+        truth = pairs.truth
+        # each view: another night, another angle and a sub-pixel shift
+        assert not np.allclose(truth["seeing"][:n], galaxies.truth["seeing"])
+        assert not np.allclose(truth["seeing"][:n], truth["seeing"][n:])
+        assert (truth[["shift_x", "shift_y"]].abs() <= 0.5).all().all()
+        turn = truth["rotation"]
+        assert turn.min() >= 0 and turn.max() < 360 and turn.std() > 40
+        np.testing.assert_allclose(
+            truth["position_angle"],
+            (np.tile(galaxies.truth["position_angle"], 2) + turn) % 180)
+        # its reference: the galaxy turned by that angle, noiseless, at the reference
+        # seeing, centred (rendered again, the same pixels)
+        for k in (0, n + 7):
+            again = reobserve(galaxies, rows=[pairs.rows[k]], noiseless=True, seeing=1.3,
+                              shift=(0, 0), rotation=turn[k])
+            np.testing.assert_allclose(pairs.reference[k], again.images[0], atol=1e-6)
+        # the view is that galaxy on its night: noisy around its own noiseless rendering
+        k = 3
+        clean = reobserve(galaxies, rows=[k], noiseless=True, seeing=truth["seeing"][k],
+                          shift=(truth["shift_x"][k], truth["shift_y"][k]),
+                          rotation=turn[k]).images[0]
+        residual = (pairs.images[k] - clean)[1]
+        assert 0.7 < residual.std() / truth["noise_sigma_r"][k] < 1.3
+        # depths move by at most depth_range around the simulator's nights
+        depth = truth["psf_depth_r"]
+        assert 23.0 - 0.4 < depth.min() and depth.max() < 24.8 + 0.4
+        same = reobserve_pairs(galaxies, n_views=2, reference_seeing=1.3, depth_range=0.4,
+                               random_state=6)
+        np.testing.assert_array_equal(same.images, pairs.images)
+        for bad in ({"n_views": 0}, {"depth_range": -1.0}):
+            with pytest.raises(ValueError, match=next(iter(bad))):
+                reobserve_pairs(galaxies, **bad)
 
 def test_reobserve_finds_every_galaxys_seed_in_one_pass(monkeypatch):
     """The seeds of all galaxies are spawned once, not once per galaxy (quadratic: hours
