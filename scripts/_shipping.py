@@ -10,5 +10,8 @@ def fit_and_ship(model, out, *fit_args, **fit_kwargs):
     model.fit(*fit_args, **fit_kwargs)
     seconds = time.perf_counter() - start
     model.set_params(verbose=0, device="auto", checkpoint_dir=None)
+    if "pretrained" in model.get_params(deep=False):
+        # what a user's fit of these weights does: load them, not fine-tune those before
+        model.set_params(pretrained=None, warm_start=False)
     model.save(out)
     return seconds
