@@ -334,7 +334,6 @@ class TestReobserve:
 
             reobserve(Bunch(**sub))
 
-
     def test_pairs_a_view_on_a_random_night_with_the_galaxy_at_reference(self, galaxies):
         from minuet_sk.datasets import reobserve, reobserve_pairs
 
@@ -375,6 +374,7 @@ class TestReobserve:
         for bad in ({"n_views": 0}, {"depth_range": -1.0}):
             with pytest.raises(ValueError, match=next(iter(bad))):
                 reobserve_pairs(galaxies, **bad)
+
 
 def test_reobserve_finds_every_galaxys_seed_in_one_pass(monkeypatch):
     """The seeds of all galaxies are spawned once, not once per galaxy (quadratic: hours
