@@ -10,8 +10,9 @@ def fit_and_ship(model, out, *fit_args, **fit_kwargs):
     model.fit(*fit_args, **fit_kwargs)
     seconds = time.perf_counter() - start
     model.set_params(verbose=0, device="auto", checkpoint_dir=None)
-    if "pretrained" in model.get_params(deep=False):
-        # what a user's fit of these weights does: load them, not fine-tune those before
-        model.set_params(pretrained=None, warm_start=False)
+    # what a user's fit of these weights does: load them, not fine-tune those they came from
+    params = model.get_params(deep=False)
+    model.set_params(**{k: v for k, v in {"pretrained": None, "warm_start": False}.items()
+                        if k in params})
     model.save(out)
     return seconds
