@@ -4,7 +4,7 @@
 from a Parquet file (an ``id`` column and ``minuet0`` ... ``minuet4``, as ``minuet encode``
 writes them) and writes the summaries of every galaxy's posterior (mean, median, std, 16th
 and 84th percentiles of redshift, log stellar mass and log SFR) to a folder of Parquet
-parts, ``chunk_size`` galaxies at a time, through the shipped flow ``sim-grz-72-v3-flow``
+parts, ``chunk_size`` galaxies at a time, through the shipped flow ``sim-grz-72-v4-flow``
 with its default 1,000 draws per galaxy. The latents are random: drawn from a normal
 distribution with the flow's feature means and scales (a draw's cost does not depend on
 them). Each size runs in a fresh process, which reports its wall time, its resident memory
@@ -32,7 +32,7 @@ import numpy as np
 from _common import record
 
 SEED = 0
-MODEL = "sim-grz-72-v3-flow"  # the default flow
+MODEL = "sim-grz-72-v4-flow"  # the default flow
 
 
 def _one(args):

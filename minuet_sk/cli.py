@@ -30,7 +30,7 @@ Images come from .npy (memory-mapped), .h5/.hdf5 (a dataset, read in batches) or
 files, folders and globs (Legacy Survey cutout layout). Tables (latents, posteriors,
 neighbours) go out as Parquet or CSV by file extension, with the identifiers of the input
 (row; or filename, ra, dec of FITS cutouts) carried along. Models are the folders written by
-`minuet fit` (safetensors + JSON) or shipped weights by name (sim-grz-72-v3), which take cutouts
+`minuet fit` (safetensors + JSON) or shipped weights by name (sim-grz-72-v4), which take cutouts
 in nanomaggies as they come.
 
 Exit status: 0 done, 2 a mistake in the command or its files (one line on stderr), 1 a bug
@@ -351,9 +351,9 @@ def build_parser():
     which.add_argument("--train", action="store_true",
                        help="train Minuet from scratch here (minutes) instead of using the "
                        "shipped weights")
-    which.add_argument("--pretrained", nargs="?", const="sim-grz-72-v3", metavar="NAME",
+    which.add_argument("--pretrained", nargs="?", const="sim-grz-72-v4", metavar="NAME",
                        help="which shipped Minuet weights (the demo preset uses "
-                       "sim-grz-72-v3)")
+                       "sim-grz-72-v4)")
     p.add_argument("--out", default="report", help="output folder")
 
     p = _add(sub, "simulate", _simulate, "simulate galaxies with GalSim",
@@ -389,14 +389,14 @@ def build_parser():
     _add_out(p, "model folder (safetensors + JSON)")
 
     p = _add(sub, "encode", _encode, "latents of images with a saved or shipped encoder",
-             "minuet encode --model sim-grz-72-v3 --images cutouts/ --out latents.parquet")
+             "minuet encode --model sim-grz-72-v4 --images cutouts/ --out latents.parquet")
     p.add_argument("--model", required=True, help="model folder, or shipped weights by name")
     _add_images(p)
     _add_device(p)
     _add_out(p, ".parquet or .csv: identifiers and latents")
 
     p = _add(sub, "reconstruct", _reconstruct, "posterior reconstructions with a Minuet model",
-             "minuet reconstruct --model sim-grz-72-v3 --images cutouts/ --n-samples 5 "
+             "minuet reconstruct --model sim-grz-72-v4 --images cutouts/ --n-samples 5 "
              "--out r.h5")
     p.add_argument("--model", required=True, help="model folder, or shipped weights by name")
     _add_images(p)
@@ -416,7 +416,7 @@ def build_parser():
 
     p = _add(sub, "predict", _predict, "posterior summaries of redshift, mass and SFR",
              "minuet predict --model flow/ --features latents.parquet --out posteriors.csv"
-             "\n  minuet predict --model sim-grz-72-v3-flow --features latents.parquet "
+             "\n  minuet predict --model sim-grz-72-v4-flow --features latents.parquet "
              "--out catalogue/   # a Parquet file per chunk")
     p.add_argument("--model", required=True, help="folder of a saved FlowPropertyRegressor")
     p.add_argument("--features", required=True,

@@ -38,13 +38,13 @@ class Pipeline(sk_pipeline.Pipeline):
     """
 
     @classmethod
-    def from_pretrained(cls, encoder="sim-grz-72-v3", flow=None, *, device="auto"):
+    def from_pretrained(cls, encoder="sim-grz-72-v4", flow=None, *, device="auto"):
         """Shipped weights as one model, images in and posteriors out: the encoder and the
         flow trained on its latents.
 
         Parameters
         ----------
-        encoder : str or path-like, default="sim-grz-72-v3"
+        encoder : str or path-like, default="sim-grz-72-v4"
             Shipped encoder weights, or a folder written by ``MinuetEncoder.save``.
         flow : str, path-like or None, default=None
             Shipped flow weights or a folder written by ``FlowPropertyRegressor.save``;
@@ -67,7 +67,7 @@ class Pipeline(sk_pipeline.Pipeline):
         >>> from minuet_sk import Pipeline
         >>> model = Pipeline.from_pretrained(device="cpu")
         >>> model[-1].pretrained
-        'sim-grz-72-v3-flow'
+        'sim-grz-72-v4-flow'
         >>> images = np.full((2, 3, 72, 72), 0.01, np.float32)
         >>> model.predict_dist(images, n_samples=50).samples.shape
         (2, 50, 3)

@@ -74,7 +74,7 @@ class TestSubcommands:
         images = make_galaxies(4, random_state=11).images
         np.save(tmp_path / "x.npy", images)
         for frame in ("input", "canonical"):
-            assert main(["reconstruct", "--model", "sim-grz-72-v3", "--images",
+            assert main(["reconstruct", "--model", "sim-grz-72-v4", "--images",
                          str(tmp_path / "x.npy"), "--n-samples", "2", "--frame", frame,
                          "--keep-draws", "--device", "cpu",
                          "--out", str(tmp_path / f"{frame}.h5")]) == 0
@@ -234,10 +234,10 @@ def _benchmark_config(monkeypatch, argv):
 
 
 @pytest.mark.parametrize(("argv", "pretrained", "size", "minuet_epochs"), [
-    ([], "sim-grz-72-v3", 72, None),  # the demo: the shipped weights, at their 72x72
+    ([], "sim-grz-72-v4", 72, None),  # the demo: the shipped weights, at their 72x72
     (["--train"], None, 72, 30),
     (["--train", "--epochs", "3"], None, 72, 3),
-    (["--epochs", "3"], "sim-grz-72-v3", 72, None),  # the VAE's epochs; shipped Minuet kept
+    (["--epochs", "3"], "sim-grz-72-v4", 72, None),  # the VAE's epochs; shipped Minuet kept
     (["--preset", "tiny"], None, 24, 1),
 ])
 def test_demo_uses_the_shipped_weights_unless_told_to_train(monkeypatch, argv, pretrained,
@@ -367,7 +367,7 @@ def test_a_bad_output_name_is_refused_before_any_work(workdir, tmp_path, monkeyp
 
 
 @pytest.mark.parametrize("command", [
-    ["encode", "--model", "sim-grz-72-v3", "--images", "x.npy"],
+    ["encode", "--model", "sim-grz-72-v4", "--images", "x.npy"],
     ["demo", "--preset", "tiny"],
     ["simulate", "--n", "4"],
     ["fit", "pca", "--images", "x.npy"],
@@ -395,7 +395,7 @@ def test_latents_of_one_encoder_are_refused_by_another_encoders_flow(tmp_path, c
     latents = tmp_path / table
     assert main(["encode", "--model", "sim-grz-72", "--images", str(images), "--device",
                  "cpu", "--out", str(latents)]) == 0
-    assert main(["predict", "--model", "sim-grz-72-v3-flow", "--features", str(latents),
+    assert main(["predict", "--model", "sim-grz-72-v4-flow", "--features", str(latents),
                  "--device", "cpu", "--out", str(tmp_path / "p.csv")]) == 2
     assert "made by MinuetEncoder/sim-grz-72:" in capsys.readouterr().err
     assert main(["predict", "--model", "sim-grz-72-flow", "--features", str(latents),
@@ -465,9 +465,9 @@ def test_the_same_galaxy_gets_the_same_posterior_from_the_cli_and_python(tmp_pat
     images = np.full((3, 3, 72, 72), 0.01, np.float32)
     images[:, 1, 30:42, 30:42] += np.array([0.5, 1.0, 2.0], np.float32)[:, None, None]
     np.save(tmp_path / "x.npy", images)
-    assert main(["encode", "--model", "sim-grz-72-v3", "--images", str(tmp_path / "x.npy"),
+    assert main(["encode", "--model", "sim-grz-72-v4", "--images", str(tmp_path / "x.npy"),
                  "--device", "cpu", "--out", str(tmp_path / "z.csv")]) == 0
-    assert main(["predict", "--model", "sim-grz-72-v3-flow", "--features",
+    assert main(["predict", "--model", "sim-grz-72-v4-flow", "--features",
                  str(tmp_path / "z.csv"), "--n-samples", "200", "--device", "cpu",
                  "--out", str(tmp_path / "p.csv")]) == 0
     from_cli = pd.read_csv(tmp_path / "p.csv")
@@ -489,7 +489,7 @@ def test_reader_advice_is_worded_for_the_command_line(tmp_path, capsys):
         tmp_path / "odd.fits")
     with pytest.raises(ValueError, match=r"read it with unit=None\."):
         load_fits_cutouts(tmp_path / "odd.fits")  # Python keeps its own advice
-    assert main(["encode", "--model", "sim-grz-72-v3", "--images", str(tmp_path / "odd.fits"),
+    assert main(["encode", "--model", "sim-grz-72-v4", "--images", str(tmp_path / "odd.fits"),
                  "--device", "cpu", "--out", str(tmp_path / "z.csv")]) == 2
     error = capsys.readouterr().err
     assert "BUNIT='furlongs'" in error and "(nanomaggy, Jy...)." in error

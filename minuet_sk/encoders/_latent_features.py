@@ -20,7 +20,7 @@ LATENT_ID = "minuet_sk.latent_id"
 
 
 def latent_fingerprint(latent_id):
-    """The weights' part of a ``latent_id_`` (``"MinuetEncoder/sim-grz-72-v3:3f2a..."`` ->
+    """The weights' part of a ``latent_id_`` (``"MinuetEncoder/sim-grz-72-v4:3f2a..."`` ->
     ``"3f2a..."``): two models with the same weights make the same latents, whatever their
     names.
 
@@ -58,7 +58,7 @@ class LatentFeaturesMixin:
         --------
         >>> from minuet_sk import MinuetEncoder
         >>> MinuetEncoder.from_pretrained(device="cpu").latent_id_
-        'MinuetEncoder/sim-grz-72-v3:2ebc23558e44'
+        'MinuetEncoder/sim-grz-72-v4:89f9e3f16945'
         """
         check_is_fitted(self, "_n_features_out")
         digest = hashlib.sha256()

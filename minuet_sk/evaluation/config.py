@@ -96,7 +96,7 @@ PRESETS = {
         # Minuet: the shipped weights (72x72 cutouts); `minuet demo --train` trains it here
         # with DEMO_TRAINING instead
         n_galaxies=1000, image_size=72, n_reconstruct=100, n_posterior_samples=4, cv_folds=3,
-        vae_study=False, minuet={"pretrained": "sim-grz-72-v3", "sampling_steps": 20},
+        vae_study=False, minuet={"pretrained": "sim-grz-72-v4", "sampling_steps": 20},
         vae={"max_epochs": 6},
         flow={"n_transforms": 3, "hidden_features": 32, "max_epochs": 80, "n_samples": 500},
     ),

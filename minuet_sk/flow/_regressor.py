@@ -201,7 +201,7 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         ``fit`` with the same data and parameters resumes from it (``max_epochs``,
         ``verbose`` and ``device`` may change), so a long fit can be stopped and continued.
     pretrained : str, path-like or None, default=None
-        Shipped weights (``"sim-grz-72-v3-flow"``) or a folder written by :meth:`save`, that
+        Shipped weights (``"sim-grz-72-v4-flow"``) or a folder written by :meth:`save`, that
         :meth:`fit` loads instead of training (``y`` is then not used). Build such a flow
         with :meth:`from_pretrained`, whose parameters are the weights'; ``clone``,
         ``cross_val_score`` and ``GridSearchCV`` then keep the weights.
@@ -650,14 +650,15 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
         return self.n_transforms * (per_transform + self.n_outputs_) + embedding
 
     @classmethod
-    def from_pretrained(cls, name="sim-grz-72-v3-flow", *, device="auto"):
+    def from_pretrained(cls, name="sim-grz-72-v4-flow", *, device="auto"):
         """A trained flow: one shipped with the package, or a folder written by :meth:`save`.
 
-        ``"sim-grz-72-v3-flow"`` (the default) gives posteriors of redshift, log stellar
+        ``"sim-grz-72-v4-flow"`` (the default) gives posteriors of redshift, log stellar
         mass and log SFR from the five latents of the default shipped encoder,
-        ``MinuetEncoder.from_pretrained("sim-grz-72-v3")``; ``"sim-grz-72-v2-flow"`` and
-        ``"sim-grz-72-flow"`` do the same for ``"sim-grz-72-v2"``'s and ``"sim-grz-72"``'s
-        latents (use each flow with its own encoder). They were
+        ``MinuetEncoder.from_pretrained("sim-grz-72-v4")``; ``"sim-grz-72-v3-flow"``,
+        ``"sim-grz-72-v2-flow"`` and ``"sim-grz-72-flow"`` do the same for
+        ``"sim-grz-72-v3"``'s, ``"sim-grz-72-v2"``'s and ``"sim-grz-72"``'s latents (use each
+        flow with its own encoder). They were
         trained by ``scripts/train_pretrained_flow.py`` on **simulated** galaxies only (each
         folder's ``training.json`` records the data, settings, and calibration on other
         simulated galaxies): for real galaxies its posteriors are
@@ -671,7 +672,7 @@ class FlowPropertyRegressor(SavedModelMixin, RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        name : str or path-like, default="sim-grz-72-v3-flow"
+        name : str or path-like, default="sim-grz-72-v4-flow"
             Shipped weights, or the path of a folder written by :meth:`save`.
         device : str or None, default="auto"
             ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``; None: as saved.

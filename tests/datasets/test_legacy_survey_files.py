@@ -97,7 +97,7 @@ def _minuet(*args):
 
 def test_the_cli_encodes_a_real_cutout(tmp_path):
     out = tmp_path / "latents.csv"
-    result = _minuet("encode", "--model", "sim-grz-72-v3", "--images", NATIVE,
+    result = _minuet("encode", "--model", "sim-grz-72-v4", "--images", NATIVE,
                      "--device", "cpu", "--out", out)
     assert result.returncode == 0, result.stderr
     table = out.read_text().splitlines()
@@ -105,7 +105,7 @@ def test_the_cli_encodes_a_real_cutout(tmp_path):
 
 
 def test_the_cli_refuses_a_resampled_cutout_and_says_how_to_get_one(tmp_path):
-    result = _minuet("encode", "--model", "sim-grz-72-v3", "--images", RESAMPLED,
+    result = _minuet("encode", "--model", "sim-grz-72-v4", "--images", RESAMPLED,
                      "--device", "cpu", "--out", tmp_path / "latents.csv")
     assert result.returncode != 0
     assert "dr3_resampled_0p100.fits" in result.stderr and "pixscale=0.262" in result.stderr
@@ -122,7 +122,7 @@ def test_the_cli_skips_unreadable_cutouts_when_asked_and_lists_them(tmp_path):
     for name in (NATIVE, RESAMPLED, ZEROED):
         shutil.copy(name, folder / name.name)
     out = tmp_path / "latents.csv"
-    result = _minuet("encode", "--model", "sim-grz-72-v3", "--images", f"{folder}//",
+    result = _minuet("encode", "--model", "sim-grz-72-v4", "--images", f"{folder}//",
                      "--on-error", "skip", "--device", "cpu", "--out", out)
     assert result.returncode == 0, result.stderr
     # every bad file listed, with why; the good one encoded, named as a user writes it
@@ -137,10 +137,10 @@ def test_the_cli_skips_unreadable_cutouts_when_asked_and_lists_them(tmp_path):
 def test_the_cli_strict_mode_refuses_what_a_header_leaves_unsaid(tmp_path):
     bare = tmp_path / "bare.fits"
     fits.PrimaryHDU(fits.getdata(NATIVE)).writeto(bare)  # pixels only: no header keywords
-    result = _minuet("encode", "--model", "sim-grz-72-v3", "--images", bare, "--strict",
+    result = _minuet("encode", "--model", "sim-grz-72-v4", "--images", bare, "--strict",
                      "--device", "cpu", "--out", tmp_path / "z.csv")
     assert result.returncode == 2 and "the strict mode refuses" in result.stderr
-    relaxed = _minuet("encode", "--model", "sim-grz-72-v3", "--images", bare, "--device",
+    relaxed = _minuet("encode", "--model", "sim-grz-72-v4", "--images", bare, "--device",
                       "cpu", "--out", tmp_path / "z.csv")
     assert relaxed.returncode == 0 and "assumptions" in relaxed.stderr
     assert "refuse such files with --strict" in relaxed.stderr

@@ -155,9 +155,9 @@ def test_shipped_weights_take_the_presets_sampling_settings_and_nothing_else():
     from minuet_sk.evaluation.harness import encoders
 
     config = dataclasses.replace(PRESETS["demo"], device="cpu")
-    assert config.minuet == {"pretrained": "sim-grz-72-v3", "sampling_steps": 20}
+    assert config.minuet == {"pretrained": "sim-grz-72-v4", "sampling_steps": 20}
     minuet = encoders(config)[0]["minuet"]
-    assert minuet.sampling_steps == 20 and minuet.pretrained_ == "sim-grz-72-v3"
+    assert minuet.sampling_steps == 20 and minuet.pretrained_ == "sim-grz-72-v4"
     wider = dataclasses.replace(config, minuet={**config.minuet, "width": 128})
     with pytest.raises(ValueError, match="used as trained"):
         encoders(wider)
