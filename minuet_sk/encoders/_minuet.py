@@ -665,8 +665,8 @@ class MinuetEncoder(BaseImageEncoder):
         pass per image.
 
         Measured in ``benchmarks/quality_anomalies.py`` (ROC AUC of ranking by minus the
-        score; the default shipped weights ``sim-grz-72-v3``, in brackets ``sim-grz-72-v2``):
-        simulated galaxies with an added r = 15-16 star 8-20 pixels from the centre 0.88
+        score; the default shipped weights ``sim-grz-72-v4``, in brackets ``sim-grz-72-v2``):
+        simulated galaxies with an added r = 15-16 star 8-20 pixels from the centre 0.89
         (0.84; probabilistic PCA 0.82, the VAE's ELBO 0.84), simulated mergers 0.58 (0.57;
         PCA 0.63, VAE 0.62); a 12 x 12 block of missing pixels leaves the score as it was
         (0.51; the VAE's ELBO is fooled, 0.73-0.74). The denoising loss itself
