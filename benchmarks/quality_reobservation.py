@@ -13,7 +13,7 @@ galaxy"): |Spearman| < 0.1, R^2 < 0.05, shift < 0.3 NN distances, top-1 >= 0.9.
 
 Run from the repository root (about 10 minutes on 2 cores for 1,000 galaxies)::
 
-    python benchmarks/quality_reobservation.py                       # sim-grz-72-v3
+    python benchmarks/quality_reobservation.py                       # sim-grz-72-v4
     python benchmarks/quality_reobservation.py --weights sim-grz-72 --n 300
 
 Results: ``benchmarks/results/quality_reobservation/`` (see ``benchmarks/README.md``).
@@ -34,7 +34,7 @@ from _data import simulation_config, simulation_encoders
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", default="sim-grz-72-v3",
+    parser.add_argument("--weights", default="sim-grz-72-v4",
                         help="shipped weights or a folder written by MinuetEncoder.save")
     parser.add_argument("--n", type=int, default=1000, help="held-out galaxies")
     parser.add_argument("--n-train", type=int, default=3000, help="PCA and VAE training set")
