@@ -37,6 +37,13 @@ holds ``--views`` x 2 x ``--n`` images in memory, 7.6 GB at the defaults)::
 training afresh (the question for a v4: does more of the same, or the augmented views, move
 v3's latents closer to the galaxy?).
 
+``--encode mirror-mean`` is a candidate encoder, screened here before it is anything else:
+the latents are the mean of the encoder's over the canonical frame's four mirror images
+(each axis mirrored or not), in training and in ``transform``, so that the sign of a nearly
+symmetric galaxy's skew, which the noise sets, no longer matters
+(``screen_frame_average.py`` measured the same average at test time only). It replaces
+``DiffusionAutoencoder.encode`` in this process.
+
 Results: ``benchmarks/results/screen_reobservation/`` (one line per recipe and run).
 """
 
@@ -53,6 +60,8 @@ from sklearn.model_selection import cross_val_score
 from minuet_sk import AsinhStretch, MinuetEncoder, metrics
 from minuet_sk.datasets import make_galaxies, reobserve, reobserve_pairs
 from minuet_sk.evaluation.questions import _factor_table, reobservation
+from minuet_sk.nn.augment import orient
+from minuet_sk.nn.autoencoder import DiffusionAutoencoder
 
 from _common import record
 
@@ -60,6 +69,19 @@ RECIPES = ("v2", "reference", "augmented")
 #: The recipe of sim-grz-72-v2 (its training.json), the base of every candidate.
 V2_PARAMS = {"ema_decay": 0.999, "encoder_frame": "canonical", "target_frame": "canonical",
              "masked_loss": True}
+
+
+def mirror_mean_encode(self, images):
+    """Latents ``(B, n_latents)``: the mean over the canonical frame's four mirror images."""
+    frame = self.frame_matrices(images)
+    mirrored = []
+    for sign_x, sign_y in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+        turn = frame.clone()
+        turn[:, :, 0] *= sign_x
+        turn[:, :, 1] *= sign_y
+        mirrored.append(orient(images, turn))
+    latents = self.encoder(self._mix(self.band_mixing, torch.cat(mirrored)))
+    return latents.reshape(4, len(images), -1).mean(0)
 
 
 def train(recipe, args):
@@ -126,15 +148,22 @@ def main(argv=None):
                         help="augmented: observations of each galaxy the encoder sees")
     parser.add_argument("--init", help="fine-tune these weights (e.g. sim-grz-72-v3) "
                                        "instead of training afresh")
+    parser.add_argument("--encode", choices=["frame", "mirror-mean"], default="frame",
+                        help="the canonical frame (as shipped), or the mean over its four "
+                             "mirror images (a candidate)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.encode == "mirror-mean":
+        DiffusionAutoencoder.encode = mirror_mean_encode
+        DiffusionAutoencoder.forward = mirror_mean_encode
     model, fit_s, seen = train(args.recipe, args)
     figures = {"fit_seconds": round(fit_s, 1), "images_seen": seen,
                **evaluate(model, args)}
     stab = figures["stability"]
     name = args.recipe if args.init is None else f"{args.recipe} from {args.init}"
+    name += ", mirror-mean encoder" if args.encode == "mirror-mean" else ""
     line = (f"{name}: conditions max |rho| {figures['max_abs_spearman_conditions']:.2f}"
             f", max R^2 {figures['max_r2_conditions']:.2f}; top-1 "
             + ", ".join(f"{k} {v['top1']:.2f}" for k, v in stab.items())
