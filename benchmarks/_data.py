@@ -9,7 +9,9 @@ for the questions that set shipped Minuet weights against PCA-5 and a VAE fitted
 ``photometry_features``: the flow questions' true-photometry features (magnitudes, colours,
 size) and ``stretched_pixels``: their asinh-stretched pixels for PCA. ``sampling_flow``: the
 default flow fitted briefly on random features, for the questions that time its draws. ``latent_r2``: held-out
-linear R^2 from latents to each truth. ``analytic_galaxies``: analytic grz galaxies for
+linear R^2 from latents to each truth. ``mirror_mean``: a Minuet module's latents averaged
+over its canonical frame's mirror images (``MIRRORS``), for the screens of that candidate.
+``analytic_galaxies``: analytic grz galaxies for
 throughput and sanity benchmarks when the simulator is absent. Bulge (Sersic n=4) + disk (n=1)
 profiles of random half-light radius, B/T, axis ratio, position angle, r magnitude and
 colours, in nanomaggies on 0.262 arcsec pixels, blurred by a Gaussian PSF and with Gaussian
@@ -17,11 +19,13 @@ sky noise. Not physical: a stand-in with known truth.
 """
 
 import numpy as np
+import torch
 from sklearn.linear_model import LinearRegression
 
 from minuet_sk import FlowPropertyRegressor
 from minuet_sk.evaluation import BenchmarkConfig
 from minuet_sk.evaluation.harness import encoders, simulated_split
+from minuet_sk.nn.augment import orient
 
 PIXEL_SCALE = 0.262
 
@@ -163,3 +167,21 @@ def simulation_encoders(config, n_train):
         if name not in prefitted:
             model.fit(X_train)
     return models, stretch
+
+
+#: Mirror images of the canonical frame, ``(x sign, y sign)``, by how many are averaged.
+MIRRORS = {1: ((1, 1),), 2: ((1, 1), (1, -1)), 4: ((1, 1), (1, -1), (-1, 1), (-1, -1))}
+
+
+def mirror_mean(module, images, mirrors=MIRRORS[4]):
+    """Latents ``(B, n_latents)`` of standardised ``images``: the mean of the encoder's over
+    the canonical frame mirrored by each ``(x sign, y sign)`` of ``mirrors``, in one pass."""
+    frame = module.frame_matrices(images)
+    views = []
+    for sign_x, sign_y in mirrors:
+        mirrored = frame.clone()
+        mirrored[:, :, 0] *= sign_x
+        mirrored[:, :, 1] *= sign_y
+        views.append(orient(images, mirrored))
+    latents = module.encoder(module._mix(module.band_mixing, torch.cat(views)))
+    return latents.reshape(len(mirrors), len(images), -1).mean(0)

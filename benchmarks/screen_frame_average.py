@@ -34,27 +34,15 @@ from minuet_sk import MinuetEncoder
 from minuet_sk.datasets import make_galaxies, reobserve
 from minuet_sk.evaluation.questions import REOBSERVATIONS, _factor_table
 from minuet_sk.neighbors import reobservation_shift
-from minuet_sk.nn.augment import orient
 
 from _common import record
-
-MIRRORS = {1: ((1, 1),), 2: ((1, 1), (1, -1)), 4: ((1, 1), (1, -1), (-1, 1), (-1, -1))}
+from _data import MIRRORS, mirror_mean
 
 
 def averaged_encoder(mirrors):
-    """``fn(module, x, weight)`` for ``_predict_batches``: the encoder's latents averaged
-    over the canonical frame mirrored by each ``(x sign, y sign)`` of ``mirrors``."""
-    def encode(module, x, weight):
-        frame = module.frame_matrices(x)
-        total = 0
-        for sign_x, sign_y in mirrors:
-            mirrored = frame.clone()
-            mirrored[:, :, 0] *= sign_x
-            mirrored[:, :, 1] *= sign_y
-            total = total + module.encoder(module._mix(module.band_mixing,
-                                                       orient(x, mirrored)))
-        return total / len(mirrors)
-    return encode
+    """``fn(module, x, weight)`` for ``_predict_batches``: :func:`mirror_mean` over
+    ``mirrors``."""
+    return lambda module, x, weight: mirror_mean(module, x, mirrors)
 
 
 def frame_agreement(encoder, galaxies, turned, ok):
@@ -102,13 +90,14 @@ def main(argv=None):
         Z = encoder._predict_batches(fn, galaxies.images).astype(np.float64)
         r2 = {f: round(float(cross_val_score(LinearRegression(), Z, factors[f], cv=5,
                                              scoring="r2").mean()), 3) for f in factors}
-        stability = {}
+        stability, latents_again = {}, {}
         for name, observed in again.items():
-            moved = reobservation_shift(Z, encoder._predict_batches(fn, observed.images))
+            latents_again[name] = encoder._predict_batches(fn, observed.images)
+            moved = reobservation_shift(Z, latents_again[name])
             stability[name] = {key: round(value, 3) for key, value in moved.items()}
         figures[f"{k} mirror{'s' if k > 1 else ''}"] = {"r2": r2, "stability": stability}
-        if k == 1:
-            turned = np.asarray(encoder.transform(again["any angle"].images))
+        if k == 1:  # as shipped: which galaxies turned by any angle find themselves
+            turned = latents_again["any angle"]
             distance = (((turned[:, None] - Z[None]) / Z.std(axis=0)) ** 2).sum(-1)
             figures["frame"] = frame_agreement(encoder, galaxies, again["any angle"],
                                                distance.argmin(axis=1) == rows)

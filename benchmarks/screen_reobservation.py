@@ -60,28 +60,15 @@ from sklearn.model_selection import cross_val_score
 from minuet_sk import AsinhStretch, MinuetEncoder, metrics
 from minuet_sk.datasets import make_galaxies, reobserve, reobserve_pairs
 from minuet_sk.evaluation.questions import _factor_table, reobservation
-from minuet_sk.nn.augment import orient
 from minuet_sk.nn.autoencoder import DiffusionAutoencoder
 
 from _common import record
+from _data import mirror_mean
 
 RECIPES = ("v2", "reference", "augmented")
 #: The recipe of sim-grz-72-v2 (its training.json), the base of every candidate.
 V2_PARAMS = {"ema_decay": 0.999, "encoder_frame": "canonical", "target_frame": "canonical",
              "masked_loss": True}
-
-
-def mirror_mean_encode(self, images):
-    """Latents ``(B, n_latents)``: the mean over the canonical frame's four mirror images."""
-    frame = self.frame_matrices(images)
-    mirrored = []
-    for sign_x, sign_y in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-        turn = frame.clone()
-        turn[:, :, 0] *= sign_x
-        turn[:, :, 1] *= sign_y
-        mirrored.append(orient(images, turn))
-    latents = self.encoder(self._mix(self.band_mixing, torch.cat(mirrored)))
-    return latents.reshape(4, len(images), -1).mean(0)
 
 
 def train(recipe, args):
@@ -156,8 +143,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.encode == "mirror-mean":
-        DiffusionAutoencoder.encode = mirror_mean_encode
-        DiffusionAutoencoder.forward = mirror_mean_encode
+        DiffusionAutoencoder.encode = DiffusionAutoencoder.forward = mirror_mean
     model, fit_s, seen = train(args.recipe, args)
     figures = {"fit_seconds": round(fit_s, 1), "images_seen": seen,
                **evaluate(model, args)}
