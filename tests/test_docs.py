@@ -5,6 +5,7 @@ the site itself with warnings as errors.
 """
 
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -111,8 +112,11 @@ def test_the_recipe_for_your_own_cutouts_runs_as_written(tmp_path, monkeypatch):
         sys.path.remove(str(DOCS))
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__main__"}
-    assert run("\n".join(code_blocks("examples/your_cutouts.rst")), "your_cutouts.rst",
-               namespace)
+    with warnings.catch_warnings():
+        # headers that state bands, unit and pixel scale: read on no assumption
+        warnings.filterwarnings("error", message=".*assumptions")
+        assert run("\n".join(code_blocks("examples/your_cutouts.rst")), "your_cutouts.rst",
+                   namespace)
     assert namespace["latents"].shape == (12, 5)
     assert set(namespace["summary"]["target"]) == {"redshift", "log_mstar", "log_sfr"}
     ids = namespace["cutouts"].ids  # the file names, from the files to the posteriors
